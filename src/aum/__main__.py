@@ -1,0 +1,5 @@
+import sys
+
+from aum.cli import main
+
+sys.exit(main())
