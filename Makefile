@@ -29,7 +29,7 @@ sysdeps:
 	  else echo "note: install espeak-ng (e.g. 'sudo apt-get install espeak-ng') for the spoken-keyword demo"; fi; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff check .
 
 test: setup lint
 	$(PY) -m pytest -q
