@@ -1,0 +1,182 @@
+"""`AudioModel`: what every family shares (patch embedding, special tokens, positions, pooling, heads, hooks).
+
+A family subclass only builds its blocks and implements `_run_blocks(h) -> normalised tokens`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, prediction_head
+
+CLS_POSITIONS = ("head", "middle", "tail", "none")
+POOL_ALIASES = {"ft_avgtok": "mean", "ft_cls": "cls", "avgtok": "mean"}
+
+
+@dataclass
+class AudioModelConfig:
+    """Fields every family has. Families subclass this (one dataclass per family)."""
+
+    family: ClassVar[str] = ""
+    embed_dim: int = 768
+    depth: int = 24
+    num_classes: int = 527
+    input_frames: int = 1024
+    mel_bins: int = 128
+    patch_size: int = 16
+    patch_stride: int = 16
+    cls_position: str = "middle"  # head | middle | tail | none (where the special token(s) sit)
+    pool: str = "auto"  # cls | mean (ft_cls / ft_avgtok); auto = cls when a CLS token exists, else mean
+    drop_rate: float = 0.0
+    drop_path: float = 0.0
+    pretrain_heads: bool = False  # mask_embed, cpredlayer, gpredlayer (SSAST-style masked patch modelling)
+
+    def __post_init__(self):
+        self.pool = POOL_ALIASES.get(self.pool, self.pool)
+        if self.cls_position not in CLS_POSITIONS:
+            raise ValueError(f"cls_position must be one of {CLS_POSITIONS}, got {self.cls_position!r}")
+        if self.pool not in ("auto", "cls", "mean"):
+            raise ValueError(f"pool must be 'cls', 'mean' (ft_cls / ft_avgtok) or 'auto', got {self.pool!r}")
+        if self.pool == "cls" and self.cls_position == "none":
+            raise ValueError("pool='cls' needs a CLS token; use pool='mean' with cls_position='none'")
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        return 0 if self.cls_position == "none" else 1
+
+    @property
+    def resolved_pool(self) -> str:
+        return self.pool if self.pool != "auto" else ("cls" if self.num_prefix_tokens else "mean")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class AudioModel(nn.Module):
+    """Input x (B, T, F) normalised fbank -> logits (B, classes). Any T: positions are interpolated at run time."""
+
+    head_norm: ClassVar[bool] = False  # True: `mlp_head` = LayerNorm + Linear (AST family); False: `head` Linear
+
+    def __init__(self, config: AudioModelConfig):
+        super().__init__()
+        self.config, self.meta, self.model_name = config, {}, config.family
+        d = config.embed_dim
+        self.patch_embed = PatchEmbed(d, config.patch_size, config.patch_stride)
+        self.built_grid = self.patch_embed.grid(config.input_frames, config.mel_bins)
+        if config.num_prefix_tokens:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        if config.num_prefix_tokens == 2:
+            self.dist_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_embed = PosEmbed(config.num_prefix_tokens, self.built_grid, d)
+        self.pos_drop = nn.Dropout(config.drop_rate)
+        if config.pretrain_heads:
+            self.mask_embed = nn.Parameter(nn.init.xavier_normal_(torch.zeros(1, 1, d)))
+            self.cpredlayer, self.gpredlayer = prediction_head(d), prediction_head(d)
+        self._build_head(config.num_classes)
+
+    # ---- heads -------------------------------------------------------------------------------------------
+    def _build_head(self, num_classes: int) -> None:
+        d = self.config.embed_dim
+        linear = nn.Linear(d, num_classes) if num_classes > 0 else nn.Identity()
+        if self.head_norm:
+            self.mlp_head = nn.Sequential(nn.LayerNorm(d), linear)
+        else:
+            self.head = linear
+            if num_classes > 0:
+                nn.init.trunc_normal_(linear.weight, std=0.02)
+                nn.init.zeros_(linear.bias)
+
+    def classifier(self) -> nn.Module:
+        return self.mlp_head if self.head_norm else self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.config = dataclasses.replace(self.config, num_classes=num_classes)
+        self._build_head(num_classes)
+
+    # ---- token layout ------------------------------------------------------------------------------------
+    @property
+    def num_prefix_tokens(self) -> int:
+        return self.config.num_prefix_tokens
+
+    def cls_index(self, num_patches: int) -> int:
+        """Index of the first special token in the sequence of `num_patches` patches + prefix tokens."""
+        return {"head": 0, "none": 0, "middle": num_patches // 2, "tail": num_patches}[self.config.cls_position]
+
+    def patch_grid(self, frames: int) -> tuple[int, int]:
+        """(n_f, n_t) patches for an input of `frames` frames (and the configured mel bins)."""
+        return self.patch_embed.grid(frames, self.config.mel_bins)
+
+    def _prefix_tokens(self, batch: int) -> torch.Tensor | None:
+        if not self.num_prefix_tokens:
+            return None
+        tokens = [self.cls_token] + ([self.dist_token] if self.num_prefix_tokens == 2 else [])
+        return torch.cat(tokens, dim=1).expand(batch, -1, -1)  # (B, P, D)
+
+    def _grid_for(self, num_patches: int) -> tuple[int, int]:
+        n_f = self.built_grid[0]
+        if num_patches % n_f:
+            raise ValueError(f"{num_patches} patch tokens do not fit a grid with {n_f} frequency rows")
+        return n_f, num_patches // n_f
+
+    # ---- pretraining hooks / encoder -----------------------------------------------------------------------
+    def patch_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch embedding only (no positions, no CLS): (B, T, F) -> (B, N, D), frequency-major order."""
+        return self.patch_embed(x)
+
+    def _encode(self, tokens: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
+        """(B, N, D) patch tokens -> (B, N + P, D) normalised outputs, special tokens at `cls_index(N)`."""
+        b, n, _ = tokens.shape
+        grid = grid or self._grid_for(n)
+        pos_prefix, pos_patches = self.pos_embed(grid)  # (1, P, D), (1, N, D)
+        h = tokens + pos_patches
+        prefix = self._prefix_tokens(b)
+        if prefix is not None:
+            i = self.cls_index(n)
+            h = torch.cat([h[:, :i], prefix + pos_prefix, h[:, i:]], dim=1)  # (B, N + P, D)
+        return self._run_blocks(self.pos_drop(h))
+
+    def _run_blocks(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _split(self, tokens: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(B, N + P, D) -> (special tokens (B, P, D) or None, patch tokens (B, N, D))."""
+        p = self.num_prefix_tokens
+        if not p:
+            return None, tokens
+        i = self.cls_index(tokens.shape[1] - p)
+        return tokens[:, i:i + p], torch.cat([tokens[:, :i], tokens[:, i + p:]], dim=1)
+
+    def encode_tokens(self, tokens: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
+        """(B, N, D) patch tokens (e.g. masked) -> (B, N, D) encoder outputs at the same patch positions."""
+        return self._split(self._encode(tokens, grid))[1]
+
+    # ---- public forward ------------------------------------------------------------------------------------
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) -> (B, L, D) tokens after the final norm (special tokens included, at their positions)."""
+        return self._encode(self.patch_tokens(x), self.patch_grid(x.shape[1]))
+
+    def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        special, patches = self._split(tokens)
+        pooled = special.mean(dim=1) if self.config.resolved_pool == "cls" else patches.mean(dim=1)  # (B, D)
+        return pooled if pre_logits else self.classifier()(pooled)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def predict(self, waveform, sample_rate: int, top_k: int = 5):
+        from aum.inference import predict_waveform
+
+        return predict_waveform(self, waveform, sample_rate, top_k=top_k)
+
+    def _init_embeddings(self) -> None:
+        """Official init for embeddings: patch conv lecun-normal with zero bias; special tokens trunc-normal."""
+        lecun_normal_(self.patch_embed.proj.weight)
+        nn.init.zeros_(self.patch_embed.proj.bias)
+        for name in ("cls_token", "dist_token"):
+            if hasattr(self, name):
+                nn.init.trunc_normal_(getattr(self, name), std=0.02)

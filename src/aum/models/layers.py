@@ -1,0 +1,176 @@
+"""Layers shared by the four model families: patch embedding, positional embedding, blocks, pretext heads."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def patch_grid(length: int, patch: int, stride: int) -> int:
+    """Number of patches along one axis of a `Conv2d(kernel=patch, stride=stride)` without padding."""
+    if length < patch:
+        raise ValueError(f"input axis of {length} bins/frames is shorter than one patch ({patch})")
+    return (length - patch) // stride + 1
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample (timm semantics: scale the kept samples by 1 / keep_prob)."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)  # (B, 1, 1)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class PatchEmbed(nn.Module):
+    """(B, T, F) fbank -> (B, 1, F, T) image -> Conv2d -> (B, N, D) tokens in frequency-major order (f * n_t + t)."""
+
+    def __init__(self, embed_dim: int, patch_size: int = 16, stride: int = 16):
+        super().__init__()
+        self.patch_size, self.stride = patch_size, stride
+        self.proj = nn.Conv2d(1, embed_dim, kernel_size=patch_size, stride=stride)
+
+    def grid(self, frames: int, mel_bins: int) -> tuple[int, int]:
+        return patch_grid(mel_bins, self.patch_size, self.stride), patch_grid(frames, self.patch_size, self.stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3:
+            raise ValueError(f"expected a normalised fbank batch (B, T, F), got shape {tuple(x.shape)}")
+        x = x.unsqueeze(1).transpose(2, 3)  # (B, 1, F, T)
+        x = self.proj(x)  # (B, D, n_f, n_t)
+        return x.flatten(2).transpose(1, 2)  # (B, N, D)
+
+
+def resample_grid(pos: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int],
+                  antialias: bool = False, crop_time: bool = False) -> torch.Tensor:
+    """Resample patch positional embeddings (1, n_f*n_t, D) from `old_grid` to `new_grid` (bilinear).
+
+    `crop_time=True` follows SSAST/SSAMBA fine-tuning: a shorter time axis is cut centrally instead of squeezed.
+    """
+    if tuple(old_grid) == tuple(new_grid):
+        return pos
+    dim = pos.shape[-1]
+    grid = pos.reshape(1, old_grid[0], old_grid[1], dim).permute(0, 3, 1, 2)  # (1, D, n_f, n_t)
+    if crop_time and new_grid[1] < old_grid[1]:
+        start = old_grid[1] // 2 - new_grid[1] // 2
+        grid = grid[..., start:start + new_grid[1]]  # (1, D, n_f, new_t)
+    if tuple(grid.shape[-2:]) != tuple(new_grid):
+        grid = F.interpolate(grid.float(), size=new_grid, mode="bilinear", align_corners=False,
+                             antialias=antialias).to(pos.dtype)  # (1, D, new_f, new_t)
+    return grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], dim)  # (1, N', D)
+
+
+class PosEmbed(nn.Module):
+    """Learned absolute positions `pos_embed` (1, P + n_f*n_t, D), prefix (CLS/dist) slots FIRST.
+
+    Any other grid is served by bilinear interpolation at run time (nothing cached).
+    """
+
+    def __init__(self, num_prefix: int, grid: tuple[int, int], embed_dim: int):
+        super().__init__()
+        self.num_prefix, self.grid = num_prefix, tuple(grid)
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_prefix + grid[0] * grid[1], embed_dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+
+    def forward(self, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (prefix (1, P, D), patches (1, N, D)) for `grid`."""
+        prefix, patches = self.pos_embed[:, :self.num_prefix], self.pos_embed[:, self.num_prefix:]
+        return prefix, resample_grid(patches, self.grid, grid)
+
+
+class MambaBlock(nn.Module):
+    """Add -> Norm -> Mixer (mamba_ssm `Block`), returning (mixer output, residual)."""
+
+    def __init__(self, dim: int, mixer: nn.Module, norm: nn.Module, drop_path: float = 0.0,
+                 residual_in_fp32: bool = True):
+        super().__init__()
+        self.mixer, self.norm = mixer, norm
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.residual_in_fp32 = residual_in_fp32
+
+    def forward(self, hidden: torch.Tensor, residual: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        residual = hidden if residual is None else residual + self.drop_path(hidden)  # (B, L, D)
+        hidden = self.norm(residual.to(self.norm.weight.dtype))
+        if self.residual_in_fp32:
+            residual = residual.float()
+        return self.mixer(hidden), residual
+
+
+class Attention(nn.Module):
+    """timm-style multi-head self-attention (`qkv`, `proj`); `mode="naive"` spells softmax(QK^T/sqrt(d))V out."""
+
+    def __init__(self, dim: int, num_heads: int, mode: str = "sdpa"):
+        super().__init__()
+        if mode not in ("sdpa", "naive"):
+            raise ValueError(f"attention must be 'sdpa' or 'naive', got {mode!r}")
+        self.num_heads, self.mode = num_heads, mode
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # (B, H, L, d_h) each
+        if self.mode == "sdpa":
+            out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, d_h)
+        else:
+            attn = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)  # (B, H, L, L)
+            out = attn.softmax(dim=-1) @ v  # (B, H, L, d_h)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))  # (B, L, D)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class ViTBlock(nn.Module):
+    """Pre-norm transformer block with timm names (`norm1`, `attn`, `norm2`, `mlp`)."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, eps: float = 1e-6,
+                 drop_path: float = 0.0, attention: str = "sdpa"):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim, eps=eps), Attention(dim, num_heads, attention)
+        self.norm2, self.mlp = nn.LayerNorm(dim, eps=eps), Mlp(dim, int(dim * mlp_ratio))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x)))  # (B, L, D)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def prediction_head(dim: int, out: int = 256) -> nn.Sequential:
+    """SSAST pretext head (`cpredlayer` / `gpredlayer`): Linear(D, D) - ReLU - Linear(D, 256)."""
+    return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, out))
+
+
+def lecun_normal_(weight: torch.Tensor) -> None:
+    fan_in = weight[0].numel()
+    nn.init.trunc_normal_(weight, std=math.sqrt(1.0 / fan_in) / 0.87962566103423978)
+
+
+def init_vit_weights(module: nn.Module) -> None:
+    """timm ViT init: Linear trunc-normal(0.02) with zero bias; LayerNorm (1, 0)."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,123 @@
+"""Mamba mixer with the three AuM directions: "v1" (Fo-Bi), "v2" (Bi-Bi, Vim's bimamba v2) and "none" (Fo-Fo).
+
+Parameter names follow mamba_ssm / Vim (`in_proj`, `conv1d`, `x_proj`, `dt_proj`, `A_log`, `D`, `out_proj`, and the
+backward `A_b_log`, `conv1d_b`, `x_proj_b`, `dt_proj_b`, `D_b`) so official checkpoints load key for key.
+The backward direction never flips tensors: it runs the scan with `reverse=True` on inputs kept in original order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import aum.ops as ops
+
+MIXER_TYPES = ("v1", "v2", "none")
+
+
+def causal_conv(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """Depthwise causal conv: out[t] sees x[t-K+1 .. t].  x (B, E, L) -> (B, E, L)."""
+    k = conv.kernel_size[0]
+    return F.conv1d(x, conv.weight, conv.bias, padding=k - 1, groups=x.shape[1])[..., :x.shape[-1]]
+
+
+def anticausal_conv(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """Causal conv on the flipped sequence, flipped back: out[t] sees x[t .. t+K-1] (kernel reversed)."""
+    k = conv.kernel_size[0]
+    return F.conv1d(x, conv.weight.flip(-1), conv.bias, padding=k - 1, groups=x.shape[1])[..., k - 1:]
+
+
+def _bidirectional(u, delta, A, B, C, D, z, delta_bias, *, A_b, u_b=None, delta_b=None, B_b=None, C_b=None,
+                   D_b=None, delta_bias_b=None, merge="sum", backend="auto"):
+    """`aum.ops.bidirectional_scan` when the ops package has it, else the same contract from two scans."""
+    if hasattr(ops, "bidirectional_scan"):
+        return ops.bidirectional_scan(u, delta, A, B, C, D, z, delta_bias, A_b=A_b, u_b=u_b, delta_b=delta_b,
+                                      B_b=B_b, C_b=C_b, D_b=D_b, delta_bias_b=delta_bias_b, delta_softplus=True,
+                                      merge=merge, backend=backend)
+
+    def pick(b, f):
+        return f if b is None else b
+
+    fwd = ops.selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True, backend=backend)
+    bwd = ops.selective_scan(pick(u_b, u), pick(delta_b, delta), A_b, pick(B_b, B), pick(C_b, C), pick(D_b, D), z,
+                             pick(delta_bias_b, delta_bias), delta_softplus=True, reverse=True, backend=backend)
+    return (fwd + bwd) / 2 if merge == "mean" else fwd + bwd
+
+
+def _init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min=1e-3, dt_max=0.1, floor=1e-4) -> None:
+    """mamba_ssm init: weight ~ U(+-dt_rank^-0.5); bias = softplus^-1(dt), dt log-uniform in [dt_min, dt_max]."""
+    bound = dt_rank ** -0.5
+    nn.init.uniform_(dt_proj.weight, -bound, bound)
+    dt = torch.rand(dt_proj.out_features, device=dt_proj.bias.device)
+    dt = torch.exp(dt * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=floor)
+    with torch.no_grad():
+        dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+
+
+def _s4d_real(d_inner: int, d_state: int) -> nn.Parameter:
+    """A_log = log(1..N) for every channel (A = -exp(A_log)), kept in fp32."""
+    a = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(d_inner, 1)  # (E, N)
+    return nn.Parameter(torch.log(a))
+
+
+class MambaMixer(nn.Module):
+    """Selective-SSM mixer (B, L, D) -> (B, L, D) with an optional backward direction."""
+
+    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, mixer_type: str = "v1",
+                 divide_out: bool = True, scan_backend: str = "auto"):
+        super().__init__()
+        if mixer_type not in MIXER_TYPES:
+            raise ValueError(f"mixer type must be one of {MIXER_TYPES}, got {mixer_type!r}")
+        self.mixer_type, self.divide_out, self.scan_backend = mixer_type, divide_out, scan_backend
+        self.d_inner, self.d_state = expand * d_model, d_state
+        self.dt_rank = math.ceil(d_model / 16)
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=False)
+        self.conv1d, self.x_proj, self.dt_proj = self._branch(d_conv)
+        self.A_log = _s4d_real(self.d_inner, d_state)
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        if mixer_type != "none":
+            self.A_b_log = _s4d_real(self.d_inner, d_state)
+        if mixer_type == "v2":
+            self.conv1d_b, self.x_proj_b, self.dt_proj_b = self._branch(d_conv)
+            self.D_b = nn.Parameter(torch.ones(self.d_inner))
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
+        for p in (self.A_log, self.D, getattr(self, "A_b_log", None), getattr(self, "D_b", None)):
+            if p is not None:
+                p._no_weight_decay = True
+
+    def _branch(self, d_conv: int) -> tuple[nn.Conv1d, nn.Linear, nn.Linear]:
+        conv = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1)
+        x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)
+        dt_proj = nn.Linear(self.dt_rank, self.d_inner)
+        _init_dt_proj(dt_proj, self.dt_rank)
+        dt_proj.bias._no_reinit = True
+        return conv, x_proj, dt_proj
+
+    def _ssm_inputs(self, u: torch.Tensor, x_proj: nn.Linear, dt_proj: nn.Linear):
+        """u (B, E, L) -> delta (B, E, L) without bias, B and C (B, N, L)."""
+        x_dbl = x_proj(u.transpose(1, 2))  # (B, L, R + 2N)
+        dt, b, c = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.linear(dt, dt_proj.weight).transpose(1, 2)  # (B, E, L)
+        return delta, b.transpose(1, 2), c.transpose(1, 2)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        xz = self.in_proj(hidden).transpose(1, 2)  # (B, 2E, L)
+        x, z = xz.chunk(2, dim=1)  # (B, E, L) each
+        u = F.silu(causal_conv(x, self.conv1d))  # (B, E, L)
+        delta, b, c = self._ssm_inputs(u, self.x_proj, self.dt_proj)
+        A = -torch.exp(self.A_log.float())  # (E, N)
+        common = (u, delta, A, b, c, self.D.float(), z, self.dt_proj.bias.float())
+        if self.mixer_type == "none":
+            y = ops.selective_scan(*common, delta_softplus=True, backend=self.scan_backend)
+        elif self.mixer_type == "v1":  # Fo-Bi: same conv / delta / B / C / D / z, own A, summed
+            y = _bidirectional(*common, A_b=-torch.exp(self.A_b_log.float()), merge="sum", backend=self.scan_backend)
+        else:  # Bi-Bi: own anti-causal conv and projections on the same x, z; averaged (Vim if_devide_out)
+            u_b = F.silu(anticausal_conv(x, self.conv1d_b))  # (B, E, L)
+            delta_b, b_b, c_b = self._ssm_inputs(u_b, self.x_proj_b, self.dt_proj_b)
+            y = _bidirectional(*common, A_b=-torch.exp(self.A_b_log.float()), u_b=u_b, delta_b=delta_b, B_b=b_b,
+                               C_b=c_b, D_b=self.D_b.float(), delta_bias_b=self.dt_proj_b.bias.float(),
+                               merge="mean" if self.divide_out else "sum", backend=self.scan_backend)
+        return self.out_proj(y.transpose(1, 2))  # (B, L, D)
