@@ -1,0 +1,203 @@
+"""Selective scan (Mamba-1) in Triton: one or both directions fused, forward and backward (SPEC.md §8).
+
+Public API (called by `aum.ops.dispatch`):
+    triton_available() -> (ok, reason)
+    selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False)
+    bidirectional_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, ...,
+                              delta_softplus=True, merge="sum")
+Both are autograd-capable (`torch.autograd.Function` whose backward is a Triton kernel) and return u's dtype.
+
+Design (kernels in `triton_scan_kernels.py`)
+- One program per (batch, block of BLOCK_D channels); the bidirectional scan runs both directions in the same
+  program (the reverse one first, storing its raw y in the output; then the forward one adds its y, scales for
+  "mean", gates with silu(z) and writes the merged output once). No flipped copies: the reverse direction reads
+  t = L-1-s. The state never goes to HBM except one checkpoint per chunk (CHUNK steps) for the backward.
+- Inside a chunk the recurrence is an associative scan (`tl.associative_scan`) of (exp(dt A), dt B u) pairs over
+  a (BLOCK_D, CHUNK, N) register tile; softplus(dt + bias), the discretisation, C·h, the D skip and the gate are
+  fused. Math is fp32 whatever the I/O dtype (bf16/fp16/fp32).
+- Backward: per chunk (last to first), recompute the states from the checkpoint, then run the adjoint
+  g_s = dy_s C_s + exp(dt_{s+1} A) g_{s+1} as a reverse associative scan. a_s h_{s-1} is read back as h_s - dt B u
+  (no shifted state needed). dA, dD, dbias are summed per program in fp32 and stored as per-batch partials; dB, dC
+  as per-channel-block partials; both are summed with torch afterwards, in a fixed order: the kernels are
+  DETERMINISTIC (no atomics). The cost is memory for the dB/dC partials: ceil(D/BLOCK_D) x (B, N, L) fp32 each.
+  When the two directions share a tensor (Fo-Bi "v1": u, delta, B, C), the second pass adds into the gradient
+  the first wrote (same program, after a barrier).
+- Exponential bottleneck: the scan needs N exponentials per (token, channel, direction) for exp(dt A); they are
+  computed as exp2(dt * (A * log2 e)) with A pre-scaled once per program, i.e. one MUFU ex2 and one multiply each.
+  The backward needs 2N per step (the recomputed decay a_s and the adjoint's a_{s+1}, re-read from delta rather
+  than shifted in registers), so forward+backward costs 3N per direction against mamba_ssm's 2N.
+  NOT MEASURED (this code was written and tested without a GPU, through TRITON_INTERPRET=1). What the next GPU
+  session should measure (`aum bench scan` and `python -m aum.ops.triton_scan` print the timings):
+    1. fused bidirectional forward at B=8, D=1536, N=16, L=4096 bf16 (target <= 1.2 ms) and forward+backward
+       (target <= 10 ms), with KERNEL_CONFIG swept over block_d in {4, 8, 16}, chunk in {16, 32, 64}, num_warps;
+    2. achieved exponentials/s against the SFU limit (16 ex2/clk/SM on H100) to see whether the SFU is the wall;
+    3. if it is: evaluate part of the exponentials with an FMA polynomial (Cody-Waite range reduction
+       2^x = 2^floor(x) * p(frac), degree-3..5 minimax p, exponent added with integer ops), for e.g. half of the
+       N states, as FlashAttention-3/4 do; and replace the a_{s+1} recomputation by a register shift (`tl.gather`
+       along the chunk axis) to get back to 2N.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScanKernelConfig:
+    block_d: int = 8  # channels per program
+    chunk: int = 32  # time steps per register tile (and per backward checkpoint)
+    num_warps: int = 4
+
+
+KERNEL_CONFIG = ScanKernelConfig()  # module-level so tests and benchmarks can tune it
+
+
+def triton_available() -> tuple[bool, str]:
+    try:
+        import triton  # noqa: F401
+    except ImportError as e:  # the `triton` extra is not installed (or not available on this platform)
+        return False, f"triton is not importable ({e}); install with `pip install 'aum[triton]'`"
+    if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+        return False, "no CUDA device (set TRITON_INTERPRET=1 to run the Triton kernels on the CPU, slowly)"
+    return True, "triton " + triton.__version__
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _vec(x, dim, like):  # (D,) fp32, zeros when absent
+    return torch.zeros(dim, dtype=torch.float32, device=like.device) if x is None else x.float().contiguous()
+
+
+class _ScanFn(torch.autograd.Function):
+    """Inputs: (spec, z, *dir0, *dir1); dir = (u, delta, A, B, C, D, bias); dir1 entries None reuse dir0's
+    (all None when spec.bidir is False)."""
+
+    @staticmethod
+    def forward(ctx, spec, z, *tensors):
+        from aum.ops.triton_scan_kernels import scan_fwd_kernel
+
+        dir0 = list(tensors[:7])
+        shared = [x is None for x in tensors[7:]]
+        dir1 = [a if b is None else b for a, b in zip(dir0, tensors[7:])]
+        u = dir0[0]
+        batch, dim, length = u.shape
+        n_state = dir0[2].shape[1]
+        cfg = KERNEL_CONFIG
+        n_chunks = _cdiv(length, cfg.chunk)
+        resolved = []
+        for d in (dir0, dir1):
+            uu, dt, A, Bm, Cm, Dv, bias = d
+            resolved.append([uu.contiguous(), dt.contiguous(), A.float().contiguous(), Bm.contiguous(),
+                             Cm.contiguous(), _vec(Dv, dim, u), _vec(bias, dim, u)])
+        z_c = z.contiguous() if z is not None else resolved[0][0]
+        out = torch.empty_like(resolved[0][0])
+        store_states = any(ctx.needs_input_grad)
+        ck = torch.empty(2 if spec["bidir"] else 1, batch, dim, n_chunks, n_state, dtype=torch.float32,
+                         device=u.device)
+        grid = (batch, _cdiv(dim, cfg.block_d))
+        scan_fwd_kernel[grid](*resolved[0], ck[0], *resolved[1], ck[-1], z_c, out, dim, length, n_chunks,
+                              spec["scale"], N=n_state, BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d,
+                              CHUNK=cfg.chunk, HAS_Z=z is not None, SOFTPLUS=spec["softplus"],
+                              REVERSE=spec["reverse"], BIDIR=spec["bidir"], STORE_STATES=store_states,
+                              num_warps=cfg.num_warps)
+        ctx.spec, ctx.shared, ctx.cfg = spec, shared, cfg
+        ctx.had = [x is not None for x in tensors]  # which inputs get a gradient back
+        ctx.dtypes = [x.dtype if x is not None else None for x in tensors]
+        ctx.z_dtype = z.dtype if z is not None else None
+        ctx.save_for_backward(z_c if z is not None else None, ck, *resolved[0], *resolved[1])
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        from aum.ops.triton_scan_kernels import scan_bwd_kernel
+
+        z, ck, *flat = ctx.saved_tensors
+        dirs = [flat[:7], flat[7:]]
+        spec, cfg, bidir = ctx.spec, ctx.cfg, ctx.spec["bidir"]
+        u = dirs[0][0]
+        batch, dim, length = u.shape
+        n_state = dirs[0][2].shape[1]
+        n_chunks, n_blocks = ck.shape[3], _cdiv(dim, cfg.block_d)
+        f32 = dict(dtype=torch.float32, device=u.device)
+
+        def buffers(share_with=None):  # du, ddt, dB, dC, dA, dD, dbias for one direction
+            share = [False] * 4 if share_with is None else ctx.shared[:2] + ctx.shared[3:5]  # u, delta, B, C
+            fresh = [torch.empty(batch, dim, length, **f32), torch.empty(batch, dim, length, **f32),
+                     torch.empty(n_blocks, batch, n_state, length, **f32),
+                     torch.empty(n_blocks, batch, n_state, length, **f32)]
+            big = [share_with[i] if s else fresh[i] for i, s in enumerate(share)]
+            return big + [torch.empty(batch, dim, n_state, **f32), torch.empty(batch, dim, **f32),
+                          torch.empty(batch, dim, **f32)]
+
+        g0 = buffers()
+        g1 = buffers(share_with=g0) if bidir else g0
+        dz = torch.empty(batch, dim, length, **f32) if z is not None else dout
+        grid = (batch, n_blocks)
+        scan_bwd_kernel[grid](*dirs[0], ck[0], *g0, *dirs[1], ck[-1], *g1, z if z is not None else u,
+                              dout.contiguous(), dz, batch, dim, length, n_chunks, spec["scale"], N=n_state,
+                              BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d, CHUNK=cfg.chunk,
+                              HAS_Z=z is not None, SOFTPLUS=spec["softplus"], REVERSE=spec["reverse"], BIDIR=bidir,
+                              SHARE_U=ctx.shared[0], SHARE_DT=ctx.shared[1], SHARE_B=ctx.shared[3],
+                              SHARE_C=ctx.shared[4], num_warps=cfg.num_warps)
+
+        def reduce(g, other=None):  # -> grads of (u, delta, A, B, C, D, bias); shared D/bias add `other`'s
+            du, ddt, dB, dC, dA, dD, dbias = g
+            dD, dbias = dD.sum(0), dbias.sum(0)
+            if other is not None:
+                dD = dD + other[5].sum(0) if ctx.shared[5] else dD
+                dbias = dbias + other[6].sum(0) if ctx.shared[6] else dbias
+            return [du, ddt, dA.sum(0), dB.sum(0), dC.sum(0), dD, dbias]
+
+        grads = reduce(g0, g1 if bidir else None) + (reduce(g1) if bidir else [None] * 7)
+        grads = [g.to(dt) if has and g is not None else None for g, has, dt in zip(grads, ctx.had, ctx.dtypes)]
+        dz_out = dz.to(ctx.z_dtype) if z is not None else None
+        return (None, dz_out, *grads)
+
+
+def _check(u, delta, A, B, C):
+    ok, reason = triton_available()
+    if not ok:
+        raise RuntimeError(f"Triton scan unavailable: {reason}")
+    if u.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise RuntimeError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
+    if u.dim() != 3 or delta.shape != u.shape or A.dim() != 2 or A.shape[0] != u.shape[1]:
+        raise ValueError(f"selective scan shapes: u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}")
+    expected = (u.shape[0], A.shape[1], u.shape[2])
+    if B.shape != expected or C.shape != expected:
+        raise ValueError(f"selective scan: B {tuple(B.shape)} and C {tuple(C.shape)} must be (batch, N, L)={expected}")
+
+
+def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
+    """u, delta, z (B, D, L); A (D, N); B, C (B, N, L); D, delta_bias (D,). Returns (B, D, L) in u's dtype."""
+    _check(u, delta, A, B, C)
+    spec = dict(bidir=False, reverse=bool(reverse), softplus=bool(delta_softplus), scale=1.0)
+    return _apply(spec, z, (u, delta, A, B, C, D, delta_bias), (None,) * 7)
+
+
+def bidirectional_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
+                              B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
+    """merge(scan(u, ..., z), scan(u_b, ..., z, reverse=True)) in one launch; every *_b left None reuses the forward
+    tensor; inputs in original time order; merge "sum" (Fo-Bi v1) or "mean" (Bi-Bi v2)."""
+    if merge not in ("sum", "mean"):
+        raise ValueError(f"merge must be 'sum' or 'mean', got {merge!r}")
+    _check(u, delta, A, B, C)
+    _check(u if u_b is None else u_b, delta if delta_b is None else delta_b, A_b, B if B_b is None else B_b,
+           C if C_b is None else C_b)
+    spec = dict(bidir=True, reverse=False, softplus=bool(delta_softplus), scale=1.0 if merge == "sum" else 0.5)
+    return _apply(spec, z, (u, delta, A, B, C, D, delta_bias), (u_b, delta_b, A_b, B_b, C_b, D_b, delta_bias_b))
+
+
+def _apply(spec, z, dir0, dir1):
+    return _ScanFn.apply(spec, z, *dir0, *dir1)
