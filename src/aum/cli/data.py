@@ -1,10 +1,68 @@
-"""`aum data` (placeholder: not implemented yet)."""
+"""`aum data`: `speech-commands-synth OUT` (espeak-ng keyword set) and `stats TARGET` (fbank mean/std)."""
+
+from __future__ import annotations
+
+import json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("data", help="(not implemented yet)")
-    p.set_defaults(func=run)
+    p = sub.add_parser("data", help="generate the built-in keyword set; dataset statistics")
+    actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    synth = actions.add_parser("speech-commands-synth", help="render spoken keywords with espeak-ng into the "
+                               "Speech Commands v2 layout (voices disjoint between train/validation/test)")
+    synth.add_argument("out", help="output folder (created; must be empty unless --overwrite)")
+    words = synth.add_mutually_exclusive_group()
+    words.add_argument("--words", type=int, default=10, help="first N words of Speech Commands (default 10, max 35)")
+    words.add_argument("--word-list", nargs="+", metavar="WORD", help="explicit words instead of --words")
+    synth.add_argument("--voices", type=int, default=40, help="number of speakers (default 40)")
+    synth.add_argument("--per-voice", type=int, default=2, help="clips per word and voice (default 2)")
+    synth.add_argument("--val-fraction", type=float, default=0.1, help="share of voices for validation")
+    synth.add_argument("--test-fraction", type=float, default=0.1, help="share of voices for test")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--jobs", type=int, default=None, help="processes (default: all CPU cores)")
+    synth.add_argument("--overwrite", action="store_true", help="replace a previously generated set in OUT")
+    synth.set_defaults(func=run_synth)
+
+    stats = actions.add_parser("stats", help="mean/std of the fbank over a dataset, for the frontend's mean/std")
+    stats.add_argument("target", help="a YAML config with a data: section, an AST .json manifest, or a folder")
+    stats.add_argument("--frames", type=int, default=1024, help="target frames, padding included as in AST "
+                       "(1024 for 10 s clips, 128 for Speech Commands, 512 for ESC-50; default 1024)")
+    stats.add_argument("--split", default="train", help="split of a YAML data config (default train)")
+    stats.add_argument("--max-clips", type=int, default=2000, help="random subset size (default 2000; 0 = all)")
+    stats.add_argument("--seed", type=int, default=0)
+    stats.add_argument("--json", action="store_true", help="print JSON instead of text")
+    stats.set_defaults(func=run_stats)
 
 
-def run(args) -> int:
-    raise RuntimeError("'aum data' is not implemented yet")
+def run_synth(args) -> int:
+    from aum.data.synth import SPEECH_COMMANDS_WORDS, synthesize_speech_commands
+
+    if args.word_list is None and not 1 <= args.words <= len(SPEECH_COMMANDS_WORDS):
+        raise ValueError(f"--words must be in 1..{len(SPEECH_COMMANDS_WORDS)} (or use --word-list)")
+    summary = synthesize_speech_commands(
+        args.out, words=args.word_list, num_words=args.words, num_voices=args.voices, per_voice=args.per_voice,
+        seed=args.seed, jobs=args.jobs, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+        overwrite=args.overwrite)
+    voices = summary["voices"]
+    print(f"wrote {summary['clips']} clips ({len(summary['words'])} words; voices train/val/test "
+          f"{voices['train']}/{voices['val']}/{voices['test']}) to {summary['out']} in {summary['seconds']:.1f} s "
+          f"({summary['jobs']} processes)")
+    return 0
+
+
+def run_stats(args) -> int:
+    from aum.audio import Frontend
+    from aum.data.stats import clip_paths, feature_stats, subsample
+
+    paths = subsample(clip_paths(args.target, args.split), args.max_clips or None, args.seed)
+    if not paths:
+        raise ValueError(f"{args.target}: no audio clips found")
+    result = feature_stats(paths, Frontend(target_frames=args.frames))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"mean {result['mean']:.7f}  std {result['std']:.7f}  ({result['clips']} clips, {result['bad']} bad, "
+              f"{args.frames} frames)")
+        print(f"frontend: mean: {result['mean']:.7f}, std: {result['std']:.7f}")
+    return 0
