@@ -1,0 +1,167 @@
+"""Kaldi-compatible log-mel filterbank in torch, batched over leading dimensions, CPU and CUDA.
+
+Matches Kaldi's `compute-fbank-feats` (and `torchaudio.compliance.kaldi.fbank`, and `kaldi-native-fbank`) with
+`snip_edges=True`, `round_to_power_of_two=True`, `use_energy=False`, `use_power=True`, `use_log_fbank=True`,
+no VTLN. Per frame: (dither) → remove DC offset → preemphasis → window → zero-pad to a power of two → |rfft|² →
+Kaldi triangular mel banks (the Nyquist bin has weight 0) → log with a floor at float32 eps.
+
+As AST does (and unlike plain Kaldi), the mean of each whole waveform is subtracted first (`subtract_mean=True`).
+Values are taken as given: AST feeds floats in [-1, 1] (no int16 scaling), so do we; `kaldi-native-fbank` fed the
+same floats gives the same numbers (no scale factor), see tests/test_fbank.py.
+
+`fbank_reference` in `fbank_ref.py` is the plain per-frame twin used by the tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+# Kaldi floors the mel energies at std::numeric_limits<float>::epsilon() whatever the compute precision.
+LOG_FLOOR = float(torch.finfo(torch.float32).eps)
+WINDOWS = ("hanning", "hamming", "povey", "rectangular", "sine", "blackman")
+BLACKMAN_COEFF = 0.42
+# frames per chunk on CPU: keeps the (chunk, 512) working set in cache; the GPU takes everything at once
+_CPU_CHUNK_FRAMES = 2048
+
+
+def mel_scale(freq):
+    """Kaldi's mel scale, 1127 ln(1 + f / 700); works on floats and tensors."""
+    if isinstance(freq, torch.Tensor):
+        return 1127.0 * torch.log1p(freq / 700.0)
+    return 1127.0 * math.log1p(freq / 700.0)
+
+
+def inverse_mel_scale(mel: float) -> float:
+    return 700.0 * (math.exp(mel / 1127.0) - 1.0)
+
+
+def frame_geometry(sample_rate: float, frame_length_ms: float, frame_shift_ms: float) -> tuple[int, int, int]:
+    """(window samples, shift samples, padded FFT size) exactly as Kaldi's FrameExtractionOptions computes them."""
+    length = int(sample_rate * 0.001 * frame_length_ms)
+    shift = int(sample_rate * 0.001 * frame_shift_ms)
+    if length < 2 or shift < 1:
+        raise ValueError(f"frame length {frame_length_ms} ms / shift {frame_shift_ms} ms is too short at "
+                         f"{sample_rate} Hz ({length} / {shift} samples)")
+    return length, shift, 1 << (length - 1).bit_length()
+
+
+def num_frames(num_samples: int, length: int, shift: int) -> int:
+    """Frame count with snip_edges=True: only whole frames, none when the input is shorter than one frame."""
+    return 0 if num_samples < length else 1 + (num_samples - length) // shift
+
+
+def mel_edges(sample_rate: float, num_mel_bins: int, low_freq: float, high_freq: float) -> tuple[float, float]:
+    """Validated (low, high) band edges in Hz; high_freq <= 0 means Nyquist + high_freq, as in Kaldi."""
+    nyquist = 0.5 * sample_rate
+    high = high_freq if high_freq > 0 else nyquist + high_freq
+    if num_mel_bins < 3:
+        raise ValueError(f"num_mel_bins must be >= 3, got {num_mel_bins}")
+    if not (0.0 <= low_freq < nyquist and 0.0 < high <= nyquist and low_freq < high):
+        raise ValueError(f"bad mel band: low_freq={low_freq}, high_freq={high_freq} at sample rate {sample_rate} "
+                         f"(need 0 <= low < high <= {nyquist})")
+    return low_freq, high
+
+
+@functools.lru_cache(maxsize=64)
+def feature_window(name: str, length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Kaldi's window of `length` samples (symmetric: a = 2π / (length − 1)), computed in float64. (length,)"""
+    i = torch.arange(length, dtype=torch.float64)
+    a = 2.0 * math.pi / (length - 1)
+    if name == "hanning":
+        w = 0.5 - 0.5 * torch.cos(a * i)
+    elif name == "hamming":
+        w = 0.54 - 0.46 * torch.cos(a * i)
+    elif name == "povey":  # Kaldi's default: hann to the power 0.85
+        w = (0.5 - 0.5 * torch.cos(a * i)).pow(0.85)
+    elif name == "rectangular":
+        w = torch.ones(length, dtype=torch.float64)
+    elif name == "sine":
+        w = torch.sin(0.5 * a * i)
+    elif name == "blackman":
+        w = BLACKMAN_COEFF - 0.5 * torch.cos(a * i) + (0.5 - BLACKMAN_COEFF) * torch.cos(2 * a * i)
+    else:
+        raise ValueError(f"unknown window {name!r}; choose one of {', '.join(WINDOWS)}")
+    return w.to(device=device, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def mel_banks(num_mel_bins: int, padded_size: int, sample_rate: float, low_freq: float, high_freq: float,
+              device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Kaldi's triangular mel filters as a (padded_size // 2 + 1, num_mel_bins) matrix; the Nyquist row is 0.
+
+    A filter may be all zero (e.g. bin 3 of 128 bins at 16 kHz with 512-point FFTs): Kaldi refuses such a setup,
+    torchaudio (and AST) keep it and its log-energy is log(eps). We keep it too.
+    """
+    low, high = mel_edges(sample_rate, num_mel_bins, low_freq, high_freq)
+    mel_low, mel_high = mel_scale(low), mel_scale(high)
+    delta = (mel_high - mel_low) / (num_mel_bins + 1)
+    bin_width = sample_rate / padded_size
+    fft_mel = mel_scale(bin_width * torch.arange(padded_size // 2, dtype=torch.float64))[:, None]  # (K, 1)
+    left = mel_low + delta * torch.arange(num_mel_bins, dtype=torch.float64)[None, :]  # (1, M)
+    center, right = left + delta, left + 2 * delta
+    rising = (fft_mel - left) / (center - left)  # (K, M)
+    falling = (right - fft_mel) / (right - center)
+    inside = (fft_mel > left) & (fft_mel < right)
+    weights = torch.where(inside, torch.where(fft_mel <= center, rising, falling), 0.0)  # (K, M)
+    nyquist_row = torch.zeros(1, num_mel_bins, dtype=torch.float64)
+    return torch.cat([weights, nyquist_row]).to(device=device, dtype=dtype)  # (K + 1, M)
+
+
+def _compute_dtype(waveform: torch.Tensor) -> torch.dtype:
+    if not waveform.is_floating_point():
+        raise TypeError(f"fbank expects a floating-point waveform in [-1, 1], got {waveform.dtype}")
+    return torch.float64 if waveform.dtype == torch.float64 else torch.float32
+
+
+def _frames_to_logmel(frames: torch.Tensor, window: torch.Tensor, banks: torch.Tensor, padded: int,
+                      preemphasis: float, remove_dc_offset: bool, dither: float) -> torch.Tensor:
+    """(..., L) raw frames (a strided view is fine) → (..., M) log-mel energies."""
+    if dither != 0.0:
+        frames = frames + dither * torch.randn_like(frames)  # (..., L)
+    if remove_dc_offset:
+        frames = frames - frames.mean(dim=-1, keepdim=True)  # (..., L)
+    if preemphasis != 0.0:
+        # x[i] -= c * x[i-1], and x[0] -= c * x[0] (Kaldi)
+        previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)  # (..., L)
+        frames = frames - preemphasis * previous
+    spectrum = torch.fft.rfft(frames * window, n=padded)  # (..., padded // 2 + 1) complex
+    power = torch.view_as_real(spectrum).square().sum(dim=-1)  # (..., K + 1)
+    return (power @ banks).clamp_min(LOG_FLOOR).log()  # (..., M)
+
+
+def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int = 128, frame_length_ms: float = 25.0,
+          frame_shift_ms: float = 10.0, window: str = "hanning", preemphasis: float = 0.97,
+          remove_dc_offset: bool = True, low_freq: float = 20.0, high_freq: float = 0.0, dither: float = 0.0,
+          *, subtract_mean: bool = True) -> torch.Tensor:
+    """Kaldi log-mel filterbank of `waveform` (..., samples) → (..., frames, num_mel_bins).
+
+    Batched over all leading dimensions, on the waveform's device. float64 input is computed in float64, other
+    floating types in float32. `subtract_mean=True` removes each waveform's mean first, as AST does.
+    Differentiable (not needed for training, used by the tests).
+    """
+    if waveform.dim() == 0:
+        raise ValueError("fbank expects a waveform of shape (..., samples), got a scalar")
+    dtype = _compute_dtype(waveform)
+    length, shift, padded = frame_geometry(sample_rate, frame_length_ms, frame_shift_ms)
+    banks = mel_banks(num_mel_bins, padded, float(sample_rate), float(low_freq), float(high_freq),
+                      waveform.device, dtype)  # (K + 1, M)
+    win = feature_window(window, length, waveform.device, dtype)  # (L,)
+    lead, samples = waveform.shape[:-1], waveform.shape[-1]
+    x = waveform.reshape(-1, samples).to(dtype)  # (B, T)
+    if subtract_mean and samples > 0:
+        x = x - x.mean(dim=-1, keepdim=True)
+    n_frames = num_frames(samples, length, shift)
+    if n_frames == 0 or x.shape[0] == 0:
+        return x.new_zeros(*lead, n_frames, num_mel_bins)
+    frames = x.unfold(-1, length, shift)  # (B, F, L) overlapping view, no copy
+    to_logmel = functools.partial(_frames_to_logmel, window=win, banks=banks, padded=padded,
+                                  preemphasis=preemphasis, remove_dc_offset=remove_dc_offset, dither=dither)
+    if x.is_cuda:  # one launch sequence for the whole batch
+        out = to_logmel(frames)  # (B, F, M)
+    else:  # clip by clip, in cache-sized chunks of frames
+        out = torch.stack([torch.cat([to_logmel(part) for part in clip.split(_CPU_CHUNK_FRAMES)])
+                           for clip in frames])  # (B, F, M)
+    return out.reshape(*lead, n_frames, num_mel_bins)

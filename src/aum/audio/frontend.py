@@ -1,0 +1,134 @@
+"""Length and normalisation of fbank features, the `Frontend` that does waveform → model input, dataset stats.
+
+AST / SSAST / AuM / SSAMBA: Kaldi fbank (128 bins, 25 / 10 ms) → pad with zeros or cut at the end to the target
+frame count → `(x - mean) / (2 * std)` with the dataset statistics below (SPEC §1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from aum.audio.fbank import fbank
+from aum.audio.io import resample
+
+# (mean, std) of the unnormalised fbank, from the official AST / SSAST / AuM recipes
+NORM_STATS: dict[str, tuple[float, float]] = {
+    "audioset": (-4.2677393, 4.5689974),
+    "esc50": (-6.6268077, 5.358466),
+    "speechcommands": (-6.845978, 5.5654526),
+    "vggsound": (-5.0767093, 4.4533687),
+    "voxceleb": (-3.7614744, 4.2011642),
+}
+# bump when the feature computation changes, so that cached features are recomputed
+FEATURE_VERSION = 1
+
+
+def pad_or_crop(features: torch.Tensor, target_frames: int) -> torch.Tensor:
+    """Zero-pad or cut (..., frames, bins) at the end to (..., target_frames, bins), as AST does."""
+    if target_frames <= 0:
+        raise ValueError(f"target_frames must be positive, got {target_frames}")
+    frames = features.shape[-2]
+    if frames >= target_frames:
+        return features[..., :target_frames, :]
+    return torch.nn.functional.pad(features, (0, 0, 0, target_frames - frames))  # (..., target_frames, bins)
+
+
+def normalize(features: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """AST normalisation `(x - mean) / (2 * std)`."""
+    return (features - mean) / (2.0 * std)
+
+
+@dataclasses.dataclass
+class Frontend:
+    """Waveform → normalised fbank (target_frames, num_mel_bins), the input every model takes.
+
+    The fbank settings are the AST ones (25 ms / 10 ms, hanning, preemphasis 0.97, 20 Hz .. Nyquist); only the
+    fields below vary. `to_dict()` is stored in checkpoints so that prediction needs nothing else.
+    """
+
+    sample_rate: int = 16000
+    num_mel_bins: int = 128
+    target_frames: int = 1024
+    mean: float = NORM_STATS["audioset"][0]
+    std: float = NORM_STATS["audioset"][1]
+
+    def __post_init__(self):
+        if self.sample_rate <= 0 or self.num_mel_bins < 3 or self.target_frames <= 0:
+            raise ValueError(f"invalid frontend settings: {self.to_dict()}")
+        if not (math.isfinite(self.mean) and math.isfinite(self.std) and self.std > 0):
+            raise ValueError(f"frontend needs a finite mean and a positive std, got {self.mean}, {self.std}")
+
+    @classmethod
+    def preset(cls, name: str, target_frames: int = 1024, **overrides) -> Frontend:
+        """Frontend with the named dataset's statistics (see `NORM_STATS`)."""
+        if name not in NORM_STATS:
+            raise ValueError(f"unknown normalisation preset {name!r}; choose one of {', '.join(NORM_STATS)}")
+        mean, std = NORM_STATS[name]
+        return cls(target_frames=target_frames, mean=mean, std=std, **overrides)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Frontend:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown frontend field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def cache_key(self) -> str:
+        """Short stable hash of the settings and the feature version: a directory name for cached features."""
+        blob = json.dumps({"version": FEATURE_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+    def features(self, waveform: torch.Tensor | np.ndarray, sample_rate: int | None = None) -> torch.Tensor:
+        """Unnormalised fbank padded / cut to target_frames: (..., samples) → (..., target_frames, bins)."""
+        waveform = torch.as_tensor(waveform)
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            waveform = resample(waveform, sample_rate, self.sample_rate)
+        feats = fbank(waveform, self.sample_rate, self.num_mel_bins)  # (..., frames, bins)
+        return pad_or_crop(feats, self.target_frames)
+
+    def __call__(self, waveform: torch.Tensor | np.ndarray, sample_rate: int | None = None) -> torch.Tensor:
+        """Model input: (samples,) → (target_frames, bins); also works batched over leading dimensions."""
+        return normalize(self.features(waveform, sample_rate), self.mean, self.std)
+
+    def batch(self, waveforms: torch.Tensor | Sequence[torch.Tensor], sample_rate: int | None = None) -> torch.Tensor:
+        """(B, samples) tensor, or a list of 1-D waveforms of any lengths → (B, target_frames, bins)."""
+        if isinstance(waveforms, torch.Tensor):
+            return self(waveforms, sample_rate)
+        if len({int(w.shape[-1]) for w in waveforms}) == 1:
+            return self(torch.stack([torch.as_tensor(w) for w in waveforms]), sample_rate)
+        return torch.stack([self(w, sample_rate) for w in waveforms])
+
+
+def dataset_stats(features: Iterable[torch.Tensor]) -> tuple[float, float]:
+    """Pooled mean and std of every value in an iterable of unnormalised fbanks (any shapes), in float64.
+
+    Feed what the model will see before normalisation (`Frontend.features`, padding included, as AST did). AST's
+    own script averaged per-batch stds instead of pooling; the difference is small but this is the exact value.
+    """
+    count, mean, m2 = 0, 0.0, 0.0
+    for feats in features:
+        x = torch.as_tensor(feats).detach().to(torch.float64).flatten()
+        n = x.numel()
+        if n == 0:
+            continue
+        batch_mean = float(x.mean())
+        batch_m2 = float(((x - batch_mean) ** 2).sum())
+        delta = batch_mean - mean
+        total = count + n
+        mean += delta * n / total
+        m2 += batch_m2 + delta * delta * count * n / total  # Chan et al. parallel variance update
+        count = total
+    if count < 2:
+        raise ValueError("dataset_stats needs at least two feature values")
+    return mean, math.sqrt(m2 / (count - 1))

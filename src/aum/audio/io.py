@@ -1,0 +1,89 @@
+"""Audio file reading: soundfile decoding, mono by averaging, soxr resampling, one-line errors.
+
+Every bad input raises `AudioError` ("<path>: <reason>", one line, no chained library traceback). Silent audio
+loads normally (datasets contain silence on purpose); call `is_silent(waveform)` to detect it.
+Float files are returned as stored: samples beyond [-1, 1] are not clipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+import torch
+
+DEFAULT_MAX_SECONDS = 3600.0
+SILENCE_THRESHOLD = 1e-4  # peak |sample| at or below this (about -80 dBFS) counts as silence
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as audio. `str(error)` is one line: "<path>: <reason>"."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = " ".join(str(reason).split())  # one line whatever the library said
+        super().__init__(f"{self.path}: {self.reason}")
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(path, "file not found")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+
+
+def _decode(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
+    """(samples, channels) float32 and the file's sample rate; libsndfile errors become AudioError."""
+    try:
+        with soundfile.SoundFile(path) as f:
+            rate, frames = f.samplerate, f.frames
+            if rate <= 0:
+                raise AudioError(path, f"invalid sample rate {rate} in the header")
+            if frames / rate > max_seconds:
+                raise AudioError(path, f"too long: {frames / rate:.1f} s > max_seconds={max_seconds:g}")
+            data = f.read(dtype="float32", always_2d=True)  # (T, C)
+    except (soundfile.SoundFileError, RuntimeError, OSError, EOFError) as e:
+        raise AudioError(path, f"not a readable audio file ({e})") from None
+    return data, rate
+
+
+def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Resample (samples,) or (channels, samples) with soxr (high quality) on the CPU; returns float32 CPU."""
+    if orig_rate <= 0 or new_rate <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_rate} -> {new_rate}")
+    if waveform.dim() not in (1, 2):
+        raise ValueError(f"resample takes (samples,) or (channels, samples), got shape {tuple(waveform.shape)}")
+    x = waveform.detach().to("cpu", torch.float32)
+    if orig_rate == new_rate:
+        return x
+    out = soxr.resample(x.numpy().T, orig_rate, new_rate)  # soxr wants (samples, channels)
+    return torch.from_numpy(np.ascontiguousarray(out.T, dtype=np.float32))
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int = 16000, *,
+               max_seconds: float = DEFAULT_MAX_SECONDS) -> torch.Tensor:
+    """Read an audio file as a mono float32 waveform (samples,) at `sample_rate` Hz.
+
+    Anything libsndfile reads (wav, flac, ogg, mp3 with libsndfile >= 1.1, ...). Channels are averaged; the rate is
+    converted with soxr. Raises `AudioError` for a missing path, a directory, an empty, unreadable or non-audio
+    file, a file with no samples, non-finite samples, or more than `max_seconds` of audio.
+    """
+    path = Path(path)
+    _check_path(path)
+    data, rate = _decode(path, max_seconds)
+    if data.shape[0] == 0:
+        raise AudioError(path, "contains no audio samples (0 frames)")
+    if not np.isfinite(data).all():
+        raise AudioError(path, "contains non-finite samples (NaN or Inf)")
+    mono = torch.from_numpy(data.mean(axis=1, dtype=np.float32))  # (T,)
+    return resample(mono, rate, sample_rate)
+
+
+def is_silent(waveform: torch.Tensor, threshold: float = SILENCE_THRESHOLD) -> bool:
+    """True when no sample's magnitude exceeds `threshold` (default 1e-4, about -80 dBFS), or it is empty."""
+    return waveform.numel() == 0 or bool(waveform.abs().max() <= threshold)
