@@ -1,10 +1,47 @@
-"""`aum predict` (placeholder: not implemented yet)."""
+"""`aum predict FILE_OR_DIR --checkpoint DIR [--top-k 5] [--json] [--whole]`: top labels per audio file."""
+
+from __future__ import annotations
+
+import json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="(not implemented yet)")
+    p = sub.add_parser("predict", help="top-k labels for audio files (sliding windows over long clips)")
+    p.add_argument("path", help="an audio file or a folder of them")
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder, e.g. runs/demo/best")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--whole", action="store_true",
+                   help="run a long clip as one sequence instead of averaging windows (natural for AuM)")
+    p.add_argument("--hop", type=int, default=None, help="window hop in frames (default: half a window)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.set_defaults(func=run)
 
 
+def print_table(result: dict, top_k: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("file")
+    for i in range(top_k):
+        table.add_column(f"#{i + 1}")
+    for row in result["predictions"]:
+        table.add_row(row["file"], *[f"{label} {score:.2f}" for label, score in row["top"]])
+    Console().print(table)
+    if result["bad_files"]:
+        print(f"{len(result['bad_files'])} file(s) skipped (unreadable): "
+              + ", ".join(b["file"] for b in result["bad_files"]))
+
+
 def run(args) -> int:
-    raise RuntimeError("'aum predict' is not implemented yet")
+    from aum.inference import audio_paths, predict_files
+    from aum.models import from_pretrained
+
+    model = from_pretrained(args.checkpoint).to(args.device)
+    result = predict_files(model, audio_paths(args.path), args.top_k, whole=args.whole, hop=args.hop)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result, args.top_k)
+    return 0 if result["predictions"] else 1

@@ -1,10 +1,78 @@
-"""`aum train` (placeholder: not implemented yet)."""
+"""`aum train CONFIG.yaml [key=value ...] [--resume] [--out DIR]`: train a model from a recipe.
+
+Under `torchrun --nproc_per_node=N` the same command runs DistributedDataParallel (rank 0 logs and saves).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aum.train.logging_utils import Progress
+
+
+class RichProgress(Progress):
+    """A rich progress bar per epoch with the running loss and clips/s (used by `aum train` / `aum demo`)."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichBar
+
+        self.bar = RichBar(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:.1f} clips/s"),
+                           TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+        self.task_id = None
+        self.loss = None
+
+    def start_epoch(self, epoch: int, total_batches: int, done_batches: int = 0) -> None:
+        if self.task_id is None:
+            self.bar.start()
+        self.task_id = self.bar.add_task("train", total=total_batches, completed=done_batches, epoch=epoch,
+                                         loss=float("nan"), speed=0.0)
+
+    def update(self, batches: int, logs: dict) -> None:
+        fields = {}
+        if "loss" in logs:
+            self.loss = logs["loss"] if self.loss is None else 0.9 * self.loss + 0.1 * logs["loss"]
+            fields["loss"] = self.loss
+        if "clips_per_s" in logs:
+            fields["speed"] = logs["clips_per_s"]
+        self.bar.update(self.task_id, advance=batches, **fields)
+
+    def end_epoch(self, epoch: int, summary: dict) -> None:
+        from aum.train.logging_utils import format_metrics
+
+        keys = [k for k in ("train_loss", "loss", "accuracy", "mAP", "top5", "bad_clips") if k in summary]
+        self.bar.console.print(f"epoch {epoch}: " + format_metrics(summary, keys))
+
+    def close(self) -> None:
+        self.bar.stop()
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="(not implemented yet)")
+    p = sub.add_parser("train", help="train a model from a YAML recipe (key=value overrides)",
+                       description="Train from a YAML recipe. Overrides: section.key=value, e.g. optim.lr=1e-4 "
+                       "train.epochs=3 model.depth=12. Relative data paths in the YAML are relative to its folder.")
+    p.add_argument("config", help="YAML recipe, e.g. configs/speechcommands.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly from its 'last'")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise RuntimeError("'aum train' is not implemented yet")
+    from aum.train import load_config, run_training
+    from aum.train.logging_utils import format_metrics
+
+    cfg = load_config(args.config, args.overrides)
+    out = Path(args.out or Path("runs") / Path(args.config).stem)
+    main = int(os.environ.get("RANK", "0")) == 0
+    progress = None if (args.no_progress or not main) else RichProgress()
+    summary = run_training(cfg, out, resume=args.resume, progress=progress)
+    if main:
+        print(f"run folder: {out}  (best/ last/ logs/ curves.png)")
+        print("training:", format_metrics({k: v for k, v in summary.items() if k != "test"}))
+        if "test" in summary:
+            print(f"test ({cfg.train.test_split}):", format_metrics(summary["test"]))
+    return 0

@@ -1,0 +1,137 @@
+"""Checkpoints written atomically: a checkpoint is a directory swapped into place in one rename.
+
+    <run>/best/  model.safetensors + config.json (aum.models.save_pretrained, meta: labels/frontend/task)
+                 train_config.yaml (the resolved training config)
+    <run>/last/  the same + trainer_state.pt (optimizer, schedule, step/epoch, batches done in the epoch,
+                 RNG states of torch/numpy/python, EMA weights, best metric)
+
+A directory is written as `<name>.tmp`, then the old one is moved to `<name>.old`, the new one renamed into
+place and the old one removed; `resolve_checkpoint` finds `<name>.old` if a kill landed between the renames.
+`trainer_state.pt` holds only tensors and plain Python values and is read with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+TRAINER_STATE = "trainer_state.pt"
+TRAIN_CONFIG = "train_config.yaml"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_checkpoint_dir(final: Path, fill) -> Path:
+    """Create `final` atomically: `fill(tmp_dir)` writes the files, then the directory is swapped in."""
+    final = Path(final)
+    tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    fill(tmp)
+    for f in tmp.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    _fsync_dir(tmp)
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The checkpoint directory to read: `path`, or `path.old` left by an interrupted swap."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    old = path.with_name(path.name + ".old")
+    if old.is_dir():
+        log.warning("%s: missing, using %s left by an interrupted save", path, old)
+        return old
+    raise FileNotFoundError(f"{path}: no checkpoint directory here")
+
+
+def save_model_dir(model: torch.nn.Module, directory: Path, meta: dict) -> None:
+    from aum.models import save_pretrained
+
+    save_pretrained(model, directory, meta=meta)
+
+
+def load_model_weights(model: torch.nn.Module, directory: Path) -> None:
+    """Load `model.safetensors` from a checkpoint directory into an existing model (strict)."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(Path(directory) / "model.safetensors"))
+    model.load_state_dict(state, strict=True)
+
+
+# ----------------------------------------------------------------------------------------------- RNG state
+def capture_rng_state() -> dict:
+    np_state = np.random.get_state()  # noqa: NPY002  (the legacy global RNG is what libraries draw from)
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"name": np_state[0], "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+                  "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": _python_state_to_plain(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np_state = (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    np.random.set_state(np_state)  # noqa: NPY002
+    random.setstate(_python_state_from_plain(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _python_state_to_plain(state: tuple) -> dict:
+    version, internal, gauss = state
+    return {"version": version, "internal": list(internal), "gauss": gauss}
+
+
+def _python_state_from_plain(plain: dict) -> tuple:
+    return plain["version"], tuple(plain["internal"]), plain["gauss"]
+
+
+def save_trainer_state(state: dict, directory: Path) -> None:
+    torch.save(state, Path(directory) / TRAINER_STATE)
+
+
+def load_trainer_state(directory: Path) -> dict:
+    path = Path(directory) / TRAINER_STATE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no trainer state; only a 'last' checkpoint can be resumed")
+    return torch.load(path, map_location="cpu", weights_only=True)

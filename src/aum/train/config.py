@@ -1,0 +1,259 @@
+"""Training configuration: one dataclass tree, loaded from YAML, with `section.key=value` overrides.
+
+Sections owned by the trainer (`frontend`, `optim`, `schedule`, `train`) are dataclasses and reject unknown keys.
+Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts: their consumer
+(`create_model`, `aum.data.build_dataset`, the task builder) validates them and names any unknown key.
+
+    cfg = load_config("configs/demo.yaml", ["optim.lr=1e-4", "train.epochs=3"])
+    save_config(cfg, "runs/demo/config.yaml")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+@dataclass
+class FrontendConfig:
+    """Audio frontend; `preset` picks the dataset normalisation statistics (SPEC §1) unless mean/std are set."""
+
+    preset: str | None = "audioset"
+    sample_rate: int = 16000
+    num_mel_bins: int = 128
+    target_frames: int = 1024
+    mean: float | None = None
+    std: float | None = None
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | adamw
+    lr: float = 1e-5
+    betas: tuple[float, float] = (0.95, 0.999)
+    weight_decay: float = 5e-7
+    head_lr_mult: float = 1.0  # lr multiplier for parameters whose name starts with "head"
+    grad_clip: float | None = None  # max global grad norm, None = off
+    accum_steps: int = 1  # micro-batches per optimizer step
+
+
+@dataclass
+class ScheduleConfig:
+    """Learning-rate schedule: linear warmup (in optimizer steps) then one of
+    `multistep` (MultiStepLR(range(start, inf, step), decay) over epochs, as the AuM/AST recipes),
+    `cosine` (to `min_lr_ratio` * lr at the last step), `plateau` (ReduceLROnPlateau on a validation metric),
+    `constant`."""
+
+    name: str = "multistep"
+    warmup_steps: int = 1000
+    start: int = 2
+    step: int = 1
+    decay: float = 0.5
+    min_lr_ratio: float = 0.0
+    plateau_metric: str | None = None  # default: the task's selection metric
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 12
+    eval_batch_size: int | None = None
+    num_workers: int = 2
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
+    ema_decay: float = 0.0  # 0 = no EMA; else evaluate and select "best" with the EMA weights
+    save_every_steps: int = 0  # also write "last" every N optimizer steps (0 = at epoch ends only)
+    log_every_steps: int = 20
+    eval_every_epochs: int = 1
+    max_steps: int = 0  # stop after N optimizer steps (0 = no limit); for smoke tests
+    train_split: str = "train"
+    val_split: str = "validation"
+    test_split: str | None = "test"  # evaluated with the best checkpoint at the end (None = skip)
+    balanced_sampler: bool = False  # AudioSet-style class-balanced sampling with replacement
+
+
+@dataclass
+class Config:
+    model: dict = field(default_factory=lambda: {"name": "aum-tiny"})
+    data: dict = field(default_factory=dict)
+    augment: dict = field(default_factory=dict)
+    task: dict = field(default_factory=lambda: {"name": "classification"})
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the key and the fix."""
+
+
+def parse_scalar(text: Any) -> Any:
+    """YAML scalar, with `1e-4` read as a float (YAML 1.1 reads it as a string)."""
+    value = yaml.safe_load(text) if isinstance(text, str) else text
+    if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
+        return float(value)
+    return value
+
+
+def _normalise_free(value: Any) -> Any:
+    """Float-looking strings inside free-form sections become floats, recursively."""
+    if isinstance(value, dict):
+        return {k: _normalise_free(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise_free(v) for v in value]
+    return parse_scalar(value) if isinstance(value, str) else value
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert `value` to the dataclass field type `annotation` (ints, floats, bools, tuples, optionals)."""
+    args = typing.get_args(annotation)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise ConfigError(f"{where}: null is not allowed here")
+    origin = typing.get_origin(annotation)
+    if args and type(None) in args and origin is not tuple:  # Optional[X] / X | None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
+    value = parse_scalar(value)
+    try:
+        if annotation is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if annotation is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if annotation is float:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if annotation is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}") from None
+    return value
+
+
+def section_from_dict(cls, values: dict, where: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()})
+
+
+def config_from_dict(raw: dict) -> Config:
+    raw = raw or {}
+    hints = typing.get_type_hints(Config)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {unknown}; known sections: {sorted(hints)}")
+    kwargs = {}
+    for name, value in raw.items():
+        if dataclasses.is_dataclass(hints[name]):
+            kwargs[name] = section_from_dict(hints[name], value or {}, name)
+        else:
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(f"{name}: expected a mapping, got {value!r}")
+            kwargs[name] = _normalise_free(dict(value or {}))
+    return Config(**kwargs)
+
+
+def config_to_dict(cfg: Config) -> dict:
+    def plain(v):
+        if isinstance(v, tuple):
+            return list(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `a.b.c=value` overrides to a raw (nested dict) config; values are YAML scalars or lists."""
+    raw = dict(raw or {})
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. optim.lr=1e-4")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"override {item!r}: the key must be section.name, e.g. train.epochs=3")
+        node = raw
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+            node[part] = child = dict(child)
+            node = child
+        node[parts[-1]] = parse_scalar(text)
+    return raw
+
+
+DATA_PATH_KEYS = ("root", "cache_dir", "noise_dir")
+
+
+def resolve_data_paths(data_cfg: dict, base_dir: str | Path) -> dict:
+    """Relative `root` / `cache_dir` / `noise_dir` in a YAML file are relative to the file's folder."""
+    out = dict(data_cfg)
+    for key in DATA_PATH_KEYS:
+        if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
+            out[key] = str((Path(base_dir) / out[key]).resolve())
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML recipe (or start from defaults when `path` is None) and apply dotted overrides.
+
+    Relative data paths written in the file are resolved against the file's folder; paths given as overrides
+    are taken as they are (relative to the working directory)."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        if isinstance(raw.get("data"), dict):
+            raw["data"] = resolve_data_paths(raw["data"], path.parent)
+    try:
+        return config_from_dict(apply_overrides(raw, list(overrides)))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    from aum.train.checkpoint import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

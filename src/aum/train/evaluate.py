@@ -1,0 +1,79 @@
+"""Evaluate a saved classifier on a dataset split: metrics JSON, per-class report, confusion-matrix PNG.
+
+    report = evaluate_checkpoint("runs/demo/best", data_cfg, "test", out_dir="runs/demo/eval_test")
+
+The frontend and labels come from the checkpoint's meta, so the features are exactly the training ones; the
+dataset's labels must be the checkpoint's labels (same order).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from aum.train import metrics as M
+
+log = logging.getLogger(__name__)
+
+
+def load_data_config(checkpoint: Path, data: str) -> tuple[dict, str | None]:
+    """`data` is a YAML config (its `data:` section) or a split name (the data of the checkpoint's training
+    config). Returns (data section, split named by `data` or None)."""
+    from aum.train.checkpoint import TRAIN_CONFIG
+    from aum.train.config import load_config
+
+    path = Path(data)
+    if path.suffix in (".yaml", ".yml"):
+        return load_config(path).data, None
+    saved = Path(checkpoint) / TRAIN_CONFIG
+    if not saved.is_file():
+        raise FileNotFoundError(f"{saved}: no training config beside the checkpoint; pass --data CONFIG.yaml")
+    return load_config(saved).data, data
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_dir: str | Path | None = None,
+                        batch_size: int = 32, num_workers: int = 0, device: str = "auto") -> dict:
+    """Scalar metrics + `per_class` rows (+ `confusion` for single-label data); written to out_dir if given."""
+    from aum.data import build_dataset, make_loader
+    from aum.inference import frontend_of, labels_of
+    from aum.models import from_pretrained
+    from aum.train.tasks import ClassificationConfig, ClassificationTask
+
+    model = from_pretrained(checkpoint)
+    frontend, labels = frontend_of(model), labels_of(model)
+    dataset = build_dataset(data_cfg, split, frontend, None)
+    if list(dataset.labels) != labels:
+        raise ValueError(f"{checkpoint}: trained on labels {labels[:5]}... but the {split} data has "
+                         f"{list(dataset.labels)[:5]}...; evaluate on the same label set")
+    task_meta = model.meta.get("task") or {}
+    task = ClassificationTask(ClassificationConfig(loss=task_meta.get("loss", "bce")), labels, dataset.multilabel)
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    task.amp = dev.type == "cuda"
+    model.to(dev).eval()
+    loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers)
+    scores, targets, loss = task.collect(model, loader)
+    report = {"checkpoint": str(checkpoint), "split": split, "loss": loss,
+              **M.summary_metrics(scores, targets, dataset.multilabel), "bad_clips": dataset.bad_clips,
+              "per_class": M.per_class_report(scores, targets, labels)}
+    if not dataset.multilabel:
+        report["confusion"] = M.confusion_matrix(scores, targets).tolist()
+    if out_dir is not None:
+        write_report(report, labels, Path(out_dir))
+    return report
+
+
+def write_report(report: dict, labels: list[str], out_dir: Path) -> None:
+    from aum.train.plots import plot_confusion_matrix
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2, default=float))
+    if "confusion" in report:
+        import numpy as np
+
+        plot_confusion_matrix(np.asarray(report["confusion"]), labels, out_dir / "confusion.png",
+                              f"{report['split']}: accuracy {report['accuracy']:.3f}")
+    log.info("wrote %s", out_dir / "metrics.json")

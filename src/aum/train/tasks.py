@@ -1,0 +1,147 @@
+"""The `Task` interface the Trainer drives, and `ClassificationTask` (BCE or CE; mixup is `augment.mixup`).
+
+A task owns what is specific to an objective; the Trainer owns the loop. To plug in a new objective, implement
+the protocol and register a builder: `register_task("pretrain", build_pretrain_task)`.
+
+Hooks the Trainer reads from a task:
+- `select_metric` / `select_mode` ("max" | "min"): the evaluation metric that picks the "best" checkpoint
+  (also the default metric of the plateau schedule, ReduceLROnPlateau; `schedule.plateau_metric` overrides it).
+- `checkpoint_meta()`: extra entries stored in the saved model's `meta` (labels, task description).
+- optional `model_overrides()`: model config fields the task dictates (e.g. `num_classes`).
+- attribute `amp` (bool): set by the Trainer; run the forward under `autocast_for(device, amp)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aum.train import metrics as M
+
+
+@runtime_checkable
+class Task(Protocol):
+    select_metric: str
+    select_mode: str
+
+    def loss(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss of one batch (on the model's device) and scalar logs."""
+
+    def evaluate(self, model: torch.nn.Module, loader) -> dict[str, float]:
+        """Scalar validation metrics over a loader (the model is put in eval mode by the caller)."""
+
+    def checkpoint_meta(self) -> dict:
+        """Entries added to the saved model's meta."""
+
+
+TASK_BUILDERS: dict[str, Callable] = {}
+
+
+def register_task(name: str, builder: Callable) -> None:
+    """`builder(task_cfg: dict, train_dataset) -> Task`."""
+    TASK_BUILDERS[name] = builder
+
+
+def build_task(task_cfg: dict, train_dataset) -> Task:
+    cfg = dict(task_cfg or {})
+    name = cfg.pop("name", "classification")
+    if name == "pretrain" and name not in TASK_BUILDERS:
+        import aum.train.pretrain  # noqa: F401  (registers itself)
+    if name not in TASK_BUILDERS:
+        raise ValueError(f"task.name={name!r}: unknown task; known: {sorted(TASK_BUILDERS)}")
+    return TASK_BUILDERS[name](cfg, train_dataset)
+
+
+def autocast_for(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def batch_to(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+@dataclass
+class ClassificationConfig:
+    loss: str = "bce"  # bce (multi-label, or as the Speech Commands recipe) | ce
+    select_metric: str | None = None  # default: mAP if multi-label, else accuracy
+
+
+class ClassificationTask:
+    """Clip classification. Batches are `{"x": (B, T, F), "y": (B, C)}` (one-/multi-hot)."""
+
+    def __init__(self, cfg: ClassificationConfig, labels: list[str], multilabel: bool):
+        if cfg.loss not in ("bce", "ce"):
+            raise ValueError(f"task.loss={cfg.loss!r}: choose 'bce' or 'ce'")
+        if multilabel and cfg.loss == "ce":
+            raise ValueError("task.loss=ce cannot train multi-label data; use task.loss=bce")
+        self.cfg, self.labels, self.multilabel = cfg, list(labels), multilabel
+        self.select_metric = cfg.select_metric or ("mAP" if multilabel else "accuracy")
+        self.select_mode = "max"
+        self.amp = False  # set by the Trainer
+        self.device = torch.device("cpu")
+
+    def model_overrides(self) -> dict:
+        """Model config fields this task dictates."""
+        return {"num_classes": len(self.labels)}
+
+    # ---------------------------------------------------------------------------------------------- training
+    def _criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        if self.cfg.loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, y)
+        return torch.sum(-y * F.log_softmax(logits, dim=-1), dim=-1).mean()
+
+    def loss(self, model, batch):
+        with autocast_for(batch["x"].device, self.amp):
+            logits = model(batch["x"])
+        loss = self._criterion(logits, batch["y"])
+        return loss, {"loss": float(loss.detach())}
+
+    # -------------------------------------------------------------------------------------------- evaluation
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits) if self.cfg.loss == "bce" else torch.softmax(logits, dim=-1)
+
+    @torch.no_grad()
+    def collect(self, model, loader) -> tuple[np.ndarray, np.ndarray, float]:
+        """(scores (N, C), targets (N, C), mean loss) over a loader."""
+        device = next(model.parameters()).device
+        scores, targets, loss_sum, n = [], [], 0.0, 0
+        for batch in loader:
+            if batch is None:
+                continue
+            batch = batch_to(batch, device)
+            with autocast_for(device, self.amp):
+                logits = model(batch["x"])
+            loss_sum += float(self._criterion(logits, batch["y"])) * len(logits)
+            n += len(logits)
+            scores.append(self.scores(logits.float()).cpu().numpy())
+            targets.append(batch["y"].float().cpu().numpy())
+        if n == 0:
+            raise RuntimeError("evaluation loader yielded no usable clip")
+        return np.concatenate(scores), np.concatenate(targets), loss_sum / n
+
+    def evaluate(self, model, loader) -> dict[str, float]:
+        scores, targets, loss = self.collect(model, loader)
+        return {"loss": loss, **M.summary_metrics(scores, targets, self.multilabel)}
+
+    def checkpoint_meta(self) -> dict:
+        return {"labels": self.labels,
+                "task": {"name": "classification", "loss": self.cfg.loss, "multilabel": self.multilabel}}
+
+
+def build_classification_task(task_cfg: dict, train_dataset) -> ClassificationTask:
+    from aum.train.config import section_from_dict
+
+    cfg = section_from_dict(ClassificationConfig, task_cfg, "task")
+    return ClassificationTask(cfg, list(train_dataset.labels), bool(train_dataset.multilabel))
+
+
+register_task("classification", build_classification_task)
