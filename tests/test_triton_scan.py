@@ -1,0 +1,176 @@
+"""Triton selective scan vs the reference loop: values and gradients, one direction and fused bidirectional.
+
+On the CPU the kernels run through Triton's interpreter, which must be switched on (TRITON_INTERPRET=1) before
+`triton` is first imported in the process: `triton.language`'s own helpers are decorated at that import. So in a
+plain `pytest` run the interpreter cases skip here and `test_interpreter_cases_in_subprocess` runs this file again
+in a child process with TRITON_INTERPRET=1 (nothing leaks into other test files); run them directly with
+`TRITON_INTERPRET=1 pytest tests/test_triton_scan.py`. On a CUDA machine `test_cuda_bigger_shapes` runs the
+compiled kernels in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from aum.ops.scan_ref import selective_scan_ref
+
+pytest.importorskip("triton")
+
+IN_INTERPRETER = os.environ.get("TRITON_INTERPRET") == "1"
+TOL = {torch.float32: (6e-4, 2e-3), torch.bfloat16: (3e-2, 5e-2)}  # mamba_ssm's (rtol, atol), SPEC.md §8
+
+
+@pytest.fixture()
+def interpreted():
+    if not IN_INTERPRETER:
+        pytest.skip("interpreter case: run by test_interpreter_cases_in_subprocess")
+    from aum.ops import triton_scan
+
+    old_cfg = (triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk)
+    # tiny tiles so that the small test shapes cross channel blocks and chunk boundaries
+    triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk = 4, 8
+    try:
+        yield triton_scan
+    finally:
+        triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk = old_cfg
+
+
+@pytest.mark.skipif(IN_INTERPRETER, reason="already running in the interpreter")
+def test_interpreter_cases_in_subprocess():
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", __file__],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "interpreter case" not in proc.stdout, proc.stdout[-2000:]
+
+
+def make_inputs(batch, dim, n_state, length, dtype=torch.float32, device="cpu", seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def rand(*shape, scale=1.0, shift=0.0, dt=dtype):
+        return (torch.randn(*shape, generator=g) * scale + shift).to(device=device, dtype=dt).requires_grad_()
+
+    return dict(u=rand(batch, dim, length), delta=rand(batch, dim, length, scale=0.5, shift=-1.0),
+                A=(-torch.rand(dim, n_state, generator=g) * 2 - 0.1).to(device).requires_grad_(),
+                B=rand(batch, n_state, length), C=rand(batch, n_state, length),
+                D=rand(dim, dt=torch.float32), z=rand(batch, dim, length),
+                delta_bias=rand(dim, scale=0.3, dt=torch.float32))
+
+
+def assert_close_grads(out, ref, inputs, dtype, grad_scale=2.0):
+    rtol, atol = TOL[dtype]
+    torch.testing.assert_close(out, ref, rtol=rtol, atol=atol)
+    names = list(inputs)
+    grad_out = torch.randn_like(ref)
+    got = torch.autograd.grad(out, [inputs[k] for k in names], grad_out, allow_unused=True)
+    want = torch.autograd.grad(ref, [inputs[k] for k in names], grad_out, allow_unused=True)
+    for name, a, b in zip(names, got, want):
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert a.dtype == b.dtype, name
+            # sums over L (dA, dD, dbias) and over channels (dB, dC) grow with the size: compare relative to it
+            scale = max(1.0, b.float().abs().max().item())
+            torch.testing.assert_close(a.float() / scale, b.float() / scale, rtol=rtol * grad_scale,
+                                       atol=atol * grad_scale, msg=lambda m, n=name: f"grad {n}: {m}")
+
+
+def ref_bidirectional(x, xb, merge):
+    fwd = selective_scan_ref(x["u"], x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"], x["delta_bias"], True)
+    bwd = selective_scan_ref(xb["u"], xb["delta"], xb["A"], xb["B"], xb["C"], xb["D"], x["z"], xb["delta_bias"],
+                             True, reverse=True)
+    out = fwd.float() + bwd.float()
+    return (out if merge == "sum" else out / 2).to(x["u"].dtype)
+
+
+@pytest.mark.parametrize("length", [1, 7, 33])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_one_direction_matches_reference(interpreted, length, reverse):
+    x = make_inputs(2, 6, 4, length, seed=length)
+    out = interpreted.selective_scan_triton(**x, delta_softplus=True, reverse=reverse)
+    ref = selective_scan_ref(**x, delta_softplus=True, reverse=reverse)
+    assert out.shape == ref.shape and out.dtype == torch.float32
+    assert_close_grads(out, ref, x, torch.float32)
+
+
+def test_one_direction_plain_no_optional_inputs(interpreted):
+    x = make_inputs(2, 3, 4, 9)
+    for k in ("D", "z", "delta_bias"):
+        x.pop(k)
+    x["delta"] = torch.rand(2, 3, 9).requires_grad_()  # a positive step without softplus
+    out = interpreted.selective_scan_triton(**x)
+    assert_close_grads(out, selective_scan_ref(**x), x, torch.float32)
+
+
+def test_one_direction_bf16(interpreted):
+    x = make_inputs(2, 5, 4, 17, dtype=torch.bfloat16)
+    out = interpreted.selective_scan_triton(**x, delta_softplus=True)
+    assert out.dtype == torch.bfloat16
+    assert_close_grads(out, selective_scan_ref(**x, delta_softplus=True), x, torch.bfloat16)
+
+
+@pytest.mark.parametrize("length", [1, 33])
+def test_bidirectional_v1_shared_inputs_sum(interpreted, length):
+    x = make_inputs(2, 8, 4, length, seed=1)
+    A_b = (-torch.rand(8, 4) - 0.2).requires_grad_()
+    out = interpreted.bidirectional_scan_triton(**x, A_b=A_b, merge="sum")
+    ref = ref_bidirectional(x, dict(x, A=A_b), "sum")
+    assert_close_grads(out, ref, dict(x, A_b=A_b), torch.float32)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_bidirectional_v2_separate_inputs_mean(interpreted, dtype):
+    x, xb = make_inputs(2, 5, 4, 7, dtype, seed=2), make_inputs(2, 5, 4, 7, dtype, seed=3)
+    xb.pop("z")
+    out = interpreted.bidirectional_scan_triton(**x, **{f"{k}_b": v for k, v in xb.items()}, merge="mean")
+    assert out.dtype == dtype
+    ref = ref_bidirectional(x, xb, "mean")
+    assert_close_grads(out, ref, dict(x, **{f"{k}_b": v for k, v in xb.items()}), dtype)
+
+
+def test_backward_is_deterministic(interpreted):
+    x = make_inputs(2, 6, 4, 9, seed=4)
+    A_b = -torch.rand(6, 4).requires_grad_()
+    grads = []
+    for _ in range(2):
+        out = interpreted.bidirectional_scan_triton(**x, A_b=A_b)
+        grads.append(torch.autograd.grad(out.square().sum(), list(x.values()) + [A_b]))
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)
+
+
+def test_errors_are_explicit(interpreted):
+    x = make_inputs(1, 2, 4, 3)
+    with pytest.raises(ValueError, match="merge"):
+        interpreted.bidirectional_scan_triton(**x, A_b=x["A"], merge="max")
+    with pytest.raises(ValueError, match="B"):
+        interpreted.selective_scan_triton(x["u"], x["delta"], x["A"], x["B"][:, :2], x["C"])
+    ok, reason = interpreted.triton_available()
+    assert ok and reason
+
+
+def test_unavailable_without_cuda_or_interpreter(monkeypatch):
+    from aum.ops import triton_scan
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    ok, reason = triton_scan.triton_available()
+    assert not ok and "CUDA" in reason
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1",
+                    reason="needs a CUDA device (compiled kernels)")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_bigger_shapes(dtype):
+    from aum.ops import triton_scan
+
+    x = make_inputs(2, 64, 16, 1000, dtype, device="cuda", seed=5)
+    out = triton_scan.selective_scan_triton(**x, delta_softplus=True, reverse=True)
+    assert_close_grads(out, selective_scan_ref(**x, delta_softplus=True, reverse=True), x, dtype, grad_scale=5.0)
+    A_b = (-torch.rand(64, 16, device="cuda") - 0.2).requires_grad_()
+    out = triton_scan.bidirectional_scan_triton(**x, A_b=A_b)
+    assert_close_grads(out, ref_bidirectional(x, dict(x, A=A_b), "sum"), dict(x, A_b=A_b), dtype, grad_scale=5.0)
