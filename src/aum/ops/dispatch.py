@@ -1,23 +1,144 @@
-"""`selective_scan(..., backend="auto")`: picks a backend, logs the choice once, never falls back silently.
+"""`selective_scan` / `bidirectional_scan` with `backend="auto"`: one choice, logged once, never a silent fallback.
 
-PLACEHOLDER owned by the ops work (issue 3): only the reference backend is wired so far.
+Backends:
+- "ref": the per-step loop (`scan_ref.py`), the readable twin of every other backend.
+- "cpu": the chunked plain-torch path (`scan_cpu.py`); pure torch, so it also runs (slowly) on any device.
+- "triton": the Triton kernel (`triton_scan.py`), for CUDA tensors.
+- "mamba_ssm": the official CUDA kernel, when `mamba_ssm.ops.selective_scan_interface` is importable.
+"auto" picks "triton" for CUDA inputs when it is available, else "mamba_ssm", else "cpu" (with a warning);
+"cpu" for CPU inputs. An explicitly requested backend that is unavailable raises with the reason.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 
-from aum.ops.scan_ref import selective_scan_ref
+import torch
+
+from aum.ops.scan_cpu import bidirectional_scan_cpu, selective_scan_cpu
+from aum.ops.scan_ref import MERGES, bidirectional_by_two_scans, bidirectional_scan_ref, selective_scan_ref
 
 log = logging.getLogger(__name__)
 
+BACKENDS = ("ref", "cpu", "triton", "mamba_ssm")
+_MAMBA_SSM_MODULE = "mamba_ssm.ops.selective_scan_interface"
+_logged_choices: set[tuple[str, str]] = set()
+
+
+def _triton_status() -> tuple[bool, str]:
+    try:
+        triton_scan = importlib.import_module("aum.ops.triton_scan")
+    except Exception as error:  # noqa: BLE001 - any import failure makes the backend unavailable, with the reason
+        return False, f"aum.ops.triton_scan cannot be imported ({type(error).__name__}: {error})"
+    return triton_scan.triton_available()
+
+
+def _mamba_ssm_status() -> tuple[bool, str]:
+    try:
+        importlib.import_module(_MAMBA_SSM_MODULE)
+    except Exception as error:  # noqa: BLE001
+        return False, f"{_MAMBA_SSM_MODULE} is not importable ({type(error).__name__}: {error})"
+    return True, ""
+
+
+_PROBES = {"ref": lambda: (True, ""), "cpu": lambda: (True, ""), "triton": _triton_status,
+           "mamba_ssm": _mamba_ssm_status}
+
+
+@functools.cache
+def backend_status(name: str) -> tuple[bool, str]:
+    """(available, reason if not) for one backend name; probed once per process."""
+    if name not in _PROBES:
+        raise ValueError(f"unknown selective_scan backend {name!r}; choose from {('auto', *BACKENDS)}")
+    return _PROBES[name]()
+
 
 def available_backends() -> list[str]:
-    return ["ref"]
+    """Backends usable in this process (the "triton" and "mamba_ssm" entries need their packages and a GPU)."""
+    return [name for name in BACKENDS if backend_status(name)[0]]
 
 
-def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                   reverse=False, backend: str = "auto"):
-    if backend not in ("auto", "ref"):
-        raise RuntimeError(f"selective_scan backend {backend!r} is not available (have: {available_backends()})")
-    return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+def _auto_choice(device: torch.device) -> str:
+    if device.type != "cuda":
+        return "cpu"
+    for name in ("triton", "mamba_ssm"):
+        if backend_status(name)[0]:
+            return name
+    reasons = "; ".join(f"{name}: {backend_status(name)[1]}" for name in ("triton", "mamba_ssm"))
+    log.warning("no GPU selective-scan kernel is available (%s); using the chunked torch path", reasons)
+    return "cpu"
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend that runs for inputs on `device`; "auto" logs its choice once per (device type, backend)."""
+    if backend != "auto":
+        available, reason = backend_status(backend)
+        if not available:
+            raise RuntimeError(f"selective_scan backend {backend!r} is unavailable: {reason}")
+        return backend
+    choice = _auto_choice(device)
+    if (device.type, choice) not in _logged_choices:
+        _logged_choices.add((device.type, choice))
+        log.info("selective_scan backend 'auto' uses %r for %s tensors", choice, device.type)
+    return choice
+
+
+def _mamba_ssm_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
+    """mamba_ssm's kernel has no `reverse`: run it on the inputs flipped along L and flip the result back."""
+    scan_fn = importlib.import_module(_MAMBA_SSM_MODULE).selective_scan_fn
+    if not reverse:
+        return scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    u, delta, B, C, z = (None if x is None else x.flip(-1) for x in (u, delta, B, C, z))
+    return scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus).flip(-1)
+
+
+def _scan_function(name: str):
+    if name == "triton":
+        return importlib.import_module("aum.ops.triton_scan").selective_scan_triton
+    return {"ref": selective_scan_ref, "cpu": selective_scan_cpu, "mamba_ssm": _mamba_ssm_scan}[name]
+
+
+def _bidirectional_function(name: str):
+    if name == "triton":
+        return importlib.import_module("aum.ops.triton_scan").bidirectional_scan_triton
+    if name == "mamba_ssm":
+        return functools.partial(bidirectional_by_two_scans, _mamba_ssm_scan)
+    return {"ref": bidirectional_scan_ref, "cpu": bidirectional_scan_cpu}[name]
+
+
+def _check_shapes(u, delta, A, B, C) -> None:
+    batch, channels, length = u.shape
+    state = A.shape[-1]
+    expected = {"delta": (delta, (batch, channels, length)), "A": (A, (channels, state)),
+                "B": (B, (batch, state, length)), "C": (C, (batch, state, length))}
+    for name, (tensor, shape) in expected.items():
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"selective_scan: {name} has shape {tuple(tensor.shape)}, expected {shape} "
+                             f"(u is (B, D, L) = {tuple(u.shape)}, A is (D, N))")
+
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False,
+                   backend: str = "auto"):
+    """Mamba-1 selective scan (SPEC.md §8). u, delta, z: (B, D, L); A: (D, N); B, C: (B, N, L); D, delta_bias: (D,).
+
+    Returns (B, D, L) in u's dtype (computed in fp32). `reverse=True` scans t = L-1 ... 0 (= flip, scan, flip)."""
+    _check_shapes(u, delta, A, B, C)
+    scan = _scan_function(resolve_backend(backend, u.device))
+    return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+
+
+def bidirectional_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
+                       B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum",
+                       backend: str = "auto"):
+    """merge(scan(u, ..., z), scan(u_b, ..., z, reverse=True)); every `*_b` left None reuses the forward tensor.
+
+    All inputs are in original time order. AuM Fo-Bi ("v1"): only A_b, merge "sum"; Bi-Bi ("v2"): every `*_b`,
+    merge "mean"."""
+    if merge not in MERGES:
+        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+    _check_shapes(u, delta, A, B, C)
+    scan = _bidirectional_function(resolve_backend(backend, u.device))
+    return scan(u, delta, A, B, C, D, z, delta_bias, A_b=A_b, u_b=u_b, delta_b=delta_b, B_b=B_b, C_b=C_b, D_b=D_b,
+                delta_bias_b=delta_bias_b, delta_softplus=delta_softplus, merge=merge)

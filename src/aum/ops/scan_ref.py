@@ -5,7 +5,8 @@ Semantics follow mamba_ssm's `selective_scan_ref` (SPEC.md §8), computed in fp3
     h_t    = exp(delta'_t * A) * h_{t-1} + delta'_t * B_t * u_t
     y_t    = <C_t, h_t> + D * u_t
     out    = y * silu(z)                             (if z is given)
-`reverse=True` runs t = L-1 ... 0, i.e. equals flip -> scan -> flip along L.
+`reverse=True` runs t = L-1 ... 0, i.e. equals flip -> scan -> flip along L. fp64 inputs are computed in fp64
+(for gradcheck). `bidirectional_scan_ref` is the twin of every fused bidirectional scan: two reference calls.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ def selective_scan_ref(
     return_last_state: bool = False,
 ):
     dtype_in = u.dtype
-    u, delta, B, C = u.float(), delta.float(), B.float(), C.float()
-    A = A.float()
+    dtype = torch.float64 if dtype_in == torch.float64 else torch.float32
+    u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
     if delta_bias is not None:
-        delta = delta + delta_bias.float()[None, :, None]
+        delta = delta + delta_bias.to(dtype)[None, :, None]
     if delta_softplus:
         delta = F.softplus(delta)
     batch, dim, length = u.shape
@@ -45,8 +46,45 @@ def selective_scan_ref(
         ys[t] = torch.einsum("bdn,bn->bd", h, C[:, :, t])  # (B, D)
     y = torch.stack(ys, dim=-1)  # (B, D, L)
     if D is not None:
-        y = y + u * D.float()[None, :, None]
+        y = y + u * D.to(dtype)[None, :, None]
     if z is not None:
-        y = y * F.silu(z.float())
+        y = y * F.silu(z.to(dtype))
     y = y.to(dtype_in)
     return (y, h) if return_last_state else y
+
+
+MERGES = ("sum", "mean")
+
+
+def merge_directions(y_forward: torch.Tensor, y_backward: torch.Tensor, merge: str) -> torch.Tensor:
+    """"sum": AuM Fo-Bi (v1) adds the two directions; "mean": Vim/SSAMBA Bi-Bi (v2) averages them."""
+    if merge == "sum":
+        return y_forward + y_backward
+    if merge == "mean":
+        return (y_forward + y_backward) * 0.5
+    raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+
+
+def backward_direction_inputs(forward: dict, backward: dict) -> dict:
+    """The backward direction's inputs: each one left None reuses the forward direction's tensor."""
+    return {name: forward[name] if backward[name] is None else backward[name] for name in forward}
+
+
+def bidirectional_by_two_scans(scan, u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None,
+                               delta_b=None, B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True,
+                               merge="sum"):
+    """merge(scan(forward inputs, z), scan(backward inputs, z, reverse=True)); all inputs in original time order."""
+    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
+    backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
+                                                       delta_bias=delta_bias_b))
+    y_forward = scan(A=A, z=z, delta_softplus=delta_softplus, **forward)
+    y_backward = scan(A=A_b, z=z, delta_softplus=delta_softplus, reverse=True, **backward)
+    return merge_directions(y_forward, y_backward, merge)
+
+
+def bidirectional_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
+                           B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
+    """Reference bidirectional scan: two `selective_scan_ref` calls merged (see `bidirectional_by_two_scans`)."""
+    return bidirectional_by_two_scans(selective_scan_ref, u, delta, A, B, C, D, z, delta_bias, A_b=A_b, u_b=u_b,
+                                      delta_b=delta_b, B_b=B_b, C_b=C_b, D_b=D_b, delta_bias_b=delta_bias_b,
+                                      delta_softplus=delta_softplus, merge=merge)

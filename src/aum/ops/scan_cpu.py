@@ -1,0 +1,202 @@
+"""Fast selective scan in plain torch (the "cpu" backend): chunked time loop, O(L) memory, exact backward.
+
+Same semantics as `selective_scan_ref` (SPEC.md §8), computed in fp32 (fp64 for fp64 inputs).
+
+How it is fast without materialising (B, D, L, N):
+- The core `_ChunkedScan` works time-major, on tensors laid out (L, K, Bt, D) and (L, K, Bt, N), where K stacks
+  scan directions (1 for a plain scan, 2 for a fused bidirectional scan; each direction has its own A).
+- Time is cut into chunks of T steps. Per chunk the decays a = exp(Δ·A) and inputs b = Δu·B are built with a few
+  vectorised ops into reused (T, K, Bt, D, N) buffers; the recurrence h_t = a_t h_{t-1} + b_t is then one in-place
+  `addcmul_` per step on a (K, Bt, D, N) slice; y_t = <C_t, h_t> is one batched matmul per chunk.
+- Forward keeps only the state entering each chunk. Backward walks the chunks from the end, recomputes the chunk's
+  states from its saved entry state, and runs the adjoint recurrence g_t = C_t dy_t + a_{t+1} g_{t+1} (the same
+  in-place step, in reverse) to get every gradient.
+- exp(x) is evaluated as exp2(x·log2 e) (about 3x faster on CPU; differs from exp by fp32 rounding of x).
+Everything outside the core (bias, softplus, Δ·u, D skip, z gate, direction flips) is ordinary autograd on
+(B, D, L)-sized tensors, which is cheap next to the N-fold state work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from aum.ops.scan_ref import backward_direction_inputs, merge_directions
+
+LOG2E = 1.0 / math.log(2.0)
+CHUNK_TARGET_ELEMENTS = 1 << 18  # ~1 MiB of fp32 per chunk buffer: stays in L2 cache
+MIN_CHUNK, MAX_CHUNK = 4, 256
+
+
+def chunk_length(length: int, step_elements: int) -> int:
+    """Steps per chunk: large enough to amortise per-chunk ops, small enough for the buffers to stay in cache."""
+    wanted = CHUNK_TARGET_ELEMENTS // max(step_elements, 1)
+    return max(1, min(length, max(MIN_CHUNK, min(MAX_CHUNK, wanted))))
+
+
+def _linear_recurrence_(states: list[torch.Tensor], coefs: list[torch.Tensor], init: torch.Tensor | None) -> None:
+    """In place: states[i] += coefs[i] * states[i-1] (states[-1] := init; skipped for i = 0 when init is None)."""
+    prev = init
+    for state, coef in zip(states, coefs):
+        if prev is not None:
+            state.addcmul_(coef, prev)
+        prev = state
+
+
+def _sum_last_(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """out = x.sum(-1) for contiguous x and out, as one matrix-vector product (faster than a small-dim reduce)."""
+    ones = x.new_ones(x.shape[-1], 1)
+    return torch.mm(x.view(-1, x.shape[-1]), ones, out=out.view(-1, 1))
+
+
+def _chunk_states(delta, du, A2, Bc, h0, a_buf, h_buf):
+    """Decays a and states h (T, K, Bt, D, N) of one chunk, written into a_buf and h_buf; returns both views.
+
+    delta, du: (T, K, Bt, D); A2 = A·log2(e): (K, D, N); Bc: (T, K, Bt, N); h0: (K, Bt, D, N) or None (zeros)."""
+    steps = delta.shape[0]
+    a, h = a_buf[:steps], h_buf[:steps]
+    torch.mul(delta[..., None], A2[:, None], out=a)  # (T, K, Bt, D, N) = Δ·A·log2(e)
+    a.exp2_()
+    torch.mul(du[..., None], Bc[..., None, :], out=h)  # (T, K, Bt, D, N) = Δu·B
+    _linear_recurrence_(list(h.unbind(0)), list(a.unbind(0)), h0)
+    return a, h
+
+
+class _ChunkedScan(torch.autograd.Function):
+    """y_t = <C_t, h_t>, h_t = exp(Δ_t A) h_{t-1} + (Δu)_t B_t for K stacked directions, one float dtype.
+
+    Time-major and contiguous: delta, du (L, K, Bt, D); A (K, D, N); Bm, Cm (L, K, Bt, N) -> y (L, K, Bt, D)."""
+
+    @staticmethod
+    def forward(ctx, delta, du, A, Bm, Cm, chunk: int):
+        length, k, bt, d = delta.shape
+        A2 = A * LOG2E  # (K, D, N)
+        a_buf = delta.new_empty(chunk, k, bt, d, A.shape[-1])
+        h_buf = torch.empty_like(a_buf)
+        y = torch.empty_like(delta)
+        keep_states = any(ctx.needs_input_grad)
+        entry_states = []
+        h_prev = None
+        for t0 in range(0, length, chunk):
+            sl = slice(t0, t0 + chunk)
+            if keep_states:
+                entry_states.append(delta.new_zeros(a_buf.shape[1:]) if h_prev is None else h_prev)
+            a, h = _chunk_states(delta[sl], du[sl], A2, Bm[sl], h_prev, a_buf, h_buf)
+            torch.mul(h, Cm[sl, ..., None, :], out=a)  # (T, K, Bt, D, N): a is free again
+            _sum_last_(a, out=y[sl])  # (T, K, Bt, D)
+            h_prev = h[-1].clone()  # (K, Bt, D, N): h_buf is overwritten by the next chunk
+        if keep_states:
+            ctx.save_for_backward(delta, du, A, Bm, Cm, torch.stack(entry_states))  # states: (chunks, K, Bt, D, N)
+        ctx.chunk = chunk
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        delta, du, A, Bm, Cm, entry_states = ctx.saved_tensors
+        grads = _ChunkGrads(delta, A, Bm.shape, ctx.chunk)
+        carry = (None, None)  # decay a and adjoint g of the first step of the following chunk
+        starts = range(0, delta.shape[0], ctx.chunk)
+        for index in reversed(range(len(starts))):
+            sl = slice(starts[index], starts[index] + ctx.chunk)
+            carry = grads.chunk(sl, du, Bm, Cm, dy, entry_states[index], carry)
+        return grads.d_delta, grads.d_du, grads.d_A, grads.d_B, grads.d_C, None
+
+
+class _ChunkGrads:
+    """Gradient accumulators and reused chunk buffers for `_ChunkedScan.backward`."""
+
+    def __init__(self, delta, A, bc_shape, chunk: int):
+        _, k, bt, d = delta.shape
+        self.delta, self.A, self.A2 = delta, A, A * LOG2E
+        self.a_buf = delta.new_empty(chunk, k, bt, d, A.shape[-1])  # (T, K, Bt, D, N)
+        self.h_buf, self.g_buf, self.w_buf = (torch.empty_like(self.a_buf) for _ in range(3))
+        self.d_delta, self.d_du = torch.empty_like(delta), torch.empty_like(delta)  # (L, K, Bt, D)
+        self.d_B, self.d_C = delta.new_empty(bc_shape), delta.new_empty(bc_shape)  # (L, K, Bt, N)
+        self.d_A = torch.zeros_like(A)  # (K, D, N)
+
+    def chunk(self, sl, du, Bm, Cm, dy, h0, carry):
+        delta_c, du_c, dy_c = self.delta[sl], du[sl], dy[sl]  # (T, K, Bt, D)
+        B_c, C_c = Bm[sl], Cm[sl]  # (T, K, Bt, N)
+        a, h = _chunk_states(delta_c, du_c, self.A2, B_c, h0, self.a_buf, self.h_buf)
+        g, grad_log_decay = self.g_buf[: a.shape[0]], self.w_buf[: a.shape[0]]
+        torch.mul(dy_c[..., None], C_c[..., None, :], out=g)  # (T, K, Bt, D, N) = C_t dy_t
+        a_steps = a.unbind(0)
+        # adjoint recurrence, backwards in time: g_t += a_{t+1} g_{t+1}
+        _linear_recurrence_(list(g.unbind(0)[::-1]), [carry[0], *a_steps[:0:-1]], carry[1])
+        torch.matmul(dy_c[..., None, :], h, out=self.d_C[sl, ..., None, :])  # (T, K, Bt, 1, N) = Σ_d dy h
+        torch.matmul(du_c[..., None, :], g, out=self.d_B[sl, ..., None, :])  # (T, K, Bt, 1, N) = Σ_d Δu g
+        torch.mul(g, a, out=grad_log_decay)  # (T, K, Bt, D, N): dL/d(ΔA) = g_t · a_t · h_{t-1}
+        grad_log_decay[1:].mul_(h[:-1])
+        grad_log_decay[0].mul_(h0)
+        next_carry = (a[0].clone(), g[0].clone())
+        scratch = a  # the decays are no longer needed
+        _sum_last_(torch.mul(g, B_c[..., None, :], out=scratch), out=self.d_du[sl])  # (T, K, Bt, D) = Σ_n g B
+        _sum_last_(torch.mul(grad_log_decay, self.A[:, None], out=scratch), out=self.d_delta[sl])  # Σ_n (.)·A
+        self.d_A += grad_log_decay.mul_(delta_c[..., None]).sum(dim=(0, 2))  # (K, D, N)
+        return next_carry
+
+
+def chunked_scan(delta, du, A, Bm, Cm, chunk: int | None = None):
+    """Core scan of K stacked directions, time-major (see `_ChunkedScan`). Returns y = <C, h>: (L, K, Bt, D)."""
+    length, k, bt, d = delta.shape
+    if chunk is None:
+        chunk = chunk_length(length, k * bt * d * A.shape[-1])
+    return _ChunkedScan.apply(delta, du, A, Bm, Cm, chunk)
+
+
+def _compute_dtype(u: torch.Tensor) -> torch.dtype:
+    return torch.float64 if u.dtype == torch.float64 else torch.float32
+
+
+def _direction_inputs(u, delta, B, C, delta_bias, delta_softplus: bool, reverse: bool, dtype):
+    """Δ', Δ'u (Bt, D, L) and B, C (Bt, N, L) of one direction, in its scan order (flipped along L if reverse)."""
+    delta = delta.to(dtype)
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(dtype)[:, None]  # (Bt, D, L)
+    if delta_softplus:
+        delta = F.softplus(delta)
+    tensors = (delta, delta * u.to(dtype), B.to(dtype), C.to(dtype))
+    return [t.flip(-1) for t in tensors] if reverse else list(tensors)
+
+
+def _scan_directions(directions: list, As: list, dtype) -> torch.Tensor:
+    """Run K directions stacked in one chunked scan; returns <C, h> as (K, Bt, D, L), each in its scan order."""
+    delta, du, Bm, Cm = (torch.stack([inputs[i].permute(2, 0, 1) for inputs in directions], dim=1)  # (L, K, Bt, ·)
+                         for i in range(4))
+    A = torch.stack([A.to(dtype) for A in As])  # (K, D, N)
+    return chunked_scan(delta, du, A, Bm, Cm).permute(1, 2, 3, 0)  # (K, Bt, D, L)
+
+
+def _add_skip(y, u, D):
+    return y if D is None else y + u.to(y.dtype) * D.to(y.dtype)[:, None]  # (Bt, D, L)
+
+
+def _gate(y, z):
+    return y if z is None else y * F.silu(z.to(y.dtype))  # (Bt, D, L)
+
+
+def selective_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
+    """Fast twin of `selective_scan_ref` (same arguments, same result within fp32 rounding), with O(L) memory."""
+    dtype = _compute_dtype(u)
+    inputs = _direction_inputs(u, delta, B, C, delta_bias, delta_softplus, reverse, dtype)
+    y = _scan_directions([inputs], [A], dtype)[0]  # (Bt, D, L) in scan order
+    if reverse:
+        y = y.flip(-1)
+    return _gate(_add_skip(y, u, D), z).to(u.dtype)
+
+
+def bidirectional_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
+                           B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
+    """Fast twin of `bidirectional_scan_ref`: both directions run stacked in one chunked scan."""
+    dtype = _compute_dtype(u)
+    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
+    backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
+                                                       delta_bias=delta_bias_b))
+    directions = [_direction_inputs(p["u"], p["delta"], p["B"], p["C"], p["delta_bias"], delta_softplus, reverse,
+                                    dtype) for p, reverse in ((forward, False), (backward, True))]
+    y = _scan_directions(directions, [A, A_b], dtype)  # (2, Bt, D, L)
+    y_forward = _add_skip(y[0], u, D)
+    y_backward = _add_skip(y[1].flip(-1), backward["u"], backward["D"])
+    return _gate(merge_directions(y_forward, y_backward, merge), z).to(u.dtype)
