@@ -30,23 +30,6 @@ def anticausal_conv(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
     return F.conv1d(x, conv.weight.flip(-1), conv.bias, padding=k - 1, groups=x.shape[1])[..., k - 1:]
 
 
-def _bidirectional(u, delta, A, B, C, D, z, delta_bias, *, A_b, u_b=None, delta_b=None, B_b=None, C_b=None,
-                   D_b=None, delta_bias_b=None, merge="sum", backend="auto"):
-    """`aum.ops.bidirectional_scan` when the ops package has it, else the same contract from two scans."""
-    if hasattr(ops, "bidirectional_scan"):
-        return ops.bidirectional_scan(u, delta, A, B, C, D, z, delta_bias, A_b=A_b, u_b=u_b, delta_b=delta_b,
-                                      B_b=B_b, C_b=C_b, D_b=D_b, delta_bias_b=delta_bias_b, delta_softplus=True,
-                                      merge=merge, backend=backend)
-
-    def pick(b, f):
-        return f if b is None else b
-
-    fwd = ops.selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True, backend=backend)
-    bwd = ops.selective_scan(pick(u_b, u), pick(delta_b, delta), A_b, pick(B_b, B), pick(C_b, C), pick(D_b, D), z,
-                             pick(delta_bias_b, delta_bias), delta_softplus=True, reverse=True, backend=backend)
-    return (fwd + bwd) / 2 if merge == "mean" else fwd + bwd
-
-
 def _init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min=1e-3, dt_max=0.1, floor=1e-4) -> None:
     """mamba_ssm init: weight ~ U(+-dt_rank^-0.5); bias = softplus^-1(dt), dt log-uniform in [dt_min, dt_max]."""
     bound = dt_rank ** -0.5
@@ -113,11 +96,13 @@ class MambaMixer(nn.Module):
         if self.mixer_type == "none":
             y = ops.selective_scan(*common, delta_softplus=True, backend=self.scan_backend)
         elif self.mixer_type == "v1":  # Fo-Bi: same conv / delta / B / C / D / z, own A, summed
-            y = _bidirectional(*common, A_b=-torch.exp(self.A_b_log.float()), merge="sum", backend=self.scan_backend)
+            y = ops.bidirectional_scan(*common, A_b=-torch.exp(self.A_b_log.float()), delta_softplus=True,
+                                       merge="sum", backend=self.scan_backend)
         else:  # Bi-Bi: own anti-causal conv and projections on the same x, z; averaged (Vim if_devide_out)
             u_b = F.silu(anticausal_conv(x, self.conv1d_b))  # (B, E, L)
             delta_b, b_b, c_b = self._ssm_inputs(u_b, self.x_proj_b, self.dt_proj_b)
-            y = _bidirectional(*common, A_b=-torch.exp(self.A_b_log.float()), u_b=u_b, delta_b=delta_b, B_b=b_b,
-                               C_b=c_b, D_b=self.D_b.float(), delta_bias_b=self.dt_proj_b.bias.float(),
-                               merge="mean" if self.divide_out else "sum", backend=self.scan_backend)
+            y = ops.bidirectional_scan(*common, A_b=-torch.exp(self.A_b_log.float()), u_b=u_b, delta_b=delta_b,
+                                       B_b=b_b, C_b=c_b, D_b=self.D_b.float(), delta_bias_b=self.dt_proj_b.bias.float(),
+                                       delta_softplus=True, merge="mean" if self.divide_out else "sum",
+                                       backend=self.scan_backend)
         return self.out_proj(y.transpose(1, 2))  # (B, L, D)
