@@ -1,0 +1,255 @@
+"""`aum bench scan`: selective-scan backends over sequence length, forward and forward+backward.
+
+Each row is one (backend, length, pass): the median of `--repeats` timed runs after one warm-up run (the per-step
+reference gets at most 3 runs and only lengths up to `--ref-max-length`: it is slow). Inputs are the AuM call:
+softplus(Δ + bias), D skip and z gate, fp32 unless `--dtype` says otherwise; `--op bidirectional` times the fused
+two-direction call (Fo-Bi: only A differs).
+
+Peak memory: on CUDA, `torch.cuda.max_memory_allocated` above what the inputs already hold; on CPU, the growth of
+the process's peak RSS (`resource.getrusage` maxrss) while one run executes, measured in a fresh child process so
+earlier rows cannot hide it. `BDLN_MiB` is the size of one fp32 (B, D, L, N) tensor, the memory trap to compare to.
+On CUDA, forward rows also report the achieved bandwidth (bytes of the inputs read and the output written, divided
+by the time) and exponentials per second (B·D·L·N per direction).
+
+    python -m aum.bench.scan --lengths 512 1024 2048 4096 8192 --threads 1 --out bench_out
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from aum.ops import available_backends, bidirectional_scan, selective_scan
+
+COLUMNS = ["backend", "op", "device", "dtype", "pass", "batch", "dim", "state", "length", "threads", "median_ms",
+           "min_ms", "speedup_vs_ref", "peak_mem_MiB", "BDLN_MiB", "GB_per_s", "Gexp_per_s"]
+CPU_LENGTHS, CUDA_LENGTHS = [512, 1024, 2048, 4096, 8192], [1024, 4096, 16384, 65536]
+MiB = 2**20
+
+
+def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
+    """Add an option unless the caller's parser already has it (e.g. a shared --device or --out)."""
+    try:
+        parser.add_argument(*flags, **kwargs)
+    except argparse.ArgumentError:
+        pass
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _add(parser, "--lengths", type=int, nargs="+", default=None,
+         help=f"sequence lengths (default CPU {CPU_LENGTHS}, CUDA {CUDA_LENGTHS})")
+    _add(parser, "--batch", type=int, default=None, help="batch size (default 2 on CPU, 8 on CUDA)")
+    _add(parser, "--dim", type=int, default=None, help="channels d_inner (default 384 = AuM-tiny on CPU, 1536 CUDA)")
+    _add(parser, "--state", type=int, default=16, help="state size N (default 16)")
+    _add(parser, "--backends", nargs="+", default=None,
+         help="backends to time (default: every available one for the device, 'ref' only for short sequences)")
+    _add(parser, "--ref-max-length", type=int, default=1024, help="longest sequence the loop reference runs")
+    _add(parser, "--op", default="scan", choices=["scan", "bidirectional"], help="one direction or both")
+    _add(parser, "--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="input dtype")
+    _add(parser, "--repeats", type=int, default=5, help="timed runs per row; the median is reported (default 5)")
+    _add(parser, "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    _add(parser, "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when present")
+    _add(parser, "--no-memory", action="store_true", help="skip the peak-memory measurement (faster)")
+    _add(parser, "--out", default=None, help="CSV file, or a folder that gets scan.csv")
+
+
+def make_inputs(batch: int, dim: int, state: int, length: int, device="cpu", dtype=torch.float32, grad=False):
+    """AuM-like scan inputs: u, Δ, z, B, C in `dtype`; A, D, Δ-bias fp32 (as the model keeps them)."""
+    gen = torch.Generator().manual_seed(0)
+
+    def rand(*shape, scale=1.0, to=dtype):
+        return (torch.randn(*shape, generator=gen) * scale).to(device, to).requires_grad_(grad)
+
+    A = -torch.arange(1, state + 1, dtype=torch.float32).repeat(dim, 1).to(device).requires_grad_(grad)  # (D, N)
+    return dict(u=rand(batch, dim, length), delta=rand(batch, dim, length, scale=0.5), A=A,
+                B=rand(batch, state, length), C=rand(batch, state, length), D=rand(dim, to=torch.float32),
+                z=rand(batch, dim, length), delta_bias=rand(dim, scale=0.5, to=torch.float32))
+
+
+def _call(op: str, backend: str, inputs: dict) -> torch.Tensor:
+    if op == "bidirectional":
+        return bidirectional_scan(**inputs, A_b=inputs["A"], backend=backend)
+    return selective_scan(**inputs, delta_softplus=True, backend=backend)
+
+
+def _runner(op: str, backend: str, inputs: dict, with_backward: bool):
+    def forward():
+        with torch.no_grad():
+            return _call(op, backend, inputs)
+
+    def forward_backward():
+        out = _call(op, backend, inputs)
+        out.backward(torch.ones_like(out))
+        for tensor in inputs.values():
+            tensor.grad = None
+
+    return forward_backward if with_backward else forward
+
+
+def _time_ms(fn, repeats: int, device: str) -> list[float]:
+    fn()
+    if device != "cuda":
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return times
+
+
+def _cuda_peak_mib(fn) -> float:
+    torch.cuda.synchronize()
+    baseline = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - baseline) / MiB
+
+
+def peak_rss_child(spec_json: str) -> None:
+    """Child-process entry: print the growth of peak RSS (MiB) while one run of `spec` executes."""
+    import resource
+
+    spec = json.loads(spec_json)
+    torch.set_num_threads(spec["threads"])
+    small = make_inputs(1, 4, spec["state"], 8, grad=spec["backward"])  # warm up libraries and thread pools
+    _runner(spec["op"], spec["backend"], small, spec["backward"])()
+    inputs = make_inputs(spec["batch"], spec["dim"], spec["state"], spec["length"],
+                         dtype=getattr(torch, spec["dtype"]), grad=spec["backward"])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _runner(spec["op"], spec["backend"], inputs, spec["backward"])()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mib": (after - before) / 1024}))  # ru_maxrss is in KiB on Linux
+
+
+def _cpu_peak_mib(spec: dict) -> float:
+    code = f"from aum.bench.scan import peak_rss_child; peak_rss_child({json.dumps(json.dumps(spec))})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def _backends(args, device: str) -> list[str]:
+    if args.backends:
+        return list(args.backends)
+    have = available_backends()
+    wanted = ["triton", "mamba_ssm"] if device == "cuda" else ["cpu", "ref"]
+    return [name for name in wanted if name in have]
+
+
+def _settings(args) -> dict:
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but CUDA is not available")
+    on_cuda = device == "cuda"
+    return dict(device=device, lengths=args.lengths or (CUDA_LENGTHS if on_cuda else CPU_LENGTHS),
+                batch=args.batch or (8 if on_cuda else 2), dim=args.dim or (1536 if on_cuda else 384),
+                state=args.state, dtype=args.dtype, op=args.op)
+
+
+def _throughput(row: dict, median_ms: float, dtype: torch.dtype) -> None:
+    """Forward rows on CUDA: achieved GB/s of the unavoidable I/O and exponentials per second."""
+    b, d, n, length = row["batch"], row["dim"], row["state"], row["length"]
+    directions = 2 if row["op"] == "bidirectional" else 1
+    element = torch.empty((), dtype=dtype).element_size()
+    io_bytes = (4 * b * d * length + 2 * b * n * length) * element  # u, Δ, z, B, C read; out written
+    row["GB_per_s"] = io_bytes / (median_ms * 1e-3) / 1e9
+    row["Gexp_per_s"] = directions * b * d * length * n / (median_ms * 1e-3) / 1e9
+
+
+def _measure(args, settings: dict, backend: str, length: int, with_backward: bool) -> dict:
+    s = settings
+    dtype = getattr(torch, s["dtype"])
+    inputs = make_inputs(s["batch"], s["dim"], s["state"], length, s["device"], dtype, grad=with_backward)
+    fn = _runner(s["op"], backend, inputs, with_backward)
+    times = _time_ms(fn, min(args.repeats, 3) if backend == "ref" else args.repeats, s["device"])
+    row = {"backend": backend, "op": s["op"], "device": s["device"], "dtype": s["dtype"],
+           "pass": "fwd+bwd" if with_backward else "fwd", "batch": s["batch"], "dim": s["dim"], "state": s["state"],
+           "length": length, "threads": torch.get_num_threads(), "median_ms": statistics.median(times),
+           "min_ms": min(times), "BDLN_MiB": s["batch"] * s["dim"] * length * s["state"] * 4 / MiB}
+    if not args.no_memory:
+        if s["device"] == "cuda":
+            row["peak_mem_MiB"] = _cuda_peak_mib(fn)
+        else:
+            spec = {k: row[k] for k in ("backend", "op", "batch", "dim", "state", "length", "dtype", "threads")}
+            row["peak_mem_MiB"] = _cpu_peak_mib({**spec, "backward": with_backward})
+    if s["device"] == "cuda" and not with_backward:
+        _throughput(row, row["median_ms"], dtype)
+    return row
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    if args.repeats < 1:
+        raise ValueError("--repeats must be positive")
+    settings = _settings(args)
+    rows = []
+    for backend in _backends(args, settings["device"]):
+        for length in settings["lengths"]:
+            if backend == "ref" and length > args.ref_max_length:
+                continue
+            for with_backward in (False, True):
+                rows.append(_measure(args, settings, backend, length, with_backward))
+    _add_speedups(rows)
+    _print_table(rows, settings)
+    _write_csv(rows, getattr(args, "out", None))
+    return 0
+
+
+def _add_speedups(rows: list[dict]) -> None:
+    ref = {(r["length"], r["pass"]): r["median_ms"] for r in rows if r["backend"] == "ref"}
+    for row in rows:
+        base = ref.get((row["length"], row["pass"]))
+        row["speedup_vs_ref"] = base / row["median_ms"] if base else float("nan")
+
+
+def _write_csv(rows: list[dict], out: str | None) -> None:
+    if out is None:
+        return
+    path = Path(out)
+    path = path if path.suffix == ".csv" else path / "scan.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {path}")
+
+
+def _print_table(rows: list[dict], s: dict) -> None:
+    print(f"selective scan ({s['op']}) on {s['device']}: B={s['batch']} D={s['dim']} N={s['state']} {s['dtype']}, "
+          f"{torch.get_num_threads()} torch threads")
+    print(f"{'backend':<10} {'pass':<8} {'L':>6} {'median ms':>10} {'x ref':>7} {'peak MiB':>9} {'BDLN MiB':>9} "
+          f"{'GB/s':>7} {'Gexp/s':>7}")
+    for r in rows:
+        print(f"{r['backend']:<10} {r['pass']:<8} {r['length']:>6} {r['median_ms']:>10.2f} "
+              f"{r['speedup_vs_ref']:>7.2f} {r.get('peak_mem_MiB', float('nan')):>9.1f} {r['BDLN_MiB']:>9.1f} "
+              f"{r.get('GB_per_s', float('nan')):>7.1f} {r.get('Gexp_per_s', float('nan')):>7.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aum.bench.scan", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
