@@ -1,10 +1,118 @@
-"""`aum models` (placeholder: not implemented yet)."""
+"""`aum models`: `list [PATTERN]`, `info NAME` (parameters, config), `convert OFFICIAL.pth OUT_DIR --model NAME`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("models", help="(not implemented yet)")
-    p.set_defaults(func=run)
+    p = sub.add_parser("models", help="list the model zoo, show a model's config, convert official checkpoints")
+    actions = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    ls = actions.add_parser("list", help="registered model names with their parameter counts")
+    ls.add_argument("pattern", nargs="?", default="*", help="glob, e.g. 'aum_*' (default: all)")
+    ls.set_defaults(func=run_list)
+
+    info = actions.add_parser("info", help="parameter count, patch grid and full config of one model")
+    info.add_argument("name")
+    _add_overrides(info)
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.set_defaults(func=run_info)
+
+    conv = actions.add_parser("convert", help="official .pth (AuM, SSAMBA, AST, SSAST, Vim ImageNet) -> a "
+                              "save_pretrained folder; prints the load report")
+    conv.add_argument("checkpoint", help="official checkpoint (.pth, loaded with weights_only=True)")
+    conv.add_argument("out_dir", help="output folder (model.safetensors + config.json)")
+    conv.add_argument("--model", required=True, help="registered name, e.g. aum_base (see 'aum models list')")
+    _add_overrides(conv)
+    conv.add_argument("--non-strict", action="store_true", help="load what matches instead of failing on "
+                      "missing / unexpected / mis-shaped keys or an AuM v1/v2 mismatch (the report lists them)")
+    conv.set_defaults(func=run_convert)
 
 
-def run(args) -> int:
-    raise RuntimeError("'aum models' is not implemented yet")
+def _add_overrides(parser) -> None:
+    parser.add_argument("--num-classes", type=int, help="classifier outputs (config num_classes)")
+    parser.add_argument("--input-frames", type=int, help="frames the positional embedding is built for")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other config field, e.g. --set aum_type=v2 --set patch_stride=16 (repeatable)")
+
+
+def _parse_value(text: str, default):
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"expected a boolean, got {text!r}")
+        return text.lower() in ("true", "1", "yes")
+    return type(default)(text) if isinstance(default, (int, float)) else text
+
+
+def overrides_from_args(name: str, args) -> dict:
+    from aum.models import get_config
+
+    defaults = get_config(name).to_dict()
+    out = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in defaults:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
+        out[key] = _parse_value(value, defaults[key])
+    if args.num_classes is not None:
+        out["num_classes"] = args.num_classes
+    if args.input_frames is not None:
+        out["input_frames"] = args.input_frames
+    return out
+
+
+def _count(name: str, **overrides) -> int:
+    import torch
+
+    from aum.models import create_model
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in create_model(name, **overrides).parameters())
+
+
+def run_list(args) -> int:
+    from aum.models import get_config, list_models
+
+    names = list_models(args.pattern)
+    if not names:
+        raise ValueError(f"no model matches {args.pattern!r}")
+    print(f"{'name':<14}{'family':<8}{'dim':>5}{'depth':>6}{'params':>14}")
+    for name in names:
+        cfg = get_config(name)
+        print(f"{name:<14}{cfg.family:<8}{cfg.embed_dim:>5}{cfg.depth:>6}{_count(name):>14,}")
+    return 0
+
+
+def run_info(args) -> int:
+    import torch
+
+    from aum.models import create_model
+
+    overrides = overrides_from_args(args.name, args)
+    with torch.device("meta"):
+        model = create_model(args.name, **overrides)
+    n_f, n_t = model.built_grid
+    info = {"name": args.name, "family": model.config.family, "params": sum(p.numel() for p in model.parameters()),
+            "patch_grid": [n_f, n_t], "tokens": n_f * n_t + model.num_prefix_tokens,
+            "config": dataclasses.asdict(model.config)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{args.name} ({info['family']}): {info['params']:,} parameters, patch grid {n_f} x {n_t} "
+          f"({info['tokens']} tokens with {model.num_prefix_tokens} special)")
+    for key, value in info["config"].items():
+        print(f"  {key:<18} {value}")
+    return 0
+
+
+def run_convert(args) -> int:
+    from aum.models import create_model, load_official, save_pretrained
+
+    model = create_model(args.model, **overrides_from_args(args.model, args))
+    report = load_official(model, args.checkpoint, strict=not args.non_strict)
+    print(report)
+    out = save_pretrained(model, args.out_dir, meta={"converted_from": str(args.checkpoint)})
+    print(f"wrote {out}/model.safetensors and config.json ({args.model})")
+    return 0

@@ -46,8 +46,8 @@ class LoadReport:
         return not (self.missing or self.unexpected or self.mismatched or self.variant_mismatch)
 
     def __str__(self) -> str:
-        lines = [f"load report for {self.source or 'state dict'}: {self.loaded} tensors loaded, "
-                 + ("OK" if self.ok else "PROBLEMS")]
+        done = f"{self.loaded} tensors loaded" if self.loaded or self.ok else "nothing loaded"
+        lines = [f"load report for {self.source or 'state dict'}: {done}, " + ("OK" if self.ok else "PROBLEMS")]
         if self.variant is not None:
             note = " (MISMATCH: model is " + str(self.expected_variant) + ")" if self.variant_mismatch else ""
             lines.append(f"  mixer variant in checkpoint: {self.variant}{note}")
@@ -193,7 +193,10 @@ def load_state_dict_checked(model, sd: dict, report: LoadReport, strict: bool = 
     usable = {k: v for k, v in sd.items() if k in own and k not in report.mismatched}
     model.load_state_dict(usable, strict=False)
     report.loaded = len(usable)
-    (log.info if report.ok else log.warning)("%s", report)
+    if report.ok:
+        log.info("%s", str(report).splitlines()[0])
+    else:
+        log.warning("%s", report)
     return report
 
 
