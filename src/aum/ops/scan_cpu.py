@@ -45,9 +45,8 @@ def _linear_recurrence_(states: list[torch.Tensor], coefs: list[torch.Tensor], i
         prev = state
 
 
-def _sum_last_(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """out = x.sum(-1) for contiguous x and out, as one matrix-vector product (faster than a small-dim reduce)."""
-    ones = x.new_ones(x.shape[-1], 1)
+def _sum_last_(x: torch.Tensor, ones: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """out = x.sum(-1) for contiguous x and out, as one product with `ones` (N, 1): faster than a small-dim reduce."""
     return torch.mm(x.view(-1, x.shape[-1]), ones, out=out.view(-1, 1))
 
 
@@ -76,6 +75,7 @@ class _ChunkedScan(torch.autograd.Function):
         a_buf = delta.new_empty(chunk, k, bt, d, A.shape[-1])
         h_buf = torch.empty_like(a_buf)
         y = torch.empty_like(delta)
+        ones = A.new_ones(A.shape[-1], 1)
         keep_states = any(ctx.needs_input_grad)
         entry_states = []
         h_prev = None
@@ -85,7 +85,7 @@ class _ChunkedScan(torch.autograd.Function):
                 entry_states.append(delta.new_zeros(a_buf.shape[1:]) if h_prev is None else h_prev)
             a, h = _chunk_states(delta[sl], du[sl], A2, Bm[sl], h_prev, a_buf, h_buf)
             torch.mul(h, Cm[sl, ..., None, :], out=a)  # (T, K, Bt, D, N): a is free again
-            _sum_last_(a, out=y[sl])  # (T, K, Bt, D)
+            _sum_last_(a, ones, out=y[sl])  # (T, K, Bt, D)
             h_prev = h[-1].clone()  # (K, Bt, D, N): h_buf is overwritten by the next chunk
         if keep_states:
             ctx.save_for_backward(delta, du, A, Bm, Cm, torch.stack(entry_states))  # states: (chunks, K, Bt, D, N)
@@ -115,6 +115,7 @@ class _ChunkGrads:
         self.d_delta, self.d_du = torch.empty_like(delta), torch.empty_like(delta)  # (L, K, Bt, D)
         self.d_B, self.d_C = delta.new_empty(bc_shape), delta.new_empty(bc_shape)  # (L, K, Bt, N)
         self.d_A = torch.zeros_like(A)  # (K, D, N)
+        self.ones = A.new_ones(A.shape[-1], 1)
 
     def chunk(self, sl, du, Bm, Cm, dy, h0, carry):
         delta_c, du_c, dy_c = self.delta[sl], du[sl], dy[sl]  # (T, K, Bt, D)
@@ -132,8 +133,8 @@ class _ChunkGrads:
         grad_log_decay[0].mul_(h0)
         next_carry = (a[0].clone(), g[0].clone())
         scratch = a  # the decays are no longer needed
-        _sum_last_(torch.mul(g, B_c[..., None, :], out=scratch), out=self.d_du[sl])  # (T, K, Bt, D) = Σ_n g B
-        _sum_last_(torch.mul(grad_log_decay, self.A[:, None], out=scratch), out=self.d_delta[sl])  # Σ_n (.)·A
+        _sum_last_(torch.mul(g, B_c[..., None, :], out=scratch), self.ones, out=self.d_du[sl])  # Σ_n g B
+        _sum_last_(torch.mul(grad_log_decay, self.A[:, None], out=scratch), self.ones, out=self.d_delta[sl])
         self.d_A += grad_log_decay.mul_(delta_c[..., None]).sum(dim=(0, 2))  # (K, D, N)
         return next_carry
 
@@ -161,16 +162,21 @@ def _direction_inputs(u, delta, B, C, delta_bias, delta_softplus: bool, reverse:
     return [t.flip(-1) for t in tensors] if reverse else list(tensors)
 
 
-def _scan_directions(directions: list, As: list, dtype) -> torch.Tensor:
-    """Run K directions stacked in one chunked scan; returns <C, h> as (K, Bt, D, L), each in its scan order."""
-    delta, du, Bm, Cm = (torch.stack([inputs[i].permute(2, 0, 1) for inputs in directions], dim=1)  # (L, K, Bt, ·)
-                         for i in range(4))
+def _time_major(directions: list) -> list[torch.Tensor]:
+    """Stack K directions' (Δ', Δ'u, B, C) time-major: (L, K, Bt, D) and (L, K, Bt, N)."""
+    return [torch.stack([inputs[i].permute(2, 0, 1) for inputs in directions], dim=1) for i in range(4)]
+
+
+def _scan_directions(stacked: list, As: list, dtype) -> torch.Tensor:
+    """Run the stacked directions in one chunked scan; returns <C, h> as (K, Bt, D, L), each in its scan order."""
+    delta, du, Bm, Cm = stacked
+    stacked.clear()  # the caller holds no other reference: the time-major copies die with the scan's own use
     A = torch.stack([A.to(dtype) for A in As])  # (K, D, N)
     return chunked_scan(delta, du, A, Bm, Cm).permute(1, 2, 3, 0)  # (K, Bt, D, L)
 
 
 def _add_skip(y, u, D):
-    return y if D is None else y + u.to(y.dtype) * D.to(y.dtype)[:, None]  # (Bt, D, L)
+    return y if D is None else torch.addcmul(y, u.to(y.dtype), D.to(y.dtype)[:, None])  # (Bt, D, L)
 
 
 def _gate(y, z):
@@ -180,8 +186,8 @@ def _gate(y, z):
 def selective_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
     """Fast twin of `selective_scan_ref` (same arguments, same result within fp32 rounding), with O(L) memory."""
     dtype = _compute_dtype(u)
-    inputs = _direction_inputs(u, delta, B, C, delta_bias, delta_softplus, reverse, dtype)
-    y = _scan_directions([inputs], [A], dtype)[0]  # (Bt, D, L) in scan order
+    stacked = _time_major([_direction_inputs(u, delta, B, C, delta_bias, delta_softplus, reverse, dtype)])
+    y = _scan_directions(stacked, [A], dtype)[0]  # (Bt, D, L) in scan order
     if reverse:
         y = y.flip(-1)
     return _gate(_add_skip(y, u, D), z).to(u.dtype)
@@ -194,9 +200,9 @@ def bidirectional_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, *
     forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
     backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
                                                        delta_bias=delta_bias_b))
-    directions = [_direction_inputs(p["u"], p["delta"], p["B"], p["C"], p["delta_bias"], delta_softplus, reverse,
-                                    dtype) for p, reverse in ((forward, False), (backward, True))]
-    y = _scan_directions(directions, [A, A_b], dtype)  # (2, Bt, D, L)
+    stacked = _time_major([_direction_inputs(p["u"], p["delta"], p["B"], p["C"], p["delta_bias"], delta_softplus,
+                                             reverse, dtype) for p, reverse in ((forward, False), (backward, True))])
+    y = _scan_directions(stacked, [A, A_b], dtype)  # (2, Bt, D, L)
     y_forward = _add_skip(y[0], u, D)
     y_backward = _add_skip(y[1].flip(-1), backward["u"], backward["D"])
     return _gate(merge_directions(y_forward, y_backward, merge), z).to(u.dtype)
