@@ -126,3 +126,22 @@ def test_save_pretrained_round_trip_same_grid(tmp_path):
     for key, value in model.state_dict().items():
         if not key.startswith(("mask_embed", "cpredlayer", "gpredlayer", "head")):
             assert torch.equal(finetune.state_dict()[key], value), key
+
+
+def test_finetune_from_official_ssamba_pth(tmp_path):
+    """An official SSAMBA pretraining checkpoint (DataParallel `module.v.*` names, p_input_fdim/tdim) initialises a
+    stride-10 fine-tuning model: positions cut/interpolated from the pretraining grid, pretext heads dropped."""
+    from aum.models import to_official_state_dict
+    from aum.models.checkpoints import load_checkpoint
+
+    pretrained = create_model("ssamba_tiny", depth=2, embed_dim=48, input_frames=128, patch_stride=16,
+                              num_classes=0)
+    official = {"module." + k: v for k, v in to_official_state_dict(pretrained).items()}
+    official["module.p_input_fdim"], official["module.p_input_tdim"] = torch.tensor(128), torch.tensor(128)
+    torch.save(official, tmp_path / "ssamba_tiny_official.pth")
+    model = create_model("ssamba_tiny", depth=2, embed_dim=48, input_frames=128, num_classes=7, pretrain_heads=False)
+    report = load_checkpoint(model, tmp_path / "ssamba_tiny_official.pth", strict=True)
+    assert report.ok and "8x8 -> 12x12" in report.reshaped["pos_embed.pos_embed"]
+    assert any(k.startswith("cpredlayer") for k in report.ignored)
+    assert torch.equal(model.patch_embed.proj.weight, pretrained.patch_embed.proj.weight)  # kernel reused
+    assert model.patch_embed.stride == 10
