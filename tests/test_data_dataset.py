@@ -48,7 +48,7 @@ def test_item_shapes_and_targets(tmp_path):
 
 
 def test_augmentation_deterministic_per_seed_epoch_index(tmp_path):
-    augment = {"mixup": 1.0, "freqm": 8, "timem": 10, "noise": 1.0, "roll": 5}
+    augment = {"mixup": 1.0, "freqm": 8, "timem": 10, "noise": 1.0, "spec_noise": 0.1, "roll": 5}
     make = lambda seed: ClipDataset(tone_examples(tmp_path), 2, FRONTEND, False, augment=augment, seed=seed)
     a, b = make(0), make(0)
     first, again = a[1], b[1]

@@ -9,9 +9,11 @@ Spectrogram level (on the normalised fbank (T, F)):
 - SpecAugment: one frequency mask of width < `freqm` bins and one time mask of width < `timem` frames (as
   torchaudio's masking, which AST uses); masked cells get the value a zero log-mel takes after normalisation, which
   is what AST's masks (applied before normalising) produce.
-- roll: a random circular shift of the time axis by up to `roll` frames either way (AST's `noise` option).
+- spec_noise / roll: AST's `noise` option: add `U(0, 1) * U(0, spec_noise)` to every cell (AST: spec_noise 0.1),
+  then shift the time axis circularly by up to `roll` frames either way (AST: 10).
 
-YAML (`augment:` section, all optional): mixup, mixup_alpha, noise, noise_snr, noise_files, freqm, timem, roll.
+YAML (`augment:` section, all optional): mixup, mixup_alpha, noise, noise_snr, noise_files, freqm, timem,
+spec_noise, roll.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class AugmentConfig:
     noise_files: list[str] = field(default_factory=list)
     freqm: int = 0
     timem: int = 0
+    spec_noise: float = 0.0
     roll: int = 0
 
     @classmethod
@@ -53,7 +56,7 @@ class AugmentConfig:
 
     @property
     def active(self) -> bool:
-        return self.waveform_level or self.freqm > 0 or self.timem > 0 or self.roll > 0
+        return self.waveform_level or self.freqm > 0 or self.timem > 0 or self.spec_noise > 0 or self.roll > 0
 
 
 def uniform(generator: torch.Generator, low: float = 0.0, high: float = 1.0) -> float:
@@ -161,6 +164,9 @@ class Augmenter:
         return wav
 
     def spectrogram(self, fb: torch.Tensor, fill: float, generator: torch.Generator) -> torch.Tensor:
-        """SpecAugment + time roll on the normalised fbank (T, F)."""
+        """SpecAugment, additive noise and time roll on the normalised fbank (T, F)."""
         fb = spec_augment(fb, self.config.freqm, self.config.timem, fill, generator)
+        if self.config.spec_noise > 0:
+            scale = uniform(generator, 0.0, self.config.spec_noise)
+            fb = fb + torch.rand(fb.shape, generator=generator) * scale
         return time_roll(fb, self.config.roll, generator)

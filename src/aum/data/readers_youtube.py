@@ -81,17 +81,18 @@ def read_vggsound(split: str, *, root: str | Path, csv_file: str = "vggsound.csv
     wanted = "train" if canonical_split(split) == "train" else "test"
     folder = root / audio_dir if audio_dir else root
     on_disk = index_audio(folder)
-    examples, missing = [], []
+    found, missing = [], []
     for ytid, start, label, row_split in rows:
         if row_split.strip() != wanted:
             continue
         stem = name_pattern.format(ytid=ytid, start=int(float(start)))
-        if stem not in on_disk:
+        if stem in on_disk:
+            found.append((on_disk[stem], label))
+        else:
             missing.append(stem)
-            continue
-        examples.append(Example(str(on_disk[stem]), index_targets([label], labels, listing)[0]))
-    _warn_missing(missing, len(examples) + len(missing), listing, folder)
-    return examples, labels
+    _warn_missing(missing, len(found) + len(missing), listing, folder)
+    targets = index_targets([label for _, label in found], labels, listing)
+    return [Example(str(path), t) for (path, _), t in zip(found, targets)], labels
 
 
 def _ytid_lookup(on_disk: dict[str, Path]) -> dict[str, Path]:
