@@ -98,18 +98,21 @@ class ClipDataset(Dataset):
             self._bad_clip(AudioError(self.examples[index].path, str(e)), count)
         return None
 
+    def _cache_entry(self, index: int):
+        """The clip's cache file, or None without a cache or when the clip is missing (waveform() reports it)."""
+        if self.cache is None:
+            return None
+        try:
+            return self.cache.entry(self.examples[index].path, self.frontend.cache_key())
+        except OSError:
+            return None
+
     def clean_features(self, index: int) -> torch.Tensor | None:
         """Un-augmented normalised fbank (T, F), through the feature cache when there is one."""
-        path = self.examples[index].path
-        entry = None
-        if self.cache is not None:
-            try:
-                entry = self.cache.entry(path, self.frontend.cache_key())
-            except OSError:  # missing file: let waveform() report it
-                entry = None
-            cached = self.cache.load(entry) if entry is not None else None
-            if cached is not None:
-                return cached
+        entry = self._cache_entry(index)
+        cached = self.cache.load(entry) if entry is not None else None
+        if cached is not None:
+            return cached
         wav = self.waveform(index)
         if wav is None:
             return None
@@ -137,13 +140,12 @@ class ClipDataset(Dataset):
         generator = torch.Generator().manual_seed(item_seed(self.seed, self.epoch, index))
         if self.augmenter is not None and self.augmenter.config.waveform_level:
             pair = self._augmented(index, generator)
-            if pair is None:
-                return None
-            x, y = pair
         else:
-            x, y = self.clean_features(index), self.target(index)
-            if x is None:
-                return None
+            features = self.clean_features(index)
+            pair = None if features is None else (features, self.target(index))
+        if pair is None:
+            return None
+        x, y = pair  # (T, F), (C,)
         if self.augmenter is not None:
             x = self.augmenter.spectrogram(x, self._mask_fill, generator)
         return {"x": x.float().contiguous(), "y": y, "index": index}
