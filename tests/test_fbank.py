@@ -26,8 +26,8 @@ import pytest
 import torch
 
 from aum.audio import LOG_FLOOR, fbank, load_audio, mel_banks, resample
-from aum.audio.fbank import feature_window, inverse_mel_scale, mel_scale
-from aum.audio.fbank_ref import fbank_reference, reference_mel_banks, reference_window
+from aum.audio.kaldi import feature_window, inverse_mel_scale, mel_scale
+from aum.audio.kaldi_ref import fbank_reference, reference_mel_banks, reference_window
 
 knf = pytest.importorskip("kaldi_native_fbank")
 

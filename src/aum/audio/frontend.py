@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-from aum.audio.fbank import fbank
 from aum.audio.io import resample
+from aum.audio.kaldi import fbank
 
 # (mean, std) of the unnormalised fbank, from the official AST / SSAST / AuM recipes
 NORM_STATS: dict[str, tuple[float, float]] = {

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from aum.audio.fbank import BLACKMAN_COEFF, LOG_FLOOR, frame_geometry, mel_edges, num_frames
+from aum.audio.kaldi import BLACKMAN_COEFF, LOG_FLOOR, frame_geometry, mel_edges, num_frames
 
 
 def _mel(freq: float) -> float:

@@ -9,13 +9,14 @@ As AST does (and unlike plain Kaldi), the mean of each whole waveform is subtrac
 Values are taken as given: AST feeds floats in [-1, 1] (no int16 scaling), so do we; `kaldi-native-fbank` fed the
 same floats gives the same numbers (no scale factor), see tests/test_fbank.py.
 
-`fbank_reference` in `fbank_ref.py` is the plain per-frame twin used by the tests.
+`fbank_reference` in `kaldi_ref.py` is the plain per-frame twin used by the tests.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -23,8 +24,9 @@ import torch
 LOG_FLOOR = float(torch.finfo(torch.float32).eps)
 WINDOWS = ("hanning", "hamming", "povey", "rectangular", "sine", "blackman")
 BLACKMAN_COEFF = 0.42
-# frames per chunk on CPU: keeps the (chunk, 512) working set in cache; the GPU takes everything at once
-_CPU_CHUNK_FRAMES = 2048
+# frames per chunk on CPU (16 ten-second clips): large enough that intra-op threads meet at few barriers (which
+# stall badly on a busy machine), small enough to bound memory (~100 MB); the GPU takes the whole batch at once
+_CPU_CHUNK_FRAMES = 16384
 
 
 def mel_scale(freq):
@@ -116,20 +118,66 @@ def _compute_dtype(waveform: torch.Tensor) -> torch.dtype:
     return torch.float64 if waveform.dtype == torch.float64 else torch.float32
 
 
-def _frames_to_logmel(frames: torch.Tensor, window: torch.Tensor, banks: torch.Tensor, padded: int,
-                      preemphasis: float, remove_dc_offset: bool, dither: float) -> torch.Tensor:
-    """(..., L) raw frames (a strided view is fine) → (..., M) log-mel energies."""
-    if dither != 0.0:
-        frames = frames + dither * torch.randn_like(frames)  # (..., L)
-    if remove_dc_offset:
-        frames = frames - frames.mean(dim=-1, keepdim=True)  # (..., L)
-    if preemphasis != 0.0:
-        # x[i] -= c * x[i-1], and x[0] -= c * x[0] (Kaldi)
+class _Plan(NamedTuple):
+    """Everything the per-chunk computation needs, resolved once per call."""
+
+    length: int  # samples per frame
+    shift: int  # samples between frame starts
+    padded: int  # FFT size
+    window: torch.Tensor  # (L,)
+    banks: torch.Tensor  # (padded // 2 + 1, M)
+    preemphasis: float
+    remove_dc_offset: bool
+    dither: float
+
+
+def _frame_means(x: torch.Tensor, plan: _Plan, n_frames: int) -> torch.Tensor:
+    """Mean of every frame from a float64 running sum of the waveform: (b, T) → (b, F, 1)."""
+    totals = torch.nn.functional.pad(x.to(torch.float64).cumsum(dim=-1), (1, 0))  # (b, T + 1)
+    starts = torch.arange(n_frames, device=x.device) * plan.shift  # (F,)
+    sums = totals[:, starts + plan.length] - totals[:, starts]  # (b, F)
+    return (sums / plan.length).to(x.dtype).unsqueeze(-1)  # (b, F, 1)
+
+
+def _plain_frame_ops(frames: torch.Tensor, plan: _Plan) -> torch.Tensor:
+    """Kaldi's per-frame steps written directly: DC removal, preemphasis, window. (..., L) → (..., L)"""
+    if plan.remove_dc_offset:
+        frames = frames - frames.mean(dim=-1, keepdim=True)
+    if plan.preemphasis != 0.0:  # x[i] -= c * x[i-1]; x[0] -= c * x[0]
         previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)  # (..., L)
-        frames = frames - preemphasis * previous
-    spectrum = torch.fft.rfft(frames * window, n=padded)  # (..., padded // 2 + 1) complex
-    power = torch.view_as_real(spectrum).square().sum(dim=-1)  # (..., K + 1)
-    return (power @ banks).clamp_min(LOG_FLOOR).log()  # (..., M)
+        frames = frames - plan.preemphasis * previous
+    return frames * plan.window
+
+
+def _logmel_chunk(x: torch.Tensor, plan: _Plan, n_frames: int) -> torch.Tensor:
+    """(b, T) waveforms → (b, F, M) log-mel energies.
+
+    DC removal, preemphasis and window are linear, so they are applied without materialising raw frames:
+    preemphasis runs once on the waveform (g[t] = x[t] - c x[t-1]), framing is a strided view of g written
+    straight into the zero-padded FFT buffer times the window, and the frame mean m enters as - (1 - c) m w.
+    Only sample 0 of each frame differs from g (Kaldi uses (1 - c) x[0] there) and is rewritten.
+    """
+    c = plan.preemphasis
+    emphasized = torch.cat([x[:, :1], x[:, 1:] - c * x[:, :-1]], dim=-1) if c != 0.0 else x  # (b, T)
+    buffer = x.new_zeros(x.shape[0], n_frames, plan.padded)  # (b, F, padded)
+    body = buffer[..., : plan.length]  # (b, F, L) view
+    frames = emphasized.unfold(-1, plan.length, plan.shift)  # (b, F, L) overlapping view, no copy
+    if x.requires_grad:  # autograd does not follow out=
+        body.copy_(frames * plan.window)
+    else:
+        torch.mul(frames, plan.window, out=body)
+    means = _frame_means(x, plan, n_frames) if plan.remove_dc_offset else x.new_zeros(1, 1, 1)  # (b, F, 1)
+    if plan.remove_dc_offset:
+        body.addcmul_(means, plan.window, value=-(1.0 - c))
+    if c != 0.0:
+        first = x[:, : (n_frames - 1) * plan.shift + 1: plan.shift].unsqueeze(-1)  # (b, F, 1) frame starts
+        body[..., :1] = (1.0 - c) * (first - means) * plan.window[0]
+    if plan.dither != 0.0:  # Kaldi dithers each frame before DC removal; every step is linear, so add it here
+        body.add_(_plain_frame_ops(plan.dither * torch.randn_like(body), plan))
+    spectrum = torch.view_as_real(torch.fft.rfft(buffer))  # (b, F, K + 1, 2)
+    real, imag = spectrum[..., 0], spectrum[..., 1]
+    power = torch.mul(real, real).addcmul_(imag, imag)  # (b, F, K + 1)
+    return (power @ plan.banks).clamp_min(LOG_FLOOR).log()  # (b, F, M)
 
 
 def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int = 128, frame_length_ms: float = 25.0,
@@ -156,12 +204,10 @@ def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int 
     n_frames = num_frames(samples, length, shift)
     if n_frames == 0 or x.shape[0] == 0:
         return x.new_zeros(*lead, n_frames, num_mel_bins)
-    frames = x.unfold(-1, length, shift)  # (B, F, L) overlapping view, no copy
-    to_logmel = functools.partial(_frames_to_logmel, window=win, banks=banks, padded=padded,
-                                  preemphasis=preemphasis, remove_dc_offset=remove_dc_offset, dither=dither)
+    plan = _Plan(length, shift, padded, win, banks, float(preemphasis), bool(remove_dc_offset), float(dither))
     if x.is_cuda:  # one launch sequence for the whole batch
-        out = to_logmel(frames)  # (B, F, M)
-    else:  # clip by clip, in cache-sized chunks of frames
-        out = torch.stack([torch.cat([to_logmel(part) for part in clip.split(_CPU_CHUNK_FRAMES)])
-                           for clip in frames])  # (B, F, M)
+        out = _logmel_chunk(x, plan, n_frames)  # (B, F, M)
+    else:  # groups of whole clips, about _CPU_CHUNK_FRAMES frames each: cache-friendly, few parallel regions
+        clips_per_chunk = max(1, _CPU_CHUNK_FRAMES // n_frames)
+        out = torch.cat([_logmel_chunk(part, plan, n_frames) for part in x.split(clips_per_chunk)])  # (B, F, M)
     return out.reshape(*lead, n_frames, num_mel_bins)

@@ -1,0 +1,199 @@
+"""`aum bench fbank`: our batched torch fbank vs kaldi-native-fbank (per clip; it has no batching).
+
+Clips are white noise (the fbank's cost does not depend on the content). Each timing is the median of `--repeats`
+runs after one warm-up run. kaldi-native-fbank is timed at its best from Python: the waveform is converted to a
+list before the clock starts; the clock covers accept_waveform, input_finished and reading every frame.
+kaldi-native-fbank refuses 128 bins at 16 kHz (mel filter 3 would be empty), so it runs at 80 bins and ours runs at
+both 80 and 128 (the cost barely depends on the bin count). On CUDA the data is already on the GPU and the clock
+stops after torch.cuda.synchronize(). CPU rows are timed at each of `--threads` (default: torch's default and 1,
+since intra-op threads stall on a busy machine); the load average is printed so that contention is visible.
+
+    python -m aum.bench.fbank --clips 64 --seconds 10 --out bench_out
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from aum.audio import fbank
+
+SAMPLE_RATE = 16000
+KNF_BINS = 80  # the most common Kaldi setting; kaldi-native-fbank cannot do 128 at 16 kHz (see module doc)
+COLUMNS = ["implementation", "device", "mode", "num_mel_bins", "clips", "clip_seconds", "threads", "median_s",
+           "min_s", "clips_per_s", "speedup_vs_knf"]
+
+
+def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
+    """Add an option unless the caller's parser already has it (e.g. a shared --device or --out)."""
+    try:
+        parser.add_argument(*flags, **kwargs)
+    except argparse.ArgumentError:
+        pass
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _add(parser, "--clips", type=int, default=64, help="number of clips (default 64)")
+    _add(parser, "--seconds", type=float, default=10.0, help="length of each clip in seconds (default 10)")
+    _add(parser, "--repeats", type=int, default=5, help="timed runs per row; the median is reported (default 5)")
+    _add(parser, "--threads", default="auto",
+         help="comma list of torch CPU thread counts to time ours with; auto: torch's default and 1")
+    _add(parser, "--device", default="auto", choices=["auto", "cpu", "cuda"],
+         help="auto: CPU rows, plus CUDA rows when a GPU is present")
+    _add(parser, "--out", default=None, help="CSV file, or a folder that gets fbank.csv")
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _time(fn: Callable[[], object], repeats: int, sync: Callable[[], None] = _sync) -> list[float]:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _knf_runner(clips: torch.Tensor) -> Callable[[], object] | None:
+    try:
+        import kaldi_native_fbank as knf
+        import numpy as np
+    except ImportError:
+        return None
+    opts = knf.FbankOptions()
+    opts.frame_opts.dither = 0.0
+    opts.frame_opts.window_type = "hanning"
+    opts.mel_opts.num_bins = KNF_BINS
+    waves = [(c - c.mean()).tolist() for c in clips]
+
+    def run_all():
+        for wave in waves:
+            extractor = knf.OnlineFbank(opts)
+            extractor.accept_waveform(SAMPLE_RATE, wave)
+            extractor.input_finished()
+            np.stack([extractor.get_frame(i) for i in range(extractor.num_frames_ready)])
+
+    return run_all
+
+
+def _cases(clips: torch.Tensor, device: str, thread_counts: list[int]) -> list[tuple]:
+    """(implementation, device, mode, bins, torch threads, function) for every row to time."""
+    cases = []
+    knf_run = _knf_runner(clips)
+    if knf_run is not None:
+        cases.append(("kaldi-native-fbank", "cpu", "per-clip", KNF_BINS, 1, knf_run))
+    else:
+        print("kaldi-native-fbank is not installed: its row is left out (pip install kaldi-native-fbank)")
+    if device in ("auto", "cpu"):
+        for threads in thread_counts:
+            for bins in (KNF_BINS, 128):
+                cases.append(("aum.audio.fbank", "cpu", "batched", bins, threads,
+                              lambda b=bins: fbank(clips, num_mel_bins=b)))
+            cases.append(("aum.audio.fbank", "cpu", "per-clip", 128, threads, lambda: [fbank(c) for c in clips]))
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but CUDA is not available")
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        on_gpu = clips.cuda()
+        for bins in (KNF_BINS, 128):
+            cases.append(("aum.audio.fbank", "cuda", "batched", bins, thread_counts[0],
+                          lambda b=bins: fbank(on_gpu, num_mel_bins=b)))
+    return cases
+
+
+def _output_path(out: str | None) -> Path | None:
+    if out is None:
+        return None
+    path = Path(out)
+    return path if path.suffix == ".csv" else path / "fbank.csv"
+
+
+def _thread_counts(spec: str | int | None) -> list[int]:
+    default = torch.get_num_threads()
+    if spec in (None, "auto"):
+        return [default, 1] if default > 1 else [1]
+    try:
+        counts = [int(t) for t in str(spec).split(",")]
+    except ValueError:
+        raise ValueError(f"--threads: expected 'auto' or a comma list of integers, got {spec!r}") from None
+    if min(counts) < 1:
+        raise ValueError(f"--threads: thread counts must be positive, got {spec!r}")
+    return counts
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def run(args: argparse.Namespace) -> int:
+    thread_counts = _thread_counts(getattr(args, "threads", "auto"))
+    clips_n, seconds = getattr(args, "clips", 64), getattr(args, "seconds", 10.0)
+    repeats = getattr(args, "repeats", 5)
+    if clips_n < 1 or seconds <= 0 or repeats < 1:
+        raise ValueError("--clips, --seconds and --repeats must be positive")
+    clips = 0.1 * torch.randn(clips_n, int(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0))
+    rows, initial_threads = [], torch.get_num_threads()
+    print(f"load average before: {_load()} on {os.cpu_count()} CPUs")
+    try:
+        for name, device, mode, bins, threads, fn in _cases(clips, getattr(args, "device", "auto"), thread_counts):
+            torch.set_num_threads(threads)
+            times = _time(fn, repeats)
+            median = statistics.median(times)
+            rows.append({"implementation": name, "device": device, "mode": mode, "num_mel_bins": bins,
+                         "clips": clips_n, "clip_seconds": seconds, "threads": threads, "median_s": median,
+                         "min_s": min(times), "clips_per_s": clips_n / median})
+    finally:
+        torch.set_num_threads(initial_threads)
+    print(f"load average after: {_load()}")
+    baseline = next((r["median_s"] for r in rows if r["implementation"] == "kaldi-native-fbank"), None)
+    for row in rows:
+        row["speedup_vs_knf"] = baseline / row["median_s"] if baseline else float("nan")
+    _print_table(rows)
+    path = _output_path(getattr(args, "out", None))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {path}")
+    return 0
+
+
+def _print_table(rows: list[dict]) -> None:
+    if not rows:
+        print("nothing to time")
+        return
+    print(f"fbank of {rows[0]['clips']} clips x {rows[0]['clip_seconds']:g} s at {SAMPLE_RATE} Hz "
+          f"(median of the timed runs; x knf = speed-up over kaldi-native-fbank)")
+    print(f"{'implementation':<20} {'device':<6} {'mode':<9} {'bins':>4} {'threads':>7} {'median s':>9} "
+          f"{'clips/s':>9} {'x knf':>7}")
+    for r in rows:
+        print(f"{r['implementation']:<20} {r['device']:<6} {r['mode']:<9} {r['num_mel_bins']:>4} {r['threads']:>7} "
+              f"{r['median_s']:>9.4f} {r['clips_per_s']:>9.1f} {r['speedup_vs_knf']:>7.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aum.bench.fbank", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
