@@ -1,7 +1,8 @@
 """Self-supervised pretraining for the Trainer: `PretrainTask` (masked spectrogram patch modeling, SPEC.md §3) and
 the unlabeled data it reads. Registered as `task.name: pretrain`.
 
-YAML `data:` section of a pretraining run (`format: unlabeled`, registered as an `aum.data` reader on import):
+YAML `data:` section of a pretraining run (`format: unlabeled`, registered as an `aum.data` reader when this module
+is imported, which `aum pretrain` does first):
 an audio folder tree `root`, or several sources mixed under `sources:`. A source is either `format: audio_tree`
 (every audio file under `root`, recursively; a stable hash of the relative path puts `val_fraction` of the files in
 the validation split) or any labeled layout of `aum.data` (labels are discarded):
@@ -13,7 +14,8 @@ the validation split) or any labeled layout of `aum.data` (labels are discarded)
         - {format: json, root: /data/audioset, train: unbal.json, val: eval.json, use_splits: [train]}
       cache_dir: null
 
-`use_splits` (default `[train]`) names the splits of a labeled source that feed the pretraining train set; the
+A single source can also be written flat: `{format: unlabeled, root: DIR, layout: audio_tree | speechcommands |
+...}`. `use_splits` (default `[train]`) names the splits of a labeled source that feed the pretraining train set; the
 validation set is always the source's own validation split (masked accuracy there selects the best checkpoint and
 drives ReduceLROnPlateau).
 """
