@@ -5,11 +5,11 @@ reference gets at most 3 runs and only lengths up to `--ref-max-length`: it is s
 softplus(Δ + bias), D skip and z gate, fp32 unless `--dtype` says otherwise; `--op bidirectional` times the fused
 two-direction call (Fo-Bi: only A differs).
 
-Peak memory: on CUDA, `torch.cuda.max_memory_allocated` above what the inputs already hold; on CPU, the growth of
-the process's peak RSS (`resource.getrusage` maxrss) while one run executes, measured in a fresh child process so
-earlier rows cannot hide it. `BDLN_MiB` is the size of one fp32 (B, D, L, N) tensor, the memory trap to compare to.
-On CUDA, forward rows also report the achieved bandwidth (bytes of the inputs read and the output written, divided
-by the time) and exponentials per second (B·D·L·N per direction).
+Peak memory (above the inputs, which exist before the run): on CUDA `torch.cuda.max_memory_allocated`; on CPU the
+peak of torch's allocations replayed from the profiler's memory events over one run (RSS-based numbers proved
+unreliable here: pages freed with madvise never reach ru_maxrss). `BDLN_MiB` is the size of one fp32 (B, D, L, N)
+tensor, the memory trap to compare to. On CUDA, forward rows also report the achieved bandwidth (bytes of the
+inputs read and the output written, divided by the time) and exponentials per second (B·D·L·N per direction).
 
     python -m aum.bench.scan --lengths 512 1024 2048 4096 8192 --threads 1 --out bench_out
 """
@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -124,26 +122,20 @@ def _cuda_peak_mib(fn) -> float:
     return (torch.cuda.max_memory_allocated() - baseline) / MiB
 
 
-def peak_rss_child(spec_json: str) -> None:
-    """Child-process entry: print the growth of peak RSS (MiB) while one run of `spec` executes."""
-    import resource
-
-    spec = json.loads(spec_json)
-    torch.set_num_threads(spec["threads"])
-    small = make_inputs(1, 4, spec["state"], 8, grad=spec["backward"])  # warm up libraries and thread pools
-    _runner(spec["op"], spec["backend"], small, spec["backward"])()
-    inputs = make_inputs(spec["batch"], spec["dim"], spec["state"], spec["length"],
-                         dtype=getattr(torch, spec["dtype"]), grad=spec["backward"])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    _runner(spec["op"], spec["backend"], inputs, spec["backward"])()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mib": (after - before) / 1024}))  # ru_maxrss is in KiB on Linux
-
-
-def _cpu_peak_mib(spec: dict) -> float:
-    code = f"from aum.bench.scan import peak_rss_child; peak_rss_child({json.dumps(json.dumps(spec))})"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_mib"]
+def _cpu_peak_mib(fn) -> float:
+    """Peak of torch's CPU allocations during one run, replayed from the profiler's memory events (exact for
+    tensors, unlike RSS: freed pages and allocator caching hide peaks)."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities, profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    current = peak = 0
+    for event in events:
+        if event.device_type() == torch.autograd.DeviceType.CPU:
+            current += event.nbytes()
+            peak = max(peak, current)
+    return peak / MiB
 
 
 def _backends(args, device: str) -> list[str]:
@@ -185,11 +177,7 @@ def _measure(args, settings: dict, backend: str, length: int, with_backward: boo
            "length": length, "threads": torch.get_num_threads(), "median_ms": statistics.median(times),
            "min_ms": min(times), "BDLN_MiB": s["batch"] * s["dim"] * length * s["state"] * 4 / MiB}
     if not args.no_memory:
-        if s["device"] == "cuda":
-            row["peak_mem_MiB"] = _cuda_peak_mib(fn)
-        else:
-            spec = {k: row[k] for k in ("backend", "op", "batch", "dim", "state", "length", "dtype", "threads")}
-            row["peak_mem_MiB"] = _cpu_peak_mib({**spec, "backward": with_backward})
+        row["peak_mem_MiB"] = _cuda_peak_mib(fn) if s["device"] == "cuda" else _cpu_peak_mib(fn)
     if s["device"] == "cuda" and not with_backward:
         _throughput(row, row["median_ms"], dtype)
     return row

@@ -7,7 +7,7 @@ How it is fast without materialising (B, D, L, N):
   scan directions (1 for a plain scan, 2 for a fused bidirectional scan; each direction has its own A).
 - Time is cut into chunks of T steps. Per chunk the decays a = exp(Δ·A) and inputs b = Δu·B are built with a few
   vectorised ops into reused (T, K, Bt, D, N) buffers; the recurrence h_t = a_t h_{t-1} + b_t is then one in-place
-  `addcmul_` per step on a (K, Bt, D, N) slice; y_t = <C_t, h_t> is one batched matmul per chunk.
+  `addcmul_` per step on a (K, Bt, D, N) slice; y_t = <C_t, h_t> is one product and one matmul per chunk.
 - Forward keeps only the state entering each chunk. Backward walks the chunks from the end, recomputes the chunk's
   states from its saved entry state, and runs the adjoint recurrence g_t = C_t dy_t + a_{t+1} g_{t+1} (the same
   in-place step, in reverse) to get every gradient.
@@ -95,6 +95,7 @@ class _ChunkedScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         delta, du, A, Bm, Cm, entry_states = ctx.saved_tensors
+        dy = dy.contiguous()  # (L, K, Bt, D): arrives as a transposed view; strided chunks would be slow
         grads = _ChunkGrads(delta, A, Bm.shape, ctx.chunk)
         carry = (None, None)  # decay a and adjoint g of the first step of the following chunk
         starts = range(0, delta.shape[0], ctx.chunk)
@@ -200,8 +201,14 @@ def bidirectional_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, *
     forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
     backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
                                                        delta_bias=delta_bias_b))
-    stacked = _time_major([_direction_inputs(p["u"], p["delta"], p["B"], p["C"], p["delta_bias"], delta_softplus,
-                                             reverse, dtype) for p, reverse in ((forward, False), (backward, True))])
+    forward_inputs = _direction_inputs(u, delta, B, C, delta_bias, delta_softplus, False, dtype)
+    if all(backward[name] is forward[name] for name in ("u", "delta", "B", "C", "delta_bias")):  # Fo-Bi: reuse
+        backward_inputs = [t.flip(-1) for t in forward_inputs]
+    else:
+        backward_inputs = _direction_inputs(backward["u"], backward["delta"], backward["B"], backward["C"],
+                                            backward["delta_bias"], delta_softplus, True, dtype)
+    stacked = _time_major([forward_inputs, backward_inputs])
+    del forward_inputs, backward_inputs
     y = _scan_directions(stacked, [A, A_b], dtype)  # (2, Bt, D, L)
     y_forward = _add_skip(y[0], u, D)
     y_backward = _add_skip(y[1].flip(-1), backward["u"], backward["D"])
