@@ -69,14 +69,13 @@ class _ChunkedScan(torch.autograd.Function):
     Time-major and contiguous: delta, du (L, K, Bt, D); A (K, D, N); Bm, Cm (L, K, Bt, N) -> y (L, K, Bt, D)."""
 
     @staticmethod
-    def forward(ctx, delta, du, A, Bm, Cm, chunk: int):
+    def forward(ctx, delta, du, A, Bm, Cm, chunk: int, keep_states: bool):
         length, k, bt, d = delta.shape
         A2 = A * LOG2E  # (K, D, N)
         a_buf = delta.new_empty(chunk, k, bt, d, A.shape[-1])
         h_buf = torch.empty_like(a_buf)
         y = torch.empty_like(delta)
         ones = A.new_ones(A.shape[-1], 1)
-        keep_states = any(ctx.needs_input_grad)
         entry_states = []
         h_prev = None
         for t0 in range(0, length, chunk):
@@ -102,7 +101,7 @@ class _ChunkedScan(torch.autograd.Function):
         for index in reversed(range(len(starts))):
             sl = slice(starts[index], starts[index] + ctx.chunk)
             carry = grads.chunk(sl, du, Bm, Cm, dy, entry_states[index], carry)
-        return grads.d_delta, grads.d_du, grads.d_A, grads.d_B, grads.d_C, None
+        return grads.d_delta, grads.d_du, grads.d_A, grads.d_B, grads.d_C, None, None
 
 
 class _ChunkGrads:
@@ -145,7 +144,9 @@ def chunked_scan(delta, du, A, Bm, Cm, chunk: int | None = None):
     length, k, bt, d = delta.shape
     if chunk is None:
         chunk = chunk_length(length, k * bt * d * A.shape[-1])
-    return _ChunkedScan.apply(delta, du, A, Bm, Cm, chunk)
+    # needs_input_grad stays True under no_grad for inputs that require grad (parameters): decide here
+    keep_states = torch.is_grad_enabled() and any(t.requires_grad for t in (delta, du, A, Bm, Cm))
+    return _ChunkedScan.apply(delta, du, A, Bm, Cm, chunk, keep_states)
 
 
 def _compute_dtype(u: torch.Tensor) -> torch.dtype:
