@@ -225,14 +225,17 @@ def test_mel_banks_match_plain_loops(bins, rate, padded, low, high):
     assert not fast[-1].any()  # the Nyquist bin carries no weight
 
 
-def test_fast_path_matches_reference_values_and_gradients():
-    wave = (0.3 * torch.randn(2, 3, 3217, dtype=torch.float64)).requires_grad_()  # odd sizes, 19 frames
-    options = {"num_mel_bins": 29, "low_freq": 50.0}
-    ours = fbank(wave, **options)  # (2, 3, 19, 29)
+@pytest.mark.parametrize("options", [
+    {"num_mel_bins": 29, "low_freq": 50.0}, {"num_mel_bins": 31, "window": "hamming", "remove_dc_offset": False},
+    {"num_mel_bins": 23, "window": "rectangular", "preemphasis": 0.0}, {"window": "povey", "subtract_mean": False},
+])
+def test_fast_path_matches_reference_values_and_gradients(options):
+    wave = (0.3 * torch.randn(2, 3, 3217, dtype=torch.float64) + 0.1).requires_grad_()  # odd sizes, 19 frames
+    ours = fbank(wave, **options)  # (2, 3, 19, M)
     weights = torch.randn_like(ours)
     (grad_ours,) = torch.autograd.grad((ours * weights).sum(), wave)
     for i, j in np.ndindex(2, 3):
-        ref = fbank_reference(wave[i, j], **options)  # (19, 29)
+        ref = fbank_reference(wave[i, j], **options)  # (19, M)
         torch.testing.assert_close(ours[i, j], ref, rtol=1e-10, atol=1e-10)
         (grad_ref,) = torch.autograd.grad((ref * weights[i, j]).sum(), wave)
         torch.testing.assert_close(grad_ours[i, j], grad_ref[i, j], rtol=1e-8, atol=1e-10)
@@ -248,10 +251,17 @@ def test_batched_equals_clip_by_clip_and_shapes():
     assert fbank(torch.randn(800, dtype=torch.float16)).dtype == torch.float32
 
 
-def test_dither_adds_noise_only_when_asked():
-    wave = torch.zeros(1600)
-    assert torch.all(fbank(wave) == math.log(LOG_FLOOR))
-    assert fbank(wave, dither=1.0).mean() > math.log(LOG_FLOOR) + 1
+def test_dither_is_fresh_gaussian_noise_on_each_frame_before_dc_removal():
+    wave = 0.1 * torch.randn(2003, dtype=torch.float64)
+    wave = wave - wave.mean()  # fbank subtracts the mean itself; the reference below does not
+    torch.manual_seed(0)
+    ours = fbank(wave, dither=0.01)  # (11, 128)
+    torch.manual_seed(0)
+    noise = 0.01 * torch.randn(1, 11, 400, dtype=torch.float64)  # what fbank draws: one row per frame
+    for f in range(11):
+        frame = wave[f * 160: f * 160 + 400] + noise[0, f]
+        torch.testing.assert_close(ours[f], fbank_reference(frame, subtract_mean=False)[0], rtol=1e-9, atol=1e-9)
+    assert torch.all(fbank(torch.zeros(1600)) == math.log(LOG_FLOOR))  # no dither unless asked
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -93,7 +93,7 @@ class Frontend:
         """Unnormalised fbank padded / cut to target_frames: (..., samples) → (..., target_frames, bins)."""
         waveform = torch.as_tensor(waveform)
         if sample_rate is not None and sample_rate != self.sample_rate:
-            waveform = resample(waveform, sample_rate, self.sample_rate)
+            waveform = resample(waveform, sample_rate, self.sample_rate).to(waveform.device)
         feats = fbank(waveform, self.sample_rate, self.num_mel_bins)  # (..., frames, bins)
         return pad_or_crop(feats, self.target_frames)
 

@@ -69,7 +69,8 @@ def mel_edges(sample_rate: float, num_mel_bins: int, low_freq: float, high_freq:
 
 @functools.lru_cache(maxsize=64)
 def feature_window(name: str, length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Kaldi's window of `length` samples (symmetric: a = 2π / (length − 1)), computed in float64. (length,)"""
+    """Kaldi's window of `length` samples (symmetric: a = 2π / (length − 1)), computed in float64. (length,)
+    Cached per (name, length, device, dtype): treat the returned tensor as read-only."""
     i = torch.arange(length, dtype=torch.float64)
     a = 2.0 * math.pi / (length - 1)
     if name == "hanning":
@@ -96,6 +97,7 @@ def mel_banks(num_mel_bins: int, padded_size: int, sample_rate: float, low_freq:
 
     A filter may be all zero (e.g. bin 3 of 128 bins at 16 kHz with 512-point FFTs): Kaldi refuses such a setup,
     torchaudio (and AST) keep it and its log-energy is log(eps). We keep it too.
+    Cached per (settings, device, dtype): treat the returned tensor as read-only.
     """
     low, high = mel_edges(sample_rate, num_mel_bins, low_freq, high_freq)
     mel_low, mel_high = mel_scale(low), mel_scale(high)
@@ -131,14 +133,6 @@ class _Plan(NamedTuple):
     dither: float
 
 
-def _frame_means(x: torch.Tensor, plan: _Plan, n_frames: int) -> torch.Tensor:
-    """Mean of every frame from a float64 running sum of the waveform: (b, T) → (b, F, 1)."""
-    totals = torch.nn.functional.pad(x.to(torch.float64).cumsum(dim=-1), (1, 0))  # (b, T + 1)
-    starts = torch.arange(n_frames, device=x.device) * plan.shift  # (F,)
-    sums = totals[:, starts + plan.length] - totals[:, starts]  # (b, F)
-    return (sums / plan.length).to(x.dtype).unsqueeze(-1)  # (b, F, 1)
-
-
 def _plain_frame_ops(frames: torch.Tensor, plan: _Plan) -> torch.Tensor:
     """Kaldi's per-frame steps written directly: DC removal, preemphasis, window. (..., L) → (..., L)"""
     if plan.remove_dc_offset:
@@ -158,20 +152,21 @@ def _logmel_chunk(x: torch.Tensor, plan: _Plan, n_frames: int) -> torch.Tensor:
     Only sample 0 of each frame differs from g (Kaldi uses (1 - c) x[0] there) and is rewritten.
     """
     c = plan.preemphasis
-    emphasized = torch.cat([x[:, :1], x[:, 1:] - c * x[:, :-1]], dim=-1) if c != 0.0 else x  # (b, T)
-    buffer = x.new_zeros(x.shape[0], n_frames, plan.padded)  # (b, F, padded)
+    emphasized = torch.cat([x[:, :1], torch.sub(x[:, 1:], x[:, :-1], alpha=c)], dim=-1) if c != 0.0 else x  # (b, T)
+    buffer = x.new_empty(x.shape[0], n_frames, plan.padded)  # (b, F, padded)
+    buffer[..., plan.length:] = 0.0  # only the padding needs zeros
     body = buffer[..., : plan.length]  # (b, F, L) view
     frames = emphasized.unfold(-1, plan.length, plan.shift)  # (b, F, L) overlapping view, no copy
     if x.requires_grad:  # autograd does not follow out=
         body.copy_(frames * plan.window)
     else:
         torch.mul(frames, plan.window, out=body)
-    means = _frame_means(x, plan, n_frames) if plan.remove_dc_offset else x.new_zeros(1, 1, 1)  # (b, F, 1)
+    raw = x.unfold(-1, plan.length, plan.shift)  # (b, F, L) view of the input frames
+    means = raw.mean(dim=-1, keepdim=True) if plan.remove_dc_offset else x.new_zeros(1, 1, 1)  # (b, F, 1)
     if plan.remove_dc_offset:
         body.addcmul_(means, plan.window, value=-(1.0 - c))
     if c != 0.0:
-        first = x[:, : (n_frames - 1) * plan.shift + 1: plan.shift].unsqueeze(-1)  # (b, F, 1) frame starts
-        body[..., :1] = (1.0 - c) * (first - means) * plan.window[0]
+        body[..., :1] = (1.0 - c) * (raw[..., :1] - means) * plan.window[0]
     if plan.dither != 0.0:  # Kaldi dithers each frame before DC removal; every step is linear, so add it here
         body.add_(_plain_frame_ops(plan.dither * torch.randn_like(body), plan))
     spectrum = torch.view_as_real(torch.fft.rfft(buffer))  # (b, F, K + 1, 2)
