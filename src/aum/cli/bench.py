@@ -1,10 +1,47 @@
-"""`aum bench` (placeholder: not implemented yet)."""
+"""`aum bench fbank|scan|models [options]`: benchmarks. Each one lives in `aum.bench.<name>` with
+`add_arguments(parser)` and `run(args)`; it is imported only when run, and parses its own options
+(`aum bench models --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHES = {
+    "fbank": "our batched fbank vs kaldi-native-fbank (clips/s)",
+    "scan": "selective-scan kernels: Triton vs reference vs mamba_ssm (time, bandwidth, exp/s)",
+    "models": "AuM/SSAMBA vs AST/SSAST: time and peak memory vs tokens, inference and training step",
+}
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="(not implemented yet)")
+    listing = "\n".join(f"  {name:<8} {text}" for name, text in BENCHES.items())
+    p = sub.add_parser("bench", help="benchmarks: fbank, scan kernels, models vs sequence length",
+                       description=f"Run a benchmark.\n\n{listing}\n\nOptions of one: aum bench NAME --help",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bench", choices=list(BENCHES), metavar="NAME", help="one of: " + ", ".join(BENCHES))
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of that benchmark")
     p.set_defaults(func=run)
 
 
+def load_bench(name: str):
+    """The module `aum.bench.<name>`; a clear error when this build does not have it."""
+    module_name = f"aum.bench.{name}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name != module_name:
+            raise
+        raise RuntimeError(f"'aum bench {name}' is not available: module {module_name} is missing") from None
+    if not (callable(getattr(module, "add_arguments", None)) and callable(getattr(module, "run", None))):
+        raise RuntimeError(f"{module_name} does not provide add_arguments(parser) and run(args)")
+    return module
+
+
 def run(args) -> int:
-    raise RuntimeError("'aum bench' is not implemented yet")
+    module = load_bench(args.bench)
+    doc = (module.__doc__ or "").strip()
+    parser = argparse.ArgumentParser(prog=f"aum bench {args.bench}", description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(args.bench_args)) or 0)
