@@ -41,6 +41,7 @@ BAD_FILES = {
     "text.flac": (lambda p: p.write_text("this is not audio\n") and p, "not a readable audio file"),
     "nan.wav": (_nan_samples, "non-finite"),
     "zero_frames.wav": (lambda p: _write(p, np.zeros((0, 1), np.float32), SR), "no audio samples"),
+    "one_sample_44k.wav": (lambda p: _write(p, np.full(1, 0.5, np.float32), 44100), "too short"),
     "folder.wav": (lambda p: p.mkdir() or p, "is a directory"),
     "missing.wav": (lambda p: p, "file not found"),
 }

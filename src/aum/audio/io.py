@@ -81,7 +81,10 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, *,
     if not np.isfinite(data).all():
         raise AudioError(path, "contains non-finite samples (NaN or Inf)")
     mono = torch.from_numpy(data.mean(axis=1, dtype=np.float32))  # (T,)
-    return resample(mono, rate, sample_rate)
+    wave = resample(mono, rate, sample_rate)
+    if wave.numel() == 0:
+        raise AudioError(path, f"too short: {data.shape[0]} sample(s) at {rate} Hz leave none at {sample_rate} Hz")
+    return wave
 
 
 def is_silent(waveform: torch.Tensor, threshold: float = SILENCE_THRESHOLD) -> bool:
