@@ -204,3 +204,22 @@ def test_official_init():
     assert dt.min() >= 1e-4 - 1e-7 and dt.max() <= 0.1 + 1e-6
     assert mixer.dt_proj.weight.abs().max() <= mixer.dt_rank ** -0.5
     assert model.head.bias.abs().sum() == 0 and mixer.out_proj.weight.abs().max() <= 1 / math.sqrt(384 * 2) + 1e-6
+
+
+@pytest.mark.parametrize("frames,bins", [(64, 128), (37, 40)])
+def test_patch_embed_fast_path_equals_conv(frames, bins):
+    from aum.models.layers import PatchEmbed
+
+    embed = PatchEmbed(8, 16, 16)
+    x = torch.randn(2, frames, bins)
+    ref = embed.proj(x.unsqueeze(1).transpose(2, 3)).flatten(2).transpose(1, 2)  # (B, N, D), frequency-major
+    torch.testing.assert_close(embed(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_depthwise_convs_match_conv1d():
+    from aum.models.mamba import anticausal_conv, causal_conv
+
+    conv = torch.nn.Conv1d(6, 6, 4, groups=6, padding=3)
+    x = torch.randn(2, 6, 9)
+    torch.testing.assert_close(causal_conv(x, conv), conv(x)[..., :9])
+    torch.testing.assert_close(anticausal_conv(x, conv), conv(x.flip(-1))[..., :9].flip(-1))

@@ -48,9 +48,13 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3:
             raise ValueError(f"expected a normalised fbank batch (B, T, F), got shape {tuple(x.shape)}")
-        x = x.unsqueeze(1).transpose(2, 3)  # (B, 1, F, T)
-        x = self.proj(x)  # (B, D, n_f, n_t)
-        return x.flatten(2).transpose(1, 2)  # (B, N, D)
+        x = x.transpose(1, 2)  # (B, F, T)
+        if self.stride != self.patch_size:  # overlapping patches: a real convolution
+            return self.proj(x.unsqueeze(1)).flatten(2).transpose(1, 2)  # (B, N, D)
+        p, (n_f, n_t) = self.patch_size, self.grid(x.shape[2], x.shape[1])
+        patches = x[:, :n_f * p, :n_t * p].reshape(-1, n_f, p, n_t, p).permute(0, 1, 3, 2, 4)  # (B, n_f, n_t, p, p)
+        patches = patches.reshape(x.shape[0], n_f * n_t, p * p)  # (B, N, p*p), frequency-major
+        return F.linear(patches, self.proj.weight.flatten(1), self.proj.bias)  # (B, N, D): same as the conv
 
 
 def resample_grid(pos: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int],
