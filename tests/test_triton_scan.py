@@ -153,6 +153,15 @@ def test_errors_are_explicit(interpreted):
     assert ok and reason
 
 
+def test_kernel_bench_smoke(interpreted, capsys):
+    from aum.ops import triton_bench
+
+    assert triton_bench.main(["--batch", "1", "--dim", "4", "--state", "4", "--lengths", "9", "--dtype", "fp32",
+                              "--configs", "4:8:4", "--warmup", "0", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "best bi_fwdbwd at L=9" in out and interpreted.KERNEL_CONFIG.chunk == 8
+
+
 def test_unavailable_without_cuda_or_interpreter(monkeypatch):
     from aum.ops import triton_scan
 

@@ -27,10 +27,13 @@ Design (kernels in `triton_scan_kernels.py`)
   The backward needs 2N per step (the recomputed decay a_s and the adjoint's a_{s+1}, re-read from delta rather
   than shifted in registers), so forward+backward costs 3N per direction against mamba_ssm's 2N.
   NOT MEASURED (this code was written and tested without a GPU, through TRITON_INTERPRET=1). What the next GPU
-  session should measure (`aum bench scan` and `python -m aum.ops.triton_scan` print the timings):
+  session should measure (`python -m aum.ops.triton_bench` prints these timings and sweeps the config):
     1. fused bidirectional forward at B=8, D=1536, N=16, L=4096 bf16 (target <= 1.2 ms) and forward+backward
        (target <= 10 ms), with KERNEL_CONFIG swept over block_d in {4, 8, 16}, chunk in {16, 32, 64}, num_warps;
-    2. achieved exponentials/s against the SFU limit (16 ex2/clk/SM on H100) to see whether the SFU is the wall;
+    2. achieved exponentials/s against the SFU limit (16 ex2/clk/SM, about 3.9e12/s on an H100 SXM) to see whether
+       the SFU is the wall: at B=8, D=1536, N=16, L=4096 the fused bidirectional forward needs 1.6e9 exp2 (>= 0.41 ms
+       on the SFU alone), forward+backward 4.8e9 (>= 1.24 ms), both inside the targets, so registers/occupancy
+       (the backward keeps about 8 live (BLOCK_D, CHUNK, N) fp32 tiles) may matter more than the SFU;
     3. if it is: evaluate part of the exponentials with an FMA polynomial (Cody-Waite range reduction
        2^x = 2^floor(x) * p(frac), degree-3..5 minimax p, exponent added with integer ops), for e.g. half of the
        N states, as FlashAttention-3/4 do; and replace the a_{s+1} recomputation by a register shift (`tl.gather`
@@ -39,18 +42,15 @@ Design (kernels in `triton_scan_kernels.py`)
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 
 import torch
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class ScanKernelConfig:
-    block_d: int = 8  # channels per program
+    block_d: int = 4  # channels per program
     chunk: int = 32  # time steps per register tile (and per backward checkpoint)
     num_warps: int = 4
 

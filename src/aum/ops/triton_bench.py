@@ -1,0 +1,134 @@
+"""Tune and time the Triton scan kernels (issue 6 acceptance shapes): one command for a GPU session.
+
+    python -m aum.ops.triton_bench                       # B=8, D=1536, N=16, L=4096, bf16, config sweep
+    python -m aum.ops.triton_bench --lengths 1024,4096,16384,65536 --configs 8:32:4
+
+For every kernel configuration (block_d:chunk:num_warps) it times, with CUDA events (median after warm-up):
+`fwd1` one direction forward, `bi_fwd` the fused bidirectional forward (Fo-Bi v1: shared u/delta/B/C, merge sum),
+`bi_fwdbwd` the same forward + backward. It prints ms, the share of the device-to-device copy bandwidth (the issue's
+reference: mamba_ssm reaches about 19 %) and exponentials per second (N per token, channel and direction in the
+forward; the backward recomputes them and the adjoint's a_{s+1}: 3N per direction for forward + backward).
+Targets at L=4096 bf16 (issue 6): bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
+On the CPU (TRITON_INTERPRET=1) it runs through the interpreter: only useful as a smoke test at tiny sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from aum.ops import triton_scan
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+DEFAULT_CONFIGS = "4:32:4,8:32:4,8:64:4,16:32:8,8:16:4,16:64:8"
+
+
+def _timer(device: torch.device, warmup: int, repeats: int):
+    def measure(fn) -> float:
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(repeats):
+            if device.type == "cuda":
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                end.record()
+                torch.cuda.synchronize()
+                times.append(start.elapsed_time(end))
+            else:
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times)
+    return measure
+
+
+def _inputs(batch, dim, state, length, dtype, device, grad):
+    g = torch.Generator(device=device).manual_seed(0)
+
+    def rnd(*shape, dt=dtype):
+        return torch.randn(*shape, generator=g, device=device).to(dt).requires_grad_(grad)
+
+    A = (-torch.rand(dim, state, generator=g, device=device) - 0.5).requires_grad_(grad)
+    A_b = (-torch.rand(dim, state, generator=g, device=device) - 0.5).requires_grad_(grad)
+    return dict(u=rnd(batch, dim, length), delta=rnd(batch, dim, length), A=A, B=rnd(batch, state, length),
+                C=rnd(batch, state, length), D=rnd(dim, dt=torch.float32), z=rnd(batch, dim, length),
+                delta_bias=rnd(dim, dt=torch.float32)), A_b
+
+
+def _copy_gbps(device: torch.device, nbytes: int, measure) -> float:
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    return 2 * nbytes / measure(lambda: dst.copy_(src)) / 1e6  # read + write, GB/s
+
+
+def bench(batch, dim, state, length, dtype, configs, device, warmup, repeats) -> list[dict]:
+    measure = _timer(device, warmup, repeats)
+    x, A_b = _inputs(batch, dim, state, length, dtype, device, grad=False)
+    xg, A_bg = _inputs(batch, dim, state, length, dtype, device, grad=True)
+    leaves, dout = [*xg.values(), A_bg], torch.randn_like(xg["u"])
+    esize = torch.finfo(dtype).bits // 8
+    # HBM bytes per direction: u, delta, z, out per (token, channel) + B, C per (token, state)
+    io_bytes = batch * length * (4 * dim * esize + 2 * state * esize)
+    copy_gbps = _copy_gbps(device, max(io_bytes, 1 << 20), measure) if device.type == "cuda" else float("nan")
+    exps = batch * dim * length * state
+    cases = {
+        "fwd1": (lambda: triton_scan.selective_scan_triton(**x, delta_softplus=True), exps, io_bytes),
+        "bi_fwd": (lambda: triton_scan.bidirectional_scan_triton(**x, A_b=A_b), 2 * exps, 2 * io_bytes),
+        "bi_fwdbwd": (lambda: torch.autograd.grad(triton_scan.bidirectional_scan_triton(**xg, A_b=A_bg),
+                                                  leaves, dout), 6 * exps, 6 * io_bytes),
+    }
+    rows = []
+    saved = (triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk, triton_scan.KERNEL_CONFIG.num_warps)
+    try:
+        for block_d, chunk, warps in configs:
+            cfg = triton_scan.KERNEL_CONFIG
+            cfg.block_d, cfg.chunk, cfg.num_warps = block_d, chunk, warps
+            for name, (fn, n_exp, n_bytes) in cases.items():
+                ms = measure(fn)
+                rows.append(dict(case=name, config=f"{block_d}:{chunk}:{warps}", length=length, ms=ms,
+                                 copy_share=n_bytes / (ms * 1e6) / copy_gbps, gexp_per_s=n_exp / (ms * 1e6)))
+    finally:
+        cfg = triton_scan.KERNEL_CONFIG
+        cfg.block_d, cfg.chunk, cfg.num_warps = saved
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m aum.ops.triton_bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--dim", type=int, default=1536)
+    p.add_argument("--state", type=int, default=16)
+    p.add_argument("--lengths", default="4096", help="comma list")
+    p.add_argument("--dtype", default="bf16", choices=list(DTYPES))
+    p.add_argument("--configs", default=DEFAULT_CONFIGS, help="comma list of block_d:chunk:num_warps")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=20)
+    args = p.parse_args(argv)
+    ok, reason = triton_scan.triton_available()
+    if not ok:
+        raise SystemExit(f"triton_bench: {reason}")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    configs = [tuple(int(v) for v in c.split(":")) for c in args.configs.split(",")]
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU (Triton interpreter)"
+    print(f"{name}; B={args.batch} D={args.dim} N={args.state} {args.dtype}; torch {torch.__version__}")
+    print(f"{'case':<10} {'config':>9} {'L':>7} {'ms':>10} {'copy BW %':>10} {'Gexp/s':>9}")
+    for length in (int(v) for v in args.lengths.split(",")):
+        rows = bench(args.batch, args.dim, args.state, length, DTYPES[args.dtype], configs, device, args.warmup,
+                     args.repeats)
+        for r in rows:
+            print(f"{r['case']:<10} {r['config']:>9} {r['length']:>7} {r['ms']:>10.3f} "
+                  f"{100 * r['copy_share']:>10.1f} {r['gexp_per_s']:>9.1f}")
+        for case in dict.fromkeys(r["case"] for r in rows):
+            best = min((r for r in rows if r["case"] == case), key=lambda r: r["ms"])
+            print(f"best {case} at L={length}: {best['ms']:.3f} ms with block_d:chunk:num_warps = {best['config']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
