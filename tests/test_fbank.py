@@ -251,6 +251,13 @@ def test_batched_equals_clip_by_clip_and_shapes():
     assert fbank(torch.randn(800, dtype=torch.float16)).dtype == torch.float32
 
 
+def test_chunking_does_not_change_values(monkeypatch):
+    wave = 0.1 * torch.randn(5, 5000)
+    whole = fbank(wave)
+    monkeypatch.setattr("aum.audio.kaldi._CPU_CHUNK_FRAMES", 60)  # 2 clips of 29 frames per chunk
+    torch.testing.assert_close(fbank(wave), whole, rtol=0, atol=1e-5)
+
+
 def test_dither_is_fresh_gaussian_noise_on_each_frame_before_dc_removal():
     wave = 0.1 * torch.randn(2003, dtype=torch.float64)
     wave = wave - wave.mean()  # fbank subtracts the mean itself; the reference below does not
