@@ -1,9 +1,11 @@
 """`aum bench scan`: selective-scan backends over sequence length, forward and forward+backward.
 
-Each row is one (backend, length, pass): the median of `--repeats` timed runs after one warm-up run (the per-step
-reference gets at most 3 runs and only lengths up to `--ref-max-length`: it is slow). Inputs are the AuM call:
-softplus(Δ + bias), D skip and z gate, fp32 unless `--dtype` says otherwise; `--op bidirectional` times the fused
-two-direction call (Fo-Bi: only A differs).
+Each row is one (backend, length, pass): the median (and min) of `--repeats` timed runs after one warm-up run; the
+backends of one (length, pass) run interleaved, run by run, so that load from other processes hits them alike. On
+CPU the process CPU time is reported too (with --threads 1 it is the compute cost, robust on a shared machine).
+The per-step reference gets at most 3 runs and only lengths up to `--ref-max-length`: it is slow. Inputs are the
+AuM call: softplus(Δ + bias), D skip and z gate, fp32 unless `--dtype` says otherwise; `--op bidirectional` times
+the fused two-direction call (Fo-Bi: only A differs).
 
 Peak memory (above the inputs, which exist before the run): on CUDA `torch.cuda.max_memory_allocated`; on CPU the
 peak of torch's allocations replayed from the profiler's memory events over one run (RSS-based numbers proved
@@ -28,7 +30,8 @@ import torch
 from aum.ops import available_backends, bidirectional_scan, selective_scan
 
 COLUMNS = ["backend", "op", "device", "dtype", "pass", "batch", "dim", "state", "length", "threads", "median_ms",
-           "min_ms", "speedup_vs_ref", "peak_mem_MiB", "BDLN_MiB", "GB_per_s", "Gexp_per_s"]
+           "min_ms", "cpu_time_ms", "speedup_vs_ref", "speedup_cpu_time", "peak_mem_MiB", "BDLN_MiB", "GB_per_s",
+           "Gexp_per_s"]
 CPU_LENGTHS, CUDA_LENGTHS = [512, 1024, 2048, 4096, 8192], [1024, 4096, 16384, 65536]
 MiB = 2**20
 
@@ -92,24 +95,33 @@ def _runner(op: str, backend: str, inputs: dict, with_backward: bool):
     return forward_backward if with_backward else forward
 
 
-def _time_ms(fn, repeats: int, device: str) -> list[float]:
-    fn()
-    if device != "cuda":
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - start) * 1e3)
-        return times
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
+def _time_once(fn, device: str) -> tuple[float, float]:
+    """(wall ms, process CPU ms) of one call; CUDA: event time and NaN."""
+    if device == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
         end.record()
         torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
+        return start.elapsed_time(end), float("nan")
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return (time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3
+
+
+def _time_interleaved(fns: dict, repeats: dict, device: str) -> dict[str, tuple[list, list]]:
+    """Warm up, then alternate the backends run by run, so that load from other processes hits all of them alike."""
+    for fn in fns.values():
+        fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    times = {name: ([], []) for name in fns}
+    for round_index in range(max(repeats.values())):
+        for name, fn in fns.items():
+            if round_index < repeats[name]:
+                wall, cpu = _time_once(fn, device)
+                times[name][0].append(wall)
+                times[name][1].append(cpu)
     return times
 
 
@@ -166,21 +178,26 @@ def _throughput(row: dict, median_ms: float, dtype: torch.dtype) -> None:
     row["Gexp_per_s"] = directions * b * d * length * n / (median_ms * 1e-3) / 1e9
 
 
-def _measure(args, settings: dict, backend: str, length: int, with_backward: bool) -> dict:
+def _measure(args, settings: dict, backends: list[str], length: int, with_backward: bool) -> list[dict]:
+    """One row per backend for this (length, pass), timed interleaved."""
     s = settings
     dtype = getattr(torch, s["dtype"])
-    inputs = make_inputs(s["batch"], s["dim"], s["state"], length, s["device"], dtype, grad=with_backward)
-    fn = _runner(s["op"], backend, inputs, with_backward)
-    times = _time_ms(fn, min(args.repeats, 3) if backend == "ref" else args.repeats, s["device"])
-    row = {"backend": backend, "op": s["op"], "device": s["device"], "dtype": s["dtype"],
-           "pass": "fwd+bwd" if with_backward else "fwd", "batch": s["batch"], "dim": s["dim"], "state": s["state"],
-           "length": length, "threads": torch.get_num_threads(), "median_ms": statistics.median(times),
-           "min_ms": min(times), "BDLN_MiB": s["batch"] * s["dim"] * length * s["state"] * 4 / MiB}
-    if not args.no_memory:
-        row["peak_mem_MiB"] = _cuda_peak_mib(fn) if s["device"] == "cuda" else _cpu_peak_mib(fn)
-    if s["device"] == "cuda" and not with_backward:
-        _throughput(row, row["median_ms"], dtype)
-    return row
+    fns = {name: _runner(s["op"], name, make_inputs(s["batch"], s["dim"], s["state"], length, s["device"], dtype,
+                                                    grad=with_backward), with_backward) for name in backends}
+    repeats = {name: min(args.repeats, 3) if name == "ref" else args.repeats for name in backends}
+    rows = []
+    for name, (wall, cpu) in _time_interleaved(fns, repeats, s["device"]).items():
+        row = {"backend": name, "op": s["op"], "device": s["device"], "dtype": s["dtype"],
+               "pass": "fwd+bwd" if with_backward else "fwd", "batch": s["batch"], "dim": s["dim"],
+               "state": s["state"], "length": length, "threads": torch.get_num_threads(),
+               "median_ms": statistics.median(wall), "min_ms": min(wall), "cpu_time_ms": statistics.median(cpu),
+               "BDLN_MiB": s["batch"] * s["dim"] * length * s["state"] * 4 / MiB}
+        if not args.no_memory:
+            row["peak_mem_MiB"] = _cuda_peak_mib(fns[name]) if s["device"] == "cuda" else _cpu_peak_mib(fns[name])
+        if s["device"] == "cuda" and not with_backward:
+            _throughput(row, row["median_ms"], dtype)
+        rows.append(row)
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,13 +206,13 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise ValueError("--repeats must be positive")
     settings = _settings(args)
+    backends = _backends(args, settings["device"])
     rows = []
-    for backend in _backends(args, settings["device"]):
-        for length in settings["lengths"]:
-            if backend == "ref" and length > args.ref_max_length:
-                continue
-            for with_backward in (False, True):
-                rows.append(_measure(args, settings, backend, length, with_backward))
+    for length in settings["lengths"]:
+        here = [name for name in backends if name != "ref" or length <= args.ref_max_length]
+        for with_backward in (False, True):
+            rows += _measure(args, settings, here, length, with_backward)
+    rows.sort(key=lambda r: (r["backend"], r["length"], r["pass"]))
     _add_speedups(rows)
     _print_table(rows, settings)
     _write_csv(rows, getattr(args, "out", None))
@@ -203,10 +220,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add_speedups(rows: list[dict]) -> None:
-    ref = {(r["length"], r["pass"]): r["median_ms"] for r in rows if r["backend"] == "ref"}
+    """Speedup over the reference row of the same (length, pass): by median wall time and by process CPU time."""
+    ref = {(r["length"], r["pass"]): r for r in rows if r["backend"] == "ref"}
     for row in rows:
         base = ref.get((row["length"], row["pass"]))
-        row["speedup_vs_ref"] = base / row["median_ms"] if base else float("nan")
+        row["speedup_vs_ref"] = base["median_ms"] / row["median_ms"] if base else float("nan")
+        row["speedup_cpu_time"] = base["cpu_time_ms"] / row["cpu_time_ms"] if base else float("nan")
 
 
 def _write_csv(rows: list[dict], out: str | None) -> None:
@@ -225,12 +244,14 @@ def _write_csv(rows: list[dict], out: str | None) -> None:
 def _print_table(rows: list[dict], s: dict) -> None:
     print(f"selective scan ({s['op']}) on {s['device']}: B={s['batch']} D={s['dim']} N={s['state']} {s['dtype']}, "
           f"{torch.get_num_threads()} torch threads")
-    print(f"{'backend':<10} {'pass':<8} {'L':>6} {'median ms':>10} {'x ref':>7} {'peak MiB':>9} {'BDLN MiB':>9} "
-          f"{'GB/s':>7} {'Gexp/s':>7}")
+    print(f"{'backend':<10} {'pass':<8} {'L':>6} {'median ms':>10} {'min ms':>9} {'CPU ms':>9} {'x ref':>7} "
+          f"{'x ref CPU':>9} {'peak MiB':>9} {'BDLN MiB':>9} {'GB/s':>7} {'Gexp/s':>7}")
+    nan = float("nan")
     for r in rows:
-        print(f"{r['backend']:<10} {r['pass']:<8} {r['length']:>6} {r['median_ms']:>10.2f} "
-              f"{r['speedup_vs_ref']:>7.2f} {r.get('peak_mem_MiB', float('nan')):>9.1f} {r['BDLN_MiB']:>9.1f} "
-              f"{r.get('GB_per_s', float('nan')):>7.1f} {r.get('Gexp_per_s', float('nan')):>7.2f}")
+        print(f"{r['backend']:<10} {r['pass']:<8} {r['length']:>6} {r['median_ms']:>10.2f} {r['min_ms']:>9.2f} "
+              f"{r['cpu_time_ms']:>9.2f} {r['speedup_vs_ref']:>7.2f} {r['speedup_cpu_time']:>9.2f} "
+              f"{r.get('peak_mem_MiB', nan):>9.1f} {r['BDLN_MiB']:>9.1f} {r.get('GB_per_s', nan):>7.1f} "
+              f"{r.get('Gexp_per_s', nan):>7.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
