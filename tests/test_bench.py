@@ -25,7 +25,8 @@ def test_models_bench_writes_csv_and_png(tmp_path, capsys):
     assert rc == 0
     rows = read_rows(tmp_path / "models.csv")
     assert [r["status"] for r in rows] == ["ok"] * 4  # 2 models x 2 modes
-    assert {(r["model"], r["attention"]) for r in rows} == {("aum_tiny", "-"), ("ast_tiny", "naive")}
+    assert {(r["model"], r["attention"], r["scan_backend"]) for r in rows} == {("aum_tiny", "-", "cpu"),
+                                                                                ("ast_tiny", "naive", "-")}
     assert {r["mode"] for r in rows} == {"inference", "train"}
     assert {int(r["tokens"]): int(r["frames"]) for r in rows} == {16: 32}
     assert all(float(r["median_ms"]) > 0 and r["depth"] == "1" and int(r["params"]) > 0 for r in rows)
@@ -52,6 +53,7 @@ def test_tokens_to_frames_and_bad_arguments():
         bench_models.frames_for_tokens(100)
     assert main(["bench", "models", "--tokens", "100"]) == 1
     assert main(["bench", "models", "--models", "nope_tiny", *TINY]) == 1
+    assert main(["bench", "models", "--models", "aum_tiny", "--scan-backend", "nope", *TINY]) == 1
 
 
 def test_missing_bench_module_fails_clearly(monkeypatch):

@@ -158,11 +158,19 @@ def _is_oom(err: BaseException) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
 
 
+def _scan_backend(case: Case, args, device: torch.device) -> str:
+    """The selective-scan backend the Mamba models will run ("auto" resolved; an unavailable one raises)."""
+    if case.attention != "-":
+        return "-"
+    from aum.ops.dispatch import resolve_backend
+
+    return resolve_backend(args.scan_backend, device)
+
+
 def _base_row(case: Case, tokens: int, args, device: torch.device, status: str) -> dict:
     return dict(model=case.model, attention=case.attention, device=device.type, dtype=case.dtype, mode=case.mode,
                 batch=args.batch, tokens=tokens, frames=frames_for_tokens(tokens), median_ms="", min_ms="",
-                peak_mem_mb="", scan_backend=args.scan_backend if case.attention == "-" else "-", depth="",
-                params="", status=status)
+                peak_mem_mb="", scan_backend=_scan_backend(case, args, device), depth="", params="", status=status)
 
 
 def measure_row(case: Case, tokens: int, args, device: torch.device) -> dict:
