@@ -48,7 +48,8 @@ def _decode(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
                 raise AudioError(path, f"too long: {frames / rate:.1f} s > max_seconds={max_seconds:g}")
             data = f.read(dtype="float32", always_2d=True)  # (T, C)
     except (soundfile.SoundFileError, RuntimeError, OSError, EOFError) as e:
-        raise AudioError(path, f"not a readable audio file ({e})") from None
+        detail = getattr(e, "error_string", None) or str(e)  # libsndfile's reason without the path again
+        raise AudioError(path, f"not a readable audio file ({detail})") from None
     return data, rate
 
 
