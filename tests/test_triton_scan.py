@@ -10,6 +10,7 @@ compiled kernels in-process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -32,13 +33,14 @@ def interpreted():
         pytest.skip("interpreter case: run by test_interpreter_cases_in_subprocess")
     from aum.ops import triton_scan
 
-    old_cfg = (triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk)
-    # tiny tiles so that the small test shapes cross channel blocks and chunk boundaries
-    triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk = 4, 8
+    old_cfg = dataclasses.replace(triton_scan.KERNEL_CONFIG)
+    # tiny tiles so that the small test shapes cross channel tiles, backward groups and chunk boundaries
+    cfg = triton_scan.KERNEL_CONFIG
+    cfg.block_d, cfg.chunk, cfg.bwd_groups = 4, 8, 2
     try:
         yield triton_scan
     finally:
-        triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk = old_cfg
+        triton_scan.KERNEL_CONFIG = old_cfg
 
 
 @pytest.mark.skipif(IN_INTERPRETER, reason="already running in the interpreter")
@@ -132,6 +134,14 @@ def test_bidirectional_v2_separate_inputs_mean(interpreted, dtype):
     assert out.dtype == dtype
     ref = ref_bidirectional(x, xb, "mean")
     assert_close_grads(out, ref, dict(x, **{f"{k}_b": v for k, v in xb.items()}), dtype)
+
+
+def test_atomic_mode_matches_reference(interpreted):
+    interpreted.KERNEL_CONFIG.deterministic = False  # dB/dC by atomic adds into one buffer
+    x = make_inputs(2, 10, 4, 7, seed=6)  # 10 channels: 2 programs x 2 tiles of 4, the last one partly masked
+    A_b = (-torch.rand(10, 4) - 0.2).requires_grad_()
+    out = interpreted.bidirectional_scan_triton(**x, A_b=A_b, merge="sum")
+    assert_close_grads(out, ref_bidirectional(x, dict(x, A=A_b), "sum"), dict(x, A_b=A_b), torch.float32)
 
 
 def test_backward_is_deterministic(interpreted):

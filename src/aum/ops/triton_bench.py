@@ -1,13 +1,14 @@
 """Tune and time the Triton scan kernels (issue 6 acceptance shapes): one command for a GPU session.
 
     python -m aum.ops.triton_bench                       # B=8, D=1536, N=16, L=4096, bf16, config sweep
-    python -m aum.ops.triton_bench --lengths 1024,4096,16384,65536 --configs 8:32:4
+    python -m aum.ops.triton_bench --lengths 1024,4096,16384,65536 --configs 4:32:4:8
 
-For every kernel configuration (block_d:chunk:num_warps) it times, with CUDA events (median after warm-up):
-`fwd1` one direction forward, `bi_fwd` the fused bidirectional forward (Fo-Bi v1: shared u/delta/B/C, merge sum),
-`bi_fwdbwd` the same forward + backward. It prints ms, the share of the device-to-device copy bandwidth (the issue's
-reference: mamba_ssm reaches about 19 %) and exponentials per second (N per token, channel and direction in the
-forward; the backward recomputes them and the adjoint's a_{s+1}: 3N per direction for forward + backward).
+For every kernel configuration (block_d:chunk:num_warps[:bwd_groups], see `ScanKernelConfig`) it times, with
+CUDA events (median after warm-up): `fwd1` one direction forward, `bi_fwd` the fused bidirectional forward (Fo-Bi
+v1: shared u/delta/B/C, merge sum), `bi_fwdbwd` the same forward + backward. It prints ms, the share of the
+device-to-device copy bandwidth (the issue's reference: mamba_ssm reaches about 19 %) and exponentials per second
+(N per token, channel and direction in the forward; the backward recomputes them and the adjoint's a_{s+1}: 3N per
+direction for forward + backward).
 Targets at L=4096 bf16 (issue 6): bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
 On the CPU (TRITON_INTERPRET=1) it runs through the interpreter: only useful as a smoke test at tiny sizes.
 """
@@ -15,6 +16,7 @@ On the CPU (TRITON_INTERPRET=1) it runs through the interpreter: only useful as 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -23,7 +25,7 @@ import torch
 from aum.ops import triton_scan
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-DEFAULT_CONFIGS = "4:32:4,8:32:4,8:64:4,16:32:8,8:16:4,16:64:8"
+DEFAULT_CONFIGS = "4:32:4:8,4:16:4:8,8:32:4:4,8:16:4:4,4:64:8:8,16:32:8:2,2:32:2:16"
 
 
 def _timer(device: torch.device, warmup: int, repeats: int):
@@ -83,18 +85,18 @@ def bench(batch, dim, state, length, dtype, configs, device, warmup, repeats) ->
                                                   leaves, dout), 6 * exps, 6 * io_bytes),
     }
     rows = []
-    saved = (triton_scan.KERNEL_CONFIG.block_d, triton_scan.KERNEL_CONFIG.chunk, triton_scan.KERNEL_CONFIG.num_warps)
+    saved = triton_scan.KERNEL_CONFIG
     try:
-        for block_d, chunk, warps in configs:
-            cfg = triton_scan.KERNEL_CONFIG
-            cfg.block_d, cfg.chunk, cfg.num_warps = block_d, chunk, warps
+        for config in configs:
+            block_d, chunk, warps, *groups = config
+            triton_scan.KERNEL_CONFIG = dataclasses.replace(saved, block_d=block_d, chunk=chunk, num_warps=warps,
+                                                            bwd_groups=groups[0] if groups else saved.bwd_groups)
             for name, (fn, n_exp, n_bytes) in cases.items():
                 ms = measure(fn)
-                rows.append(dict(case=name, config=f"{block_d}:{chunk}:{warps}", length=length, ms=ms,
+                rows.append(dict(case=name, config=":".join(map(str, config)), length=length, ms=ms,
                                  copy_share=n_bytes / (ms * 1e6) / copy_gbps, gexp_per_s=n_exp / (ms * 1e6)))
     finally:
-        cfg = triton_scan.KERNEL_CONFIG
-        cfg.block_d, cfg.chunk, cfg.num_warps = saved
+        triton_scan.KERNEL_CONFIG = saved
     return rows
 
 
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state", type=int, default=16)
     p.add_argument("--lengths", default="4096", help="comma list")
     p.add_argument("--dtype", default="bf16", choices=list(DTYPES))
-    p.add_argument("--configs", default=DEFAULT_CONFIGS, help="comma list of block_d:chunk:num_warps")
+    p.add_argument("--configs", default=DEFAULT_CONFIGS,
+                   help="comma list of block_d:chunk:num_warps[:bwd_groups] (KERNEL_CONFIG fields)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=20)
     args = p.parse_args(argv)
@@ -126,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{100 * r['copy_share']:>10.1f} {r['gexp_per_s']:>9.1f}")
         for case in dict.fromkeys(r["case"] for r in rows):
             best = min((r for r in rows if r["case"] == case), key=lambda r: r["ms"])
-            print(f"best {case} at L={length}: {best['ms']:.3f} ms with block_d:chunk:num_warps = {best['config']}")
+            print(f"best {case} at L={length}: {best['ms']:.3f} ms with block_d:chunk:num_warps:bwd_groups = "
+                  f"{best['config']}")
     return 0
 
 

@@ -18,8 +18,10 @@ Design (kernels in `triton_scan_kernels.py`)
 - Backward: per chunk (last to first), recompute the states from the checkpoint, then run the adjoint
   g_s = dy_s C_s + exp(dt_{s+1} A) g_{s+1} as a reverse associative scan. a_s h_{s-1} is read back as h_s - dt B u
   (no shifted state needed). dA, dD, dbias are summed per program in fp32 and stored as per-batch partials; dB, dC
-  as per-channel-block partials; both are summed with torch afterwards, in a fixed order: the kernels are
-  DETERMINISTIC (no atomics). The cost is memory for the dB/dC partials: ceil(D/BLOCK_D) x (B, N, L) fp32 each.
+  as per-program partials (a backward program walks `bwd_groups` channel tiles one after the other and adds into
+  its partial); both are summed with torch afterwards, in a fixed order: by default the kernels are DETERMINISTIC
+  (no atomics). The cost is memory for the dB/dC partials, ceil(D / (block_d * bwd_groups)) x (B, N, L) fp32 each
+  (48 x at D=1536 with the defaults); `KERNEL_CONFIG.deterministic = False` uses atomic adds into one buffer.
   When the two directions share a tensor (Fo-Bi "v1": u, delta, B, C), the second pass adds into the gradient
   the first wrote (same program, after a barrier).
 - Exponential bottleneck: the scan needs N exponentials per (token, channel, direction) for exp(dt A); they are
@@ -50,9 +52,11 @@ import torch
 
 @dataclass
 class ScanKernelConfig:
-    block_d: int = 4  # channels per program
+    block_d: int = 4  # channels per register tile (forward: per program)
     chunk: int = 32  # time steps per register tile (and per backward checkpoint)
     num_warps: int = 4
+    bwd_groups: int = 8  # backward: channel tiles per program, one after the other (fewer dB/dC partials)
+    deterministic: bool = True  # False: dB/dC by atomic adds (no partials, run-to-run differences in the last bits)
 
 
 KERNEL_CONFIG = ScanKernelConfig()  # module-level so tests and benchmarks can tune it
@@ -104,8 +108,8 @@ class _ScanFn(torch.autograd.Function):
         z_c = z.contiguous() if z is not None else resolved[0][0]
         out = torch.empty_like(resolved[0][0])
         store_states = any(ctx.needs_input_grad)
-        ck = torch.empty(2 if spec["bidir"] else 1, batch, dim, n_chunks, n_state, dtype=torch.float32,
-                         device=u.device)
+        ck_shape = (batch, dim, n_chunks, n_state) if store_states else (1, 1, 1, 1)  # none without autograd
+        ck = torch.empty(2 if spec["bidir"] else 1, *ck_shape, dtype=torch.float32, device=u.device)
         grid = (batch, _cdiv(dim, cfg.block_d))
         scan_fwd_kernel[grid](*resolved[0], ck[0], *resolved[1], ck[-1], z_c, out, dim, length, n_chunks,
                               spec["scale"], N=n_state, BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d,
@@ -129,14 +133,15 @@ class _ScanFn(torch.autograd.Function):
         u = dirs[0][0]
         batch, dim, length = u.shape
         n_state = dirs[0][2].shape[1]
-        n_chunks, n_blocks = ck.shape[3], _cdiv(dim, cfg.block_d)
+        n_chunks, n_groups = ck.shape[3], _cdiv(dim, cfg.block_d * cfg.bwd_groups)
+        n_parts = n_groups if cfg.deterministic else 1
         f32 = dict(dtype=torch.float32, device=u.device)
+        partial = torch.empty if cfg.deterministic else torch.zeros  # atomics add into zeros
 
         def buffers(share_with=None):  # du, ddt, dB, dC, dA, dD, dbias for one direction
             share = [False] * 4 if share_with is None else ctx.shared[:2] + ctx.shared[3:5]  # u, delta, B, C
             fresh = [torch.empty(batch, dim, length, **f32), torch.empty(batch, dim, length, **f32),
-                     torch.empty(n_blocks, batch, n_state, length, **f32),
-                     torch.empty(n_blocks, batch, n_state, length, **f32)]
+                     partial(n_parts, batch, n_state, length, **f32), partial(n_parts, batch, n_state, length, **f32)]
             big = [share_with[i] if s else fresh[i] for i, s in enumerate(share)]
             return big + [torch.empty(batch, dim, n_state, **f32), torch.empty(batch, dim, **f32),
                           torch.empty(batch, dim, **f32)]
@@ -144,13 +149,13 @@ class _ScanFn(torch.autograd.Function):
         g0 = buffers()
         g1 = buffers(share_with=g0) if bidir else g0
         dz = torch.empty(batch, dim, length, **f32) if z is not None else dout
-        grid = (batch, n_blocks)
-        scan_bwd_kernel[grid](*dirs[0], ck[0], *g0, *dirs[1], ck[-1], *g1, z if z is not None else u,
+        scan_bwd_kernel[(batch, n_groups)](*dirs[0], ck[0], *g0, *dirs[1], ck[-1], *g1, z if z is not None else u,
                               dout.contiguous(), dz, batch, dim, length, n_chunks, spec["scale"], N=n_state,
                               BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d, CHUNK=cfg.chunk,
-                              HAS_Z=z is not None, SOFTPLUS=spec["softplus"], REVERSE=spec["reverse"], BIDIR=bidir,
-                              SHARE_U=ctx.shared[0], SHARE_DT=ctx.shared[1], SHARE_B=ctx.shared[3],
-                              SHARE_C=ctx.shared[4], num_warps=cfg.num_warps)
+                              GROUPS=cfg.bwd_groups, HAS_Z=z is not None, SOFTPLUS=spec["softplus"],
+                              REVERSE=spec["reverse"], BIDIR=bidir, SHARE_U=ctx.shared[0], SHARE_DT=ctx.shared[1],
+                              SHARE_B=ctx.shared[3], SHARE_C=ctx.shared[4], ATOMIC=not cfg.deterministic,
+                              num_warps=cfg.num_warps)
 
         def reduce(g, other=None):  # -> grads of (u, delta, A, B, C, D, bias); shared D/bias add `other`'s
             du, ddt, dB, dC, dA, dD, dbias = g

@@ -133,14 +133,17 @@ def scan_fwd_kernel(u0, dt0, A0, B0, C0, D0, bias0, ck0,  # direction 0: forward
 @triton.jit
 def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr, dout_ptr,
               du_ptr, ddt_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dz_ptr,
-              pid_b, pid_d, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale,
+              pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale,
               N: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, HAS_Z: tl.constexpr,
               SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr, ACC_U: tl.constexpr, ACC_DT: tl.constexpr,
-              ACC_B: tl.constexpr, ACC_C: tl.constexpr, Z_PREV: tl.constexpr, Z_FINAL: tl.constexpr):
+              ACC_B: tl.constexpr, ACC_C: tl.constexpr, Z_PREV: tl.constexpr, Z_FINAL: tl.constexpr,
+              ATOMIC: tl.constexpr):
     """Gradients of one direction, chunks in reverse scan order: recompute the chunk's states from its checkpoint,
     then the adjoint g_s = dL/dh_s = dy_s C_s + a_{s+1} g_{s+1} as a reverse associative scan.
-    ACC_*: add into the gradient the other direction already wrote (shared tensor). dz: without Z_FINAL store this
-    direction's y in dz (fp32) for the other pass; Z_PREV adds it; Z_FINAL computes dz from the merged y."""
+    ACC_*: add into what is there (the other direction's gradient of a shared tensor, or an earlier channel group's
+    dB/dC partial). ATOMIC: dB/dC go to one (B, N, L) buffer by atomic adds instead (not deterministic).
+    dz: without Z_FINAL store this direction's y in dz (fp32) for the other pass; Z_PREV adds it; Z_FINAL computes
+    dz from the merged y."""
     offs_n = tl.arange(0, BLOCK_N)
     mask_n = offs_n < N
     mask_dn = mask_d[:, None] & mask_n[None, :]
@@ -151,7 +154,7 @@ def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr
     bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0)
     row = (pid_b.to(tl.int64) * n_dim + offs_d) * L  # (BD,)
     bc_row = (pid_b.to(tl.int64) * N + offs_n) * L  # (BN,)
-    part_row = ((pid_d.to(tl.int64) * n_batch + pid_b) * N + offs_n) * L  # (BN,) this block's dB/dC partials
+    part_row = ((pid_part.to(tl.int64) * n_batch + pid_b) * N + offs_n) * L  # (BN,) this group's dB/dC partials
     ck_off = ((pid_b.to(tl.int64) * n_dim + offs_d[:, None]) * n_chunks) * N + offs_n[None, :]  # (BD, BN)
     g_next = tl.zeros_like(A)  # adjoint at the first step of the following chunk
     dA_acc = tl.zeros_like(A)
@@ -209,15 +212,19 @@ def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr
             du += tl.load(du_ptr + offs_ud, mask=mask_ud, other=0.0)
         if ACC_DT:
             ddt += tl.load(ddt_ptr + offs_ud, mask=mask_ud, other=0.0)
-        offs_part = part_row[None, :] + t[:, None]  # (T, BN)
-        if ACC_B:
-            dB += tl.load(dB_ptr + offs_part, mask=mask_bc, other=0.0)
-        if ACC_C:
-            dC += tl.load(dC_ptr + offs_part, mask=mask_bc, other=0.0)
         tl.store(du_ptr + offs_ud, du, mask=mask_ud)
         tl.store(ddt_ptr + offs_ud, ddt, mask=mask_ud)
-        tl.store(dB_ptr + offs_part, dB, mask=mask_bc)
-        tl.store(dC_ptr + offs_part, dC, mask=mask_bc)
+        offs_part = part_row[None, :] + t[:, None]  # (T, BN)
+        if ATOMIC:
+            tl.atomic_add(dB_ptr + offs_part, dB, mask=mask_bc)
+            tl.atomic_add(dC_ptr + offs_part, dC, mask=mask_bc)
+        else:
+            if ACC_B:
+                dB += tl.load(dB_ptr + offs_part, mask=mask_bc, other=0.0)
+            if ACC_C:
+                dC += tl.load(dC_ptr + offs_part, mask=mask_bc, other=0.0)
+            tl.store(dB_ptr + offs_part, dB, mask=mask_bc)
+            tl.store(dC_ptr + offs_part, dC, mask=mask_bc)
     per_channel = pid_b.to(tl.int64) * n_dim + offs_d  # (BD,) index into (B, D) partials
     tl.store(dA_ptr + per_channel[:, None] * N + offs_n[None, :], dA_acc, mask=mask_dn)
     tl.store(dD_ptr + per_channel, dD_acc, mask=mask_d)
@@ -229,23 +236,37 @@ def scan_bwd_kernel(u0, dt0, A0, B0, C0, D0, bias0, ck0, du0, ddt0, dB0, dC0, dA
                     u1, dt1, A1, B1, C1, D1, bias1, ck1, du1, ddt1, dB1, dC1, dA1, dD1, dbias1,
                     z_ptr, dout_ptr, dz_ptr, n_batch, n_dim, L, n_chunks, scale,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, CHUNK: tl.constexpr,
-                    HAS_Z: tl.constexpr, SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr, BIDIR: tl.constexpr,
-                    SHARE_U: tl.constexpr, SHARE_DT: tl.constexpr, SHARE_B: tl.constexpr, SHARE_C: tl.constexpr):
-    """Gradient buffers are fp32: du, ddt (B, D, L); dB, dC partials (D-blocks, B, N, L); dA (B, D, N); dD, dbias
-    (B, D); dz (B, D, L). SHARE_*: direction 1 reuses direction 0's tensor, both write the same buffer."""
+                    GROUPS: tl.constexpr, HAS_Z: tl.constexpr, SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr,
+                    BIDIR: tl.constexpr, SHARE_U: tl.constexpr, SHARE_DT: tl.constexpr, SHARE_B: tl.constexpr,
+                    SHARE_C: tl.constexpr, ATOMIC: tl.constexpr):
+    """Gradient buffers are fp32: du, ddt (B, D, L); dB, dC partials (channel groups, B, N, L) or, ATOMIC, one
+    (1, B, N, L) zero-initialised buffer; dA (B, D, N); dD, dbias (B, D); dz (B, D, L). A program covers GROUPS
+    blocks of BLOCK_D channels one after the other (small register tiles, few dB/dC partials).
+    SHARE_*: direction 1 reuses direction 0's tensor, both write the same buffer."""
     pid_b = tl.program_id(0)
-    pid_d = tl.program_id(1)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    mask_d = offs_d < n_dim
-    if BIDIR:
-        _bwd_pass(u1, dt1, A1, B1, C1, D1, bias1, ck1, z_ptr, dout_ptr, du1, ddt1, dB1, dC1, dA1, dD1, dbias1,
-                  dz_ptr, pid_b, pid_d, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                  HAS_Z, SOFTPLUS, True, False, False, False, False, False, False)
-        tl.debug_barrier()
-        _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
-                  dz_ptr, pid_b, pid_d, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                  HAS_Z, SOFTPLUS, False, SHARE_U, SHARE_DT, SHARE_B, SHARE_C, True, True)
+    pid_g = tl.program_id(1)
+    if ATOMIC:
+        pid_part = pid_g * 0
     else:
-        _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
-                  dz_ptr, pid_b, pid_d, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                  HAS_Z, SOFTPLUS, REVERSE, False, False, False, False, False, True)
+        pid_part = pid_g
+    for sb in tl.static_range(GROUPS):
+        first_channel = (pid_g * GROUPS + sb) * BLOCK_D
+        offs_d = first_channel + tl.arange(0, BLOCK_D)
+        mask_d = offs_d < n_dim
+        later: tl.constexpr = sb > 0  # a later channel group adds into this program's dB/dC partial
+        tl.debug_barrier()
+        if first_channel >= n_dim:  # past the last channel: nothing to do
+            pass
+        elif BIDIR:
+            _bwd_pass(u1, dt1, A1, B1, C1, D1, bias1, ck1, z_ptr, dout_ptr, du1, ddt1, dB1, dC1, dA1, dD1, dbias1,
+                      dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
+                      HAS_Z, SOFTPLUS, True, False, False, later, later, False, False, ATOMIC)
+            tl.debug_barrier()
+            _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
+                      dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
+                      HAS_Z, SOFTPLUS, False, SHARE_U, SHARE_DT, SHARE_B | later, SHARE_C | later, True, True,
+                      ATOMIC)
+        else:
+            _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
+                      dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
+                      HAS_Z, SOFTPLUS, REVERSE, False, False, later, later, False, True, ATOMIC)
