@@ -38,7 +38,7 @@ demo: setup
 	$(VENV)/bin/aum demo --out $(DEMO_OUT)
 
 bench: setup
-	$(VENV)/bin/aum bench --device cpu --out bench_out
+	for b in fbank scan models; do $(VENV)/bin/aum bench $$b --out bench_out/$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) bench_out .pytest_cache .ruff_cache
