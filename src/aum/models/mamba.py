@@ -95,11 +95,10 @@ class MambaMixer(nn.Module):
         return conv, x_proj, dt_proj
 
     def _ssm_inputs(self, u: torch.Tensor, x_proj: nn.Linear, dt_proj: nn.Linear):
-        """u (B, E, L) -> delta (B, E, L) without bias, B and C (B, N, L)."""
-        x_dbl = x_proj(u.transpose(1, 2))  # (B, L, R + 2N)
-        dt, b, c = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = F.linear(dt, dt_proj.weight).transpose(1, 2)  # (B, E, L)
-        return delta, b.transpose(1, 2), c.transpose(1, 2)
+        """u (B, E, L) -> delta (B, E, L) without bias, B and C (B, N, L); computed in (channels, L) layout."""
+        x_dbl = torch.matmul(x_proj.weight, u)  # (B, R + 2N, L)
+        dt, b, c = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=1)
+        return torch.matmul(dt_proj.weight, dt), b, c  # (B, E, L), (B, N, L), (B, N, L)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         xz = self.in_proj(hidden).transpose(1, 2)  # (B, 2E, L)
