@@ -207,6 +207,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--repeats must be positive")
     settings = _settings(args)
     backends = _backends(args, settings["device"])
+    if not backends:
+        raise RuntimeError(f"no selective-scan backend to time on {settings['device']} (available: "
+                           f"{available_backends()}); name one with --backends")
     rows = []
     for length in settings["lengths"]:
         here = [name for name in backends if name != "ref" or length <= args.ref_max_length]
