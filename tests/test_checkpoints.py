@@ -112,3 +112,11 @@ def test_read_state_dict_uses_weights_only(tmp_path):
         read_state_dict(tmp_path / "bad.pth")
     with pytest.raises(FileNotFoundError):
         read_state_dict(tmp_path / "missing.pth")
+
+
+def test_finetuned_checkpoint_into_headless_model_ignores_the_classifier():
+    sd = to_official_state_dict(small("ssast_tiny", num_classes=5, input_frames=64, pretrain_heads=False))
+    model = small("ssast_tiny", num_classes=0, input_frames=64)
+    report = load_official(model, sd)
+    assert report.ok and "mlp_head.1.weight (model has no such part)" in report.ignored
+    assert "mask_embed (not in checkpoint)" in report.reinitialised

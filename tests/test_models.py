@@ -223,3 +223,9 @@ def test_depthwise_convs_match_conv1d():
     x = torch.randn(2, 6, 9)
     torch.testing.assert_close(causal_conv(x, conv), conv(x)[..., :9])
     torch.testing.assert_close(anticausal_conv(x, conv), conv(x.flip(-1))[..., :9].flip(-1))
+
+
+def test_no_classifier_for_pretraining():
+    model = create_model("ssamba_tiny", depth=2, input_frames=32, num_classes=0, patch_stride=16)
+    assert not any(k.startswith("mlp_head") for k in model.state_dict())
+    assert model(torch.randn(1, 32, 128)).shape == (1, 192)

@@ -7,6 +7,7 @@ tokens (`ft_avgtok`, default) or of the special tokens (`ft_cls`) and carries th
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -66,6 +67,8 @@ class TransformerAudioModel(AudioModel):
         self._init_embeddings()
 
     def set_attention(self, mode: str) -> None:
+        """Switch every block between "sdpa" and "naive" attention (and the config) in place."""
+        self.config = dataclasses.replace(self.config, attention=mode)
         for block in self.blocks:
             block.attn.mode = mode
 

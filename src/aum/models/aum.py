@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -76,6 +77,8 @@ class MambaAudioModel(AudioModel):
         self._init_embeddings()
 
     def set_scan_backend(self, backend: str) -> None:
+        """Switch the selective-scan backend of every layer (and the config) in place."""
+        self.config = dataclasses.replace(self.config, scan_backend=backend)
         for layer in self.layers:
             layer.mixer.scan_backend = backend
 

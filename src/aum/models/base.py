@@ -81,15 +81,17 @@ class AudioModel(nn.Module):
 
     # ---- heads -------------------------------------------------------------------------------------------
     def _build_head(self, num_classes: int) -> None:
+        """`head` Linear (AuM) or `mlp_head` LayerNorm + Linear; num_classes 0 = no head parameters (Identity)."""
         d = self.config.embed_dim
-        linear = nn.Linear(d, num_classes) if num_classes > 0 else nn.Identity()
-        if self.head_norm:
-            self.mlp_head = nn.Sequential(nn.LayerNorm(d), linear)
+        if num_classes <= 0:
+            head = nn.Identity()
+        elif self.head_norm:
+            head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, num_classes))
         else:
-            self.head = linear
-            if num_classes > 0:
-                nn.init.trunc_normal_(linear.weight, std=0.02)
-                nn.init.zeros_(linear.bias)
+            head = nn.Linear(d, num_classes)
+            nn.init.trunc_normal_(head.weight, std=0.02)
+            nn.init.zeros_(head.bias)
+        setattr(self, "mlp_head" if self.head_norm else "head", head)
 
     def classifier(self) -> nn.Module:
         return self.mlp_head if self.head_norm else self.head

@@ -161,17 +161,19 @@ def _adapt_patch_embed(sd: dict, report: LoadReport) -> None:
         report.reshaped[key] = "RGB kernel averaged to 1 channel"
 
 
-def _split_optional(model, sd: dict, own: dict, report: LoadReport) -> set[str]:
-    """Head keys with another class count, and head / pretext keys absent on one side, are not errors."""
-    head = "head." if not model.head_norm else "mlp_head.1."
-    for key in [k for k in sd if k.startswith(head) or PRETEXT.match(k)]:
+def _split_optional(sd: dict, own: dict, report: LoadReport) -> set[str]:
+    """Classifier keys of another shape, and classifier / pretext keys absent on one side, are not errors.
+
+    Returns the model keys that may stay at their initialisation."""
+    optional = re.compile(r"^(head\.|mlp_head\.)|" + PRETEXT.pattern)
+    for key in [k for k in sd if optional.match(k)]:
         if key not in own:
             report.ignored.append(f"{key} (model has no such part)")
             sd.pop(key)
-        elif sd[key].shape != own[key].shape and key.startswith(head):
+        elif sd[key].shape != own[key].shape:
             report.reinitialised.append(f"{key} (checkpoint {tuple(sd[key].shape)}, model {tuple(own[key].shape)})")
             sd.pop(key)
-    kept = {k for k in own if k not in sd and (k.startswith(("head.", "mlp_head.")) or PRETEXT.match(k))}
+    kept = {k for k in own if k not in sd and optional.match(k)}
     noted = {r.split(" ")[0] for r in report.reinitialised}
     report.reinitialised += [f"{k} (not in checkpoint)" for k in sorted(kept - noted)]
     return kept
@@ -183,7 +185,7 @@ def load_state_dict_checked(model, sd: dict, report: LoadReport, strict: bool = 
     own = model.state_dict()
     _adapt_patch_embed(sd, report)
     _adapt_pos_embed(model, sd, raw or {}, report, vim, grid)
-    optional = _split_optional(model, sd, own, report)
+    optional = _split_optional(sd, own, report)
     report.missing = [k for k in own if k not in sd and k not in optional]
     report.unexpected = [k for k in sd if k not in own]
     report.mismatched.update({k: f"checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
