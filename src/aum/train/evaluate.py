@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -66,11 +67,24 @@ def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_
     return report
 
 
+def json_safe(value):
+    """NaN / inf -> None (strict JSON), numpy scalars -> Python numbers."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_report(report: dict, labels: list[str], out_dir: Path) -> None:
     from aum.train.plots import plot_confusion_matrix
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2, default=float))
+    (out_dir / "metrics.json").write_text(json.dumps(json_safe(report), indent=2))
     if "confusion" in report:
         import numpy as np
 

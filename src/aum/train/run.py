@@ -111,10 +111,11 @@ def run_training(cfg: Config, out_dir: str | Path, resume: bool = False, progres
 def test_best(cfg: Config, task: Task, model: torch.nn.Module, frontend, out_dir: Path, device) -> dict:
     """Evaluate `out_dir/best` on the test split; writes `test_metrics.json`."""
     from aum.train.checkpoint import load_model_weights, resolve_checkpoint
+    from aum.train.evaluate import json_safe
 
     load_model_weights(model, resolve_checkpoint(out_dir / "best"))
     model.to(device).eval()
     metrics = task.evaluate(model, eval_loader(cfg, frontend, cfg.train.test_split))
-    (out_dir / "test_metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out_dir / "test_metrics.json").write_text(json.dumps(json_safe(metrics), indent=2))
     log.info("test (%s, best checkpoint): %s", cfg.train.test_split, format_metrics(metrics))
     return metrics

@@ -17,11 +17,16 @@ SCHEDULES = ("multistep", "cosine", "plateau", "constant")
 
 
 def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """Two parameter groups: the classifier head (`head.*`, lr x head_lr_mult) and the rest."""
+    """Two parameter groups: the classifier head (lr x head_lr_mult) and the rest. The head is
+    `model.classifier()` when the model has one (aum models: `head` or AST's `mlp_head`), else `head.*`."""
+    if hasattr(model, "classifier"):
+        head_ids = {id(p) for p in model.classifier().parameters()}
+    else:
+        head_ids = {id(p) for name, p in model.named_parameters() if name.split(".")[0] == "head"}
     head, body = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         if p.requires_grad:
-            (head if name.split(".")[0] == "head" else body).append(p)
+            (head if id(p) in head_ids else body).append(p)
     groups = [{"params": body, "lr": cfg.lr, "base_lr": cfg.lr, "name": "body"}]
     if head:
         lr = cfg.lr * cfg.head_lr_mult

@@ -67,6 +67,7 @@ class Trainer:
         self.epoch, self.step, self.batches_done = 0, 0, 0
         self.best_value: float | None = None
         self.best_epoch = -1
+        self.bad_clips_total = 0  # skipped (unreadable) training clips, all epochs of this process
         self.logger = RunLogger(self.out_dir / "logs", enabled=self.info.is_main)
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -244,6 +245,7 @@ class Trainer:
         cfg = self.cfg.train
         last_epoch = self.epoch + 1 == cfg.epochs or self._stop()
         bad = self._bad_clips() - bad_before
+        self.bad_clips_total += bad
         summary = {**summary, "bad_clips": bad}
         if self.val_loader is not None and ((self.epoch + 1) % max(1, cfg.eval_every_epochs) == 0 or last_epoch):
             metrics = self.evaluate()
@@ -285,7 +287,7 @@ class Trainer:
         if self.info.is_main:
             self._plot()
         result = {"best_" + self.task.select_metric: self.best_value, "best_epoch": self.best_epoch,
-                  "steps": self.step, "epochs": self.epoch, "seconds": seconds}
+                  "steps": self.step, "epochs": self.epoch, "seconds": seconds, "bad_clips": self.bad_clips_total}
         log.info("training done: %s", format_metrics(result))
         return result
 
