@@ -165,8 +165,16 @@ def _direction_inputs(u, delta, B, C, delta_bias, delta_softplus: bool, reverse:
 
 
 def _time_major(directions: list) -> list[torch.Tensor]:
-    """Stack K directions' (Δ', Δ'u, B, C) time-major: (L, K, Bt, D) and (L, K, Bt, N)."""
-    return [torch.stack([inputs[i].permute(2, 0, 1) for inputs in directions], dim=1) for i in range(4)]
+    """Stack K directions' (Δ', Δ'u, B, C) time-major: (L, K, Bt, D) and (L, K, Bt, N).
+
+    Two copies, both fast: torch's blocked transpose to (Bt, L, ·), then rows moved whole into place."""
+    return [torch.stack([inputs[i].transpose(1, 2).contiguous().transpose(0, 1) for inputs in directions], dim=1)
+            for i in range(4)]
+
+
+def _natural_layout(y: torch.Tensor) -> torch.Tensor:
+    """(L, K, Bt, D) -> contiguous (K, Bt, D, L), by the same two fast copies in reverse."""
+    return y.permute(1, 2, 0, 3).contiguous().transpose(-1, -2).contiguous()
 
 
 def _scan_directions(stacked: list, As: list, dtype) -> torch.Tensor:
@@ -174,7 +182,7 @@ def _scan_directions(stacked: list, As: list, dtype) -> torch.Tensor:
     delta, du, Bm, Cm = stacked
     stacked.clear()  # the caller holds no other reference: the time-major copies die with the scan's own use
     A = torch.stack([A.to(dtype) for A in As])  # (K, D, N)
-    return chunked_scan(delta, du, A, Bm, Cm).permute(1, 2, 3, 0)  # (K, Bt, D, L)
+    return _natural_layout(chunked_scan(delta, du, A, Bm, Cm))  # (K, Bt, D, L)
 
 
 def _add_skip(y, u, D):
