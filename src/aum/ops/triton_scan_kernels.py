@@ -13,7 +13,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-LOG2E: tl.constexpr = 1.4426950408889634
+LOG2E = tl.constexpr(1.4426950408889634)
 
 
 @triton.jit
@@ -136,12 +136,12 @@ def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr
               pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale,
               N: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, HAS_Z: tl.constexpr,
               SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr, ACC_U: tl.constexpr, ACC_DT: tl.constexpr,
-              ACC_B: tl.constexpr, ACC_C: tl.constexpr, Z_PREV: tl.constexpr, Z_FINAL: tl.constexpr,
-              ATOMIC: tl.constexpr):
+              acc_b, acc_c, Z_PREV: tl.constexpr, Z_FINAL: tl.constexpr, ATOMIC: tl.constexpr):
     """Gradients of one direction, chunks in reverse scan order: recompute the chunk's states from its checkpoint,
     then the adjoint g_s = dL/dh_s = dy_s C_s + a_{s+1} g_{s+1} as a reverse associative scan.
-    ACC_*: add into what is there (the other direction's gradient of a shared tensor, or an earlier channel group's
-    dB/dC partial). ATOMIC: dB/dC go to one (B, N, L) buffer by atomic adds instead (not deterministic).
+    ACC_U/ACC_DT, acc_b/acc_c (runtime flags): add into what is there (the other direction's gradient of a shared
+    tensor, or an earlier channel tile's dB/dC partial). ATOMIC: dB/dC go to one (B, N, L) buffer by atomic adds
+    instead (not deterministic).
     dz: without Z_FINAL store this direction's y in dz (fp32) for the other pass; Z_PREV adds it; Z_FINAL computes
     dz from the merged y."""
     offs_n = tl.arange(0, BLOCK_N)
@@ -219,10 +219,8 @@ def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr
             tl.atomic_add(dB_ptr + offs_part, dB, mask=mask_bc)
             tl.atomic_add(dC_ptr + offs_part, dC, mask=mask_bc)
         else:
-            if ACC_B:
-                dB += tl.load(dB_ptr + offs_part, mask=mask_bc, other=0.0)
-            if ACC_C:
-                dC += tl.load(dC_ptr + offs_part, mask=mask_bc, other=0.0)
+            dB += tl.load(dB_ptr + offs_part, mask=mask_bc & acc_b, other=0.0)  # no read when not accumulating
+            dC += tl.load(dC_ptr + offs_part, mask=mask_bc & acc_c, other=0.0)
             tl.store(dB_ptr + offs_part, dB, mask=mask_bc)
             tl.store(dC_ptr + offs_part, dC, mask=mask_bc)
     per_channel = pid_b.to(tl.int64) * n_dim + offs_d  # (BD,) index into (B, D) partials
@@ -249,24 +247,23 @@ def scan_bwd_kernel(u0, dt0, A0, B0, C0, D0, bias0, ck0, du0, ddt0, dB0, dC0, dA
         pid_part = pid_g * 0
     else:
         pid_part = pid_g
-    for sb in tl.static_range(GROUPS):
+    for sb in range(0, GROUPS):  # a runtime loop (not unrolled: compile time); sb > 0 adds into the dB/dC partial
         first_channel = (pid_g * GROUPS + sb) * BLOCK_D
         offs_d = first_channel + tl.arange(0, BLOCK_D)
         mask_d = offs_d < n_dim
-        later: tl.constexpr = sb > 0  # a later channel group adds into this program's dB/dC partial
         tl.debug_barrier()
         if first_channel >= n_dim:  # past the last channel: nothing to do
             pass
         elif BIDIR:
             _bwd_pass(u1, dt1, A1, B1, C1, D1, bias1, ck1, z_ptr, dout_ptr, du1, ddt1, dB1, dC1, dA1, dD1, dbias1,
                       dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                      HAS_Z, SOFTPLUS, True, False, False, later, later, False, False, ATOMIC)
+                      HAS_Z, SOFTPLUS, True, False, False, sb > 0, sb > 0, False, False, ATOMIC)
             tl.debug_barrier()
             _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
                       dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                      HAS_Z, SOFTPLUS, False, SHARE_U, SHARE_DT, SHARE_B | later, SHARE_C | later, True, True,
+                      HAS_Z, SOFTPLUS, False, SHARE_U, SHARE_DT, (sb > 0) | SHARE_B, (sb > 0) | SHARE_C, True, True,
                       ATOMIC)
         else:
             _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
                       dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                      HAS_Z, SOFTPLUS, REVERSE, False, False, later, later, False, True, ATOMIC)
+                      HAS_Z, SOFTPLUS, REVERSE, False, False, sb > 0, sb > 0, False, True, ATOMIC)
