@@ -174,6 +174,17 @@ def test_kernel_bench_smoke(interpreted, capsys):
     assert "best bi_fwdbwd at L=9" in out and interpreted.KERNEL_CONFIG.chunk == 8
 
 
+@pytest.mark.skipif(IN_INTERPRETER, reason="compiles the real kernels, which the interpreter replaces")
+@pytest.mark.filterwarnings("ignore:TRITON_DEFAULT_FP_FUSION")
+def test_kernels_compile_for_hopper_without_a_gpu():
+    """Catches what the interpreter cannot: Triton front-end rules and lowering of the real kernels (sm_90)."""
+    pytest.importorskip("triton.backends.nvidia.compiler")
+    from aum.ops import triton_bench
+
+    rows = triton_bench.compile_report([(4, 32, 4, 8)], arch=90, dtype="bf16")
+    assert [r["kernel"] for r in rows] == ["fwd", "bwd"]
+
+
 def test_unavailable_without_cuda_or_interpreter(monkeypatch):
     from aum.ops import triton_scan
 

@@ -11,13 +11,22 @@ device-to-device copy bandwidth (the issue's reference: mamba_ssm reaches about 
 direction for forward + backward).
 Targets at L=4096 bf16 (issue 6): bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
 On the CPU (TRITON_INTERPRET=1) it runs through the interpreter: only useful as a smoke test at tiny sizes.
+
+    python -m aum.ops.triton_bench --compile-only --arch 90   # no GPU needed: registers / stack per config
+
+`--compile-only` compiles both kernels to a cubin for the given architecture with Triton's bundled toolchain and
+prints the registers and stack (spill) bytes per thread that `cuobjdump --dump-resource-usage` reports.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
 import statistics
+import subprocess
+import tempfile
 import time
 
 import torch
@@ -100,6 +109,46 @@ def bench(batch, dim, state, length, dtype, configs, device, warmup, repeats) ->
     return rows
 
 
+IO_ARGS = {"u0", "dt0", "B0", "C0", "u1", "dt1", "B1", "C1", "z_ptr", "out_ptr", "dout_ptr"}  # in the I/O dtype
+INT_ARGS = {"n_batch", "n_dim", "L", "n_chunks"}
+
+
+def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16) -> list[dict]:
+    """Compile the forward and backward kernels (bidirectional, Fo-Bi sharing) for `sm_<arch>` without a device;
+    returns {kernel, config, registers, stack_bytes} per config (None where cuobjdump is missing)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from aum.ops import triton_scan_kernels as kernels
+
+    tl_dtype = {"bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}[dtype]
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    rows = []
+    for block_d, chunk, warps, *groups in configs:
+        flags = dict(N=state, BLOCK_N=state, BLOCK_D=block_d, CHUNK=chunk, HAS_Z=True, SOFTPLUS=True, REVERSE=False,
+                     BIDIR=True, STORE_STATES=True, GROUPS=groups[0] if groups else 8, SHARE_U=True, SHARE_DT=True,
+                     SHARE_B=True, SHARE_C=True, ATOMIC=False)
+        for name, kernel in (("fwd", kernels.scan_fwd_kernel), ("bwd", kernels.scan_bwd_kernel)):
+            signature = {a: "constexpr" if a in flags else "i32" if a in INT_ARGS else "fp32" if a == "scale"
+                         else f"*{tl_dtype}" if a in IO_ARGS else "*fp32" for a in kernel.arg_names}
+            constexprs = {(kernel.arg_names.index(a),): flags[a] for a in kernel.arg_names if a in flags}
+            compiled = triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
+                                      target=GPUTarget("cuda", arch, 32), options=dict(num_warps=warps))
+            usage = ""
+            if os.path.exists(cuobjdump):
+                with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+                    f.write(compiled.asm["cubin"])
+                    f.flush()
+                    usage = subprocess.run([cuobjdump, "--dump-resource-usage", f.name], capture_output=True,
+                                           text=True).stdout
+            regs, stack = re.search(r"REG:(\d+)", usage), re.search(r"STACK:(\d+)", usage)
+            rows.append(dict(kernel=name, config=":".join(map(str, (block_d, chunk, warps, *groups))),
+                             registers=int(regs.group(1)) if regs else None,
+                             stack_bytes=int(stack.group(1)) if stack else None))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aum.ops.triton_bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,12 +161,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma list of block_d:chunk:num_warps[:bwd_groups] (KERNEL_CONFIG fields)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--compile-only", action="store_true", help="compile for --arch, print registers (no GPU needed)")
+    p.add_argument("--arch", type=int, default=90, help="CUDA compute capability for --compile-only (default 90)")
     args = p.parse_args(argv)
+    configs = [tuple(int(v) for v in c.split(":")) for c in args.configs.split(",")]
+    if args.compile_only:
+        print(f"{'kernel':<6} {'config':>10} {'registers':>10} {'stack B':>8}   (sm_{args.arch}, {args.dtype})")
+        for r in compile_report(configs, args.arch, args.dtype, args.state):
+            print(f"{r['kernel']:<6} {r['config']:>10} {str(r['registers']):>10} {str(r['stack_bytes']):>8}")
+        return 0
     ok, reason = triton_scan.triton_available()
     if not ok:
         raise SystemExit(f"triton_bench: {reason}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    configs = [tuple(int(v) for v in c.split(":")) for c in args.configs.split(",")]
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU (Triton interpreter)"
     print(f"{name}; B={args.batch} D={args.dim} N={args.state} {args.dtype}; torch {torch.__version__}")
     print(f"{'case':<10} {'config':>9} {'L':>7} {'ms':>10} {'copy BW %':>10} {'Gexp/s':>9}")
