@@ -120,3 +120,13 @@ def test_finetuned_checkpoint_into_headless_model_ignores_the_classifier():
     report = load_official(model, sd)
     assert report.ok and "mlp_head.1.weight (model has no such part)" in report.ignored
     assert "mask_embed (not in checkpoint)" in report.reinitialised
+
+
+def test_create_model_from_our_folder_at_another_length(tmp_path):
+    from aum.models import save_pretrained
+
+    src = small("ast_tiny", input_frames=64, num_classes=3)  # 12 x 5 grid (stride 10)
+    save_pretrained(src, tmp_path / "ast")
+    dst = create_model("ast_tiny", pretrained=tmp_path / "ast", depth=2, input_frames=128, num_classes=3)
+    assert dst.pos_embed.pos_embed.shape == (1, 2 + 12 * 12, 192)
+    torch.testing.assert_close(dst.mlp_head[1].weight, src.mlp_head[1].weight)

@@ -8,6 +8,7 @@ missing, unexpected or of the wrong shape, or an AuM v1/v2 mismatch, raises with
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -219,10 +220,22 @@ def load_official(model, path_or_state_dict, strict: bool = True, grid: tuple[in
     return load_state_dict_checked(model, sd, report, strict, raw=raw, vim=vim, grid=grid)
 
 
+def _saved_grid(path: Path) -> tuple[int, int] | None:
+    """The patch grid recorded in a `save_pretrained` folder's config.json (None when absent)."""
+    config_file = (path if path.is_dir() else path.parent) / "config.json"
+    if not config_file.is_file():
+        return None
+    cfg = json.loads(config_file.read_text()).get("model_config", {})
+    if not {"mel_bins", "input_frames", "patch_size", "patch_stride"} <= set(cfg):
+        return None
+    patch, stride = cfg["patch_size"], cfg["patch_stride"]
+    return patch_grid(cfg["mel_bins"], patch, stride), patch_grid(cfg["input_frames"], patch, stride)
+
+
 def load_checkpoint(model, src, strict: bool = True) -> LoadReport:
     """Our `save_pretrained` directory / `.safetensors`, else an official checkpoint (`load_official`)."""
     path = Path(src) if isinstance(src, (str, Path)) else None
     if path is not None and (path.is_dir() or path.suffix == ".safetensors"):
         report = LoadReport(source=str(src))
-        return load_state_dict_checked(model, read_state_dict(path), report, strict)
+        return load_state_dict_checked(model, read_state_dict(path), report, strict, grid=_saved_grid(path))
     return load_official(model, src, strict)
