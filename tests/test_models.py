@@ -229,3 +229,16 @@ def test_no_classifier_for_pretraining():
     model = create_model("ssamba_tiny", depth=2, input_frames=32, num_classes=0, patch_stride=16)
     assert not any(k.startswith("mlp_head") for k in model.state_dict())
     assert model(torch.randn(1, 32, 128)).shape == (1, 192)
+
+
+def test_ssamba_pairs_flip_and_applies_norm_f_twice():
+    torch.manual_seed(0)
+    model = create_model("ssamba_tiny", depth=2, input_frames=32, patch_stride=16, num_classes=2).eval()
+    x = torch.randn(1, 32, 128)
+    with torch.no_grad():
+        h = torch.cat([model.cls_token, model.patch_tokens(x)], dim=1) + model.pos_embed.pos_embed  # CLS at 0
+        h_f, r_f = model.layers[0](h, None)
+        h_b, r_b = model.layers[1](h.flip(1), None)
+        want = model.norm_f(model.norm_f(r_f + r_b.flip(1) + h_f + h_b.flip(1)))
+        torch.testing.assert_close(model.forward_features(x), want)
+        torch.testing.assert_close(model(x), model.mlp_head(want[:, 1:].mean(dim=1)))  # ft_avgtok
