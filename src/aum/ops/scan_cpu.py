@@ -3,11 +3,12 @@
 Same semantics as `selective_scan_ref` (SPEC.md §8), computed in fp32 (fp64 for fp64 inputs).
 
 How it is fast without materialising (B, D, L, N):
-- The core `_ChunkedScan` works time-major, on tensors laid out (L, K, Bt, D) and (L, K, Bt, N), where K stacks
-  scan directions (1 for a plain scan, 2 for a fused bidirectional scan; each direction has its own A).
+- The core `_ChunkedScan` works time-major, on tensors laid out (L, G, D) and (L, G, N), where the rows
+  G = K·Bt stack K scan directions (1 for a plain scan, 2 for a fused bidirectional scan) and the batch; A is
+  given per row, (G, D, N), so that every broadcast is along time only (mixed broadcasts were 4x slower).
 - Time is cut into chunks of T steps. Per chunk the decays a = exp(Δ·A) and inputs b = Δu·B are built with a few
-  vectorised ops into reused (T, K, Bt, D, N) buffers; the recurrence h_t = a_t h_{t-1} + b_t is then one in-place
-  `addcmul_` per step on a (K, Bt, D, N) slice; y_t = <C_t, h_t> is one product and one matmul per chunk.
+  vectorised ops into reused (T, G, D, N) buffers; the recurrence h_t = a_t h_{t-1} + b_t is then one in-place
+  `addcmul_` per step on a (G, D, N) slice; y_t = <C_t, h_t> is one product and one matmul per chunk.
 - Forward keeps only the state entering each chunk. Backward walks the chunks from the end, recomputes the chunk's
   states from its saved entry state, and runs the adjoint recurrence g_t = C_t dy_t + a_{t+1} g_{t+1} (the same
   in-place step, in reverse) to get every gradient.
@@ -51,28 +52,28 @@ def _sum_last_(x: torch.Tensor, ones: torch.Tensor, out: torch.Tensor) -> torch.
 
 
 def _chunk_states(delta, du, A2, Bc, h0, a_buf, h_buf):
-    """Decays a and states h (T, K, Bt, D, N) of one chunk, written into a_buf and h_buf; returns both views.
+    """Decays a and states h (T, G, D, N) of one chunk, written into a_buf and h_buf; returns both views.
 
-    delta, du: (T, K, Bt, D); A2 = A·log2(e): (K, D, N); Bc: (T, K, Bt, N); h0: (K, Bt, D, N) or None (zeros)."""
+    delta, du: (T, G, D); A2 = A·log2(e): (G, D, N); Bc: (T, G, N); h0: (G, D, N) or None (zeros)."""
     steps = delta.shape[0]
     a, h = a_buf[:steps], h_buf[:steps]
-    torch.mul(delta[..., None], A2[:, None], out=a)  # (T, K, Bt, D, N) = Δ·A·log2(e)
+    torch.mul(delta[..., None], A2, out=a)  # (T, G, D, N) = Δ·A·log2(e)
     a.exp2_()
-    torch.mul(du[..., None], Bc[..., None, :], out=h)  # (T, K, Bt, D, N) = Δu·B
+    torch.mul(du[..., None], Bc[..., None, :], out=h)  # (T, G, D, N) = Δu·B
     _linear_recurrence_(list(h.unbind(0)), list(a.unbind(0)), h0)
     return a, h
 
 
 class _ChunkedScan(torch.autograd.Function):
-    """y_t = <C_t, h_t>, h_t = exp(Δ_t A) h_{t-1} + (Δu)_t B_t for K stacked directions, one float dtype.
+    """y_t = <C_t, h_t>, h_t = exp(Δ_t A) h_{t-1} + (Δu)_t B_t for G stacked rows, one float dtype.
 
-    Time-major and contiguous: delta, du (L, K, Bt, D); A (K, D, N); Bm, Cm (L, K, Bt, N) -> y (L, K, Bt, D)."""
+    Time-major and contiguous: delta, du (L, G, D); A (G, D, N); Bm, Cm (L, G, N) -> y (L, G, D)."""
 
     @staticmethod
     def forward(ctx, delta, du, A, Bm, Cm, chunk: int, keep_states: bool):
-        length, k, bt, d = delta.shape
-        A2 = A * LOG2E  # (K, D, N)
-        a_buf = delta.new_empty(chunk, k, bt, d, A.shape[-1])
+        length = delta.shape[0]
+        A2 = A * LOG2E  # (G, D, N)
+        a_buf = delta.new_empty(chunk, *A.shape)  # (T, G, D, N)
         h_buf = torch.empty_like(a_buf)
         y = torch.empty_like(delta)
         ones = A.new_ones(A.shape[-1], 1)
@@ -83,18 +84,18 @@ class _ChunkedScan(torch.autograd.Function):
             if keep_states:
                 entry_states.append(delta.new_zeros(a_buf.shape[1:]) if h_prev is None else h_prev)
             a, h = _chunk_states(delta[sl], du[sl], A2, Bm[sl], h_prev, a_buf, h_buf)
-            torch.mul(h, Cm[sl, ..., None, :], out=a)  # (T, K, Bt, D, N): a is free again
-            _sum_last_(a, ones, out=y[sl])  # (T, K, Bt, D)
-            h_prev = h[-1].clone()  # (K, Bt, D, N): h_buf is overwritten by the next chunk
+            torch.mul(h, Cm[sl, ..., None, :], out=a)  # (T, G, D, N): a is free again
+            _sum_last_(a, ones, out=y[sl])  # (T, G, D)
+            h_prev = h[-1].clone()  # (G, D, N): h_buf is overwritten by the next chunk
         if keep_states:
-            ctx.save_for_backward(delta, du, A, Bm, Cm, torch.stack(entry_states))  # states: (chunks, K, Bt, D, N)
+            ctx.save_for_backward(delta, du, A, Bm, Cm, torch.stack(entry_states))  # states: (chunks, G, D, N)
         ctx.chunk = chunk
         return y
 
     @staticmethod
     def backward(ctx, dy):
         delta, du, A, Bm, Cm, entry_states = ctx.saved_tensors
-        dy = dy.contiguous()  # (L, K, Bt, D): arrives as a transposed view; strided chunks would be slow
+        dy = dy.contiguous()  # (L, G, D): arrives as a transposed view; strided chunks would be slow
         grads = _ChunkGrads(delta, A, Bm.shape, ctx.chunk)
         carry = (None, None)  # decay a and adjoint g of the first step of the following chunk
         starts = range(0, delta.shape[0], ctx.chunk)
@@ -108,42 +109,40 @@ class _ChunkGrads:
     """Gradient accumulators and reused chunk buffers for `_ChunkedScan.backward`."""
 
     def __init__(self, delta, A, bc_shape, chunk: int):
-        _, k, bt, d = delta.shape
         self.delta, self.A, self.A2 = delta, A, A * LOG2E
-        self.a_buf = delta.new_empty(chunk, k, bt, d, A.shape[-1])  # (T, K, Bt, D, N)
+        self.a_buf = delta.new_empty(chunk, *A.shape)  # (T, G, D, N)
         self.h_buf, self.g_buf, self.w_buf = (torch.empty_like(self.a_buf) for _ in range(3))
-        self.d_delta, self.d_du = torch.empty_like(delta), torch.empty_like(delta)  # (L, K, Bt, D)
-        self.d_B, self.d_C = delta.new_empty(bc_shape), delta.new_empty(bc_shape)  # (L, K, Bt, N)
-        self.d_A = torch.zeros_like(A)  # (K, D, N)
+        self.d_delta, self.d_du = torch.empty_like(delta), torch.empty_like(delta)  # (L, G, D)
+        self.d_B, self.d_C = delta.new_empty(bc_shape), delta.new_empty(bc_shape)  # (L, G, N)
+        self.d_A = torch.zeros_like(A)  # (G, D, N)
         self.ones = A.new_ones(A.shape[-1], 1)
 
     def chunk(self, sl, du, Bm, Cm, dy, h0, carry):
-        delta_c, du_c, dy_c = self.delta[sl], du[sl], dy[sl]  # (T, K, Bt, D)
-        B_c, C_c = Bm[sl], Cm[sl]  # (T, K, Bt, N)
+        delta_c, du_c, dy_c = self.delta[sl], du[sl], dy[sl]  # (T, G, D)
+        B_c, C_c = Bm[sl], Cm[sl]  # (T, G, N)
         a, h = _chunk_states(delta_c, du_c, self.A2, B_c, h0, self.a_buf, self.h_buf)
         g, grad_log_decay = self.g_buf[: a.shape[0]], self.w_buf[: a.shape[0]]
-        torch.mul(dy_c[..., None], C_c[..., None, :], out=g)  # (T, K, Bt, D, N) = C_t dy_t
+        torch.mul(dy_c[..., None], C_c[..., None, :], out=g)  # (T, G, D, N) = C_t dy_t
         a_steps = a.unbind(0)
         # adjoint recurrence, backwards in time: g_t += a_{t+1} g_{t+1}
         _linear_recurrence_(list(g.unbind(0)[::-1]), [carry[0], *a_steps[:0:-1]], carry[1])
-        torch.matmul(dy_c[..., None, :], h, out=self.d_C[sl, ..., None, :])  # (T, K, Bt, 1, N) = Σ_d dy h
-        torch.matmul(du_c[..., None, :], g, out=self.d_B[sl, ..., None, :])  # (T, K, Bt, 1, N) = Σ_d Δu g
-        torch.mul(g, a, out=grad_log_decay)  # (T, K, Bt, D, N): dL/d(ΔA) = g_t · a_t · h_{t-1}
+        torch.matmul(dy_c[..., None, :], h, out=self.d_C[sl, ..., None, :])  # (T, G, 1, N) = Σ_d dy h
+        torch.matmul(du_c[..., None, :], g, out=self.d_B[sl, ..., None, :])  # (T, G, 1, N) = Σ_d Δu g
+        torch.mul(g, a, out=grad_log_decay)  # (T, G, D, N): dL/d(ΔA) = g_t · a_t · h_{t-1}
         grad_log_decay[1:].mul_(h[:-1])
         grad_log_decay[0].mul_(h0)
         next_carry = (a[0].clone(), g[0].clone())
         scratch = a  # the decays are no longer needed
         _sum_last_(torch.mul(g, B_c[..., None, :], out=scratch), self.ones, out=self.d_du[sl])  # Σ_n g B
-        _sum_last_(torch.mul(grad_log_decay, self.A[:, None], out=scratch), self.ones, out=self.d_delta[sl])
-        self.d_A += grad_log_decay.mul_(delta_c[..., None]).sum(dim=(0, 2))  # (K, D, N)
+        _sum_last_(torch.mul(grad_log_decay, self.A, out=scratch), self.ones, out=self.d_delta[sl])
+        self.d_A += grad_log_decay.mul_(delta_c[..., None]).sum(dim=0)  # (G, D, N)
         return next_carry
 
 
 def chunked_scan(delta, du, A, Bm, Cm, chunk: int | None = None):
-    """Core scan of K stacked directions, time-major (see `_ChunkedScan`). Returns y = <C, h>: (L, K, Bt, D)."""
-    length, k, bt, d = delta.shape
+    """Core scan of G stacked rows, time-major (see `_ChunkedScan`). Returns y = <C, h>: (L, G, D)."""
     if chunk is None:
-        chunk = chunk_length(length, k * bt * d * A.shape[-1])
+        chunk = chunk_length(delta.shape[0], A.numel())
     # needs_input_grad stays True under no_grad for inputs that require grad (parameters): decide here
     keep_states = torch.is_grad_enabled() and any(t.requires_grad for t in (delta, du, A, Bm, Cm))
     return _ChunkedScan.apply(delta, du, A, Bm, Cm, chunk, keep_states)
@@ -179,10 +178,12 @@ def _natural_layout(y: torch.Tensor) -> torch.Tensor:
 
 def _scan_directions(stacked: list, As: list, dtype) -> torch.Tensor:
     """Run the stacked directions in one chunked scan; returns <C, h> as (K, Bt, D, L), each in its scan order."""
-    delta, du, Bm, Cm = stacked
+    length, k, batch, _ = stacked[0].shape
+    delta, du, Bm, Cm = (x.view(length, k * batch, -1) for x in stacked)  # (L, G, ·) with G = K·Bt
     stacked.clear()  # the caller holds no other reference: the time-major copies die with the scan's own use
-    A = torch.stack([A.to(dtype) for A in As])  # (K, D, N)
-    return _natural_layout(chunked_scan(delta, du, A, Bm, Cm))  # (K, Bt, D, L)
+    A = torch.stack([A.to(dtype) for A in As]).repeat_interleave(batch, dim=0)  # (G, D, N)
+    y = chunked_scan(delta, du, A, Bm, Cm)  # (L, G, D)
+    return _natural_layout(y.view(length, k, batch, -1))  # (K, Bt, D, L)
 
 
 def _add_skip(y, u, D):
