@@ -11,7 +11,8 @@ Timing: median over --repeats after --warmup runs; CUDA events on a GPU, perf_co
 left empty (the process RSS high-water mark cannot be attributed to one row). A CUDA out-of-memory error is caught
 and recorded as status `oom`; longer sequences of the same row are then recorded as `skipped` without running.
 
-    aum bench models                                   # the default sweep for this machine (CPU: tiny sizes)
+    aum bench models                                   # the default sweep for this machine (CPU: tiny sizes,
+                                                       # still minutes per row: add --depth 2 for a quick look)
     aum bench models --models ssamba_tiny,ssast_tiny --attention naive --tokens 22528 --dtypes fp32 \\
         --modes inference --batch 4                    # the SSAMBA paper's efficiency claim (SPEC.md §3)
     aum bench models --models aum_base,ast_base --tokens 512,4096,16384 --dtypes bf16 --out bench_out
@@ -37,7 +38,7 @@ NUM_CLASSES = 527
 MEL_BINS = 128
 PATCH = 16
 GPU_TOKENS = [256, 512, 1024, 2048, 4096, 8192, 16384, 22528, 32768]
-CPU_TOKENS = [128, 256, 512, 1024]
+CPU_TOKENS = [128, 256, 512]
 GPU_MODELS = [f"{fam}_{size}" for fam in ("aum", "ssamba", "ast", "ssast") for size in ("tiny", "small", "base")]
 CPU_MODELS = ["aum_tiny", "ssamba_tiny", "ast_tiny", "ssast_tiny"]
 ATTENTION_FAMILIES = ("ast", "ssast")
@@ -75,8 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan-backend", default="auto", help="selective-scan backend of AuM/SSAMBA (default auto)")
     parser.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
     parser.add_argument("--depth", type=int, default=None, help="override the depth of every model (quick runs)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported (default 5)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed runs first (default GPU 3, CPU 1)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs; the median is reported (default GPU 10, CPU 3)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="folder (gets models.csv + models.png) or a .csv path")
@@ -238,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
     device = _resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    cuda = device.type == "cuda"
+    args.warmup = args.warmup if args.warmup is not None else (3 if cuda else 1)
+    args.repeats = args.repeats if args.repeats is not None else (10 if cuda else 3)
     if args.batch < 1 or args.repeats < 1 or args.warmup < 0:
         raise ValueError("--batch and --repeats must be positive, --warmup non-negative")
     tokens = sorted(args.tokens or (GPU_TOKENS if device.type == "cuda" else CPU_TOKENS))
