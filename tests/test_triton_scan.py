@@ -206,3 +206,17 @@ def test_cuda_bigger_shapes(dtype):
     A_b = (-torch.rand(64, 16, device="cuda") - 0.2).requires_grad_()
     out = triton_scan.bidirectional_scan_triton(**x, A_b=A_b)
     assert_close_grads(out, ref_bidirectional(x, dict(x, A=A_b), "sum"), dict(x, A_b=A_b), dtype, grad_scale=5.0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1",
+                    reason="needs a CUDA device (compiled kernels)")
+def test_cuda_long_sequence_values():
+    from aum.ops import triton_scan
+
+    length = 65536 + 3  # past 64k, odd: int64 offsets, thousands of chunks
+    x = make_inputs(1, 4, 16, length, device="cuda", seed=7)
+    A_b = -torch.rand(4, 16, device="cuda") - 0.2
+    with torch.no_grad():
+        out = triton_scan.bidirectional_scan_triton(**x, A_b=A_b, merge="mean")
+        ref = ref_bidirectional(x, dict(x, A=A_b), "mean")
+    torch.testing.assert_close(out, ref, rtol=TOL[torch.float32][0], atol=TOL[torch.float32][1])
