@@ -80,29 +80,36 @@ def eval_loader(cfg: Config, frontend, split: str):
                        num_workers=cfg.train.num_workers, seed=cfg.train.seed)
 
 
-def run_training(cfg: Config, out_dir: str | Path, resume: bool = False, progress: Progress | None = None) -> dict:
-    """Train, then evaluate the best checkpoint on `train.test_split` (rank 0); returns the summary dict."""
+def build_trainer(cfg: Config, out_dir: str | Path, info: DistInfo, device: torch.device,
+                  progress: Progress | None = None):
+    """Everything a run needs, on this rank: returns (trainer, task, frontend)."""
     from aum.train.trainer import Trainer
 
+    seed_everything(cfg.train.seed + info.rank)
+    frontend = build_frontend(cfg.frontend)
+    train_ds, train_loader, val_loader = build_loaders(cfg, frontend, info)
+    task = build_task(cfg.task, train_ds)
+    seed_everything(cfg.train.seed)  # identical initial weights on every rank
+    model = build_model(cfg, task, frontend)
+    seed_everything(cfg.train.seed + info.rank)
+    log.info("model %s: %.2fM parameters, device %s", cfg.model.get("name"),
+             sum(p.numel() for p in model.parameters()) / 1e6, device)
+    trainer = Trainer(cfg, task, model, train_loader, val_loader, out_dir, meta={"frontend": frontend.to_dict()},
+                      dist_info=info, device=device, progress=progress)
+    return trainer, task, frontend
+
+
+def run_training(cfg: Config, out_dir: str | Path, resume: bool = False, progress: Progress | None = None) -> dict:
+    """Train, then evaluate the best checkpoint on `train.test_split` (rank 0); returns the summary dict."""
     out_dir = Path(out_dir)
     if not resume and (out_dir / "last").exists():
         raise ValueError(f"{out_dir}: already holds a run; pass --resume to continue it or choose another --out")
     info, device = setup_distributed(cfg.train.device)
     try:
-        seed_everything(cfg.train.seed + info.rank)
-        frontend = build_frontend(cfg.frontend)
-        train_ds, train_loader, val_loader = build_loaders(cfg, frontend, info)
-        task = build_task(cfg.task, train_ds)
-        seed_everything(cfg.train.seed)  # identical initial weights on every rank
-        model = build_model(cfg, task, frontend)
-        seed_everything(cfg.train.seed + info.rank)
-        log.info("model %s: %.2fM parameters, device %s", cfg.model.get("name"),
-                 sum(p.numel() for p in model.parameters()) / 1e6, device)
-        trainer = Trainer(cfg, task, model, train_loader, val_loader, out_dir, meta={"frontend": frontend.to_dict()},
-                          dist_info=info, device=device, progress=progress)
+        trainer, task, frontend = build_trainer(cfg, out_dir, info, device, progress)
         summary = trainer.fit(resume=resume)
         if info.is_main and cfg.train.test_split:
-            summary["test"] = test_best(cfg, task, model, frontend, out_dir, device)
+            summary["test"] = test_best(cfg, task, trainer.model, frontend, out_dir, device)
         return summary
     finally:
         cleanup_distributed()

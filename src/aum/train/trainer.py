@@ -46,6 +46,7 @@ class Trainer:
         self.info = dist_info or DistInfo()
         self.device = device or torch.device("cpu")
         self.train_loader, self.val_loader = train_loader, val_loader
+        self.has_val = broadcast_object(val_loader is not None, self.info)  # rank 0 alone holds the loader
         self.meta, self.progress = dict(meta or {}), progress or Progress()
         self.model = model.to(self.device)
         self.amp = cfg.train.amp in ("auto", "bf16") and self.device.type == "cuda"
@@ -247,7 +248,7 @@ class Trainer:
         bad = self._bad_clips() - bad_before
         self.bad_clips_total += bad
         summary = {**summary, "bad_clips": bad}
-        if self.val_loader is not None and ((self.epoch + 1) % max(1, cfg.eval_every_epochs) == 0 or last_epoch):
+        if self.has_val and ((self.epoch + 1) % max(1, cfg.eval_every_epochs) == 0 or last_epoch):
             metrics = self.evaluate()
             summary.update(metrics)
             self.schedule.on_metric(metrics.get(self.plateau_metric))
@@ -255,7 +256,7 @@ class Trainer:
             if self._is_better(metrics.get(self.task.select_metric)):
                 self.best_value, self.best_epoch = metrics[self.task.select_metric], self.epoch
                 self._save("best", self.eval_model, None)
-        elif self.val_loader is None:  # nothing to select on: "best" is the latest model
+        elif not self.has_val:  # nothing to select on: "best" is the latest model
             self.best_epoch = self.epoch
             self._save("best", self.eval_model, None)
         if bad:
