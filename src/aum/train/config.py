@@ -113,7 +113,9 @@ def _normalise_free(value: Any) -> Any:
         return {k: _normalise_free(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_normalise_free(v) for v in value]
-    return parse_scalar(value) if isinstance(value, str) else value
+    if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
+        return float(value)  # a quoted string such as "off" stays a string
+    return value
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -225,6 +227,8 @@ def resolve_data_paths(data_cfg: dict, base_dir: str | Path) -> dict:
     for key in DATA_PATH_KEYS:
         if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
             out[key] = str((Path(base_dir) / out[key]).resolve())
+    if isinstance(out.get("sources"), list):  # mixed unlabeled sources (pretraining): each has its own root
+        out["sources"] = [resolve_data_paths(s, base_dir) if isinstance(s, dict) else s for s in out["sources"]]
     return out
 
 

@@ -18,7 +18,7 @@ import torch
 from aum.train.config import Config, FrontendConfig
 from aum.train.distributed import DistInfo, cleanup_distributed, seed_everything, setup_distributed
 from aum.train.logging_utils import Progress, format_metrics
-from aum.train.tasks import Task, build_task
+from aum.train.tasks import Task, build_task, task_builder
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def build_trainer(cfg: Config, out_dir: str | Path, info: DistInfo, device: torc
     """Everything a run needs, on this rank: returns (trainer, task, frontend)."""
     from aum.train.trainer import Trainer
 
+    task_builder(cfg.task)  # registers the task's data formats before the datasets are built
     seed_everything(cfg.train.seed + info.rank)
     frontend = build_frontend(cfg.frontend)
     train_ds, train_loader, val_loader = build_loaders(cfg, frontend, info)

@@ -48,14 +48,22 @@ def register_task(name: str, builder: Callable) -> None:
     TASK_BUILDERS[name] = builder
 
 
-def build_task(task_cfg: dict, train_dataset) -> Task:
-    cfg = dict(task_cfg or {})
-    name = cfg.pop("name", "classification")
+def task_builder(task_cfg: dict) -> Callable:
+    """The builder for `task.name`; importing a task module also registers what it brings (e.g. the pretraining
+    task's `data.format: unlabeled`), so call this before building datasets."""
+    name = (task_cfg or {}).get("name", "classification")
     if name == "pretrain" and name not in TASK_BUILDERS:
         import aum.train.pretrain  # noqa: F401  (registers itself)
     if name not in TASK_BUILDERS:
         raise ValueError(f"task.name={name!r}: unknown task; known: {sorted(TASK_BUILDERS)}")
-    return TASK_BUILDERS[name](cfg, train_dataset)
+    return TASK_BUILDERS[name]
+
+
+def build_task(task_cfg: dict, train_dataset) -> Task:
+    cfg = dict(task_cfg or {})
+    builder = task_builder(cfg)
+    cfg.pop("name", None)
+    return builder(cfg, train_dataset)
 
 
 def autocast_for(device: torch.device, amp: bool):

@@ -188,7 +188,7 @@ class Trainer:
         _set_loader_epoch(self.train_loader, self.epoch, self.batches_done * cfg.batch_size)
         self.net.train()
         self.progress.start_epoch(self.epoch, self.batches_per_epoch, self.batches_done)
-        window = {"loss": 0.0, "n": 0, "clips": 0, "t": time.perf_counter()}
+        window = {"sums": {}, "n": 0, "clips": 0, "t": time.perf_counter()}  # sums of every logged value
         epoch_loss, epoch_batches, pending = 0.0, 0, 0
         for batch in self.train_loader:
             self.batches_done += 1
@@ -196,7 +196,8 @@ class Trainer:
             if batch is not None:
                 logs = self._micro_step(batch, sync=at_boundary)
                 pending += 1
-                window["loss"] += logs["loss"]
+                for key, value in logs.items():
+                    window["sums"][key] = window["sums"].get(key, 0.0) + float(value)
                 window["n"] += 1
                 window["clips"] += len(batch["x"])
                 epoch_loss += logs["loss"]
@@ -219,12 +220,13 @@ class Trainer:
 
     def _log_window(self, window: dict) -> None:
         elapsed = max(time.perf_counter() - window["t"], 1e-9)
-        row = {"epoch": self.epoch, "loss": window["loss"] / window["n"],
+        means = {key: total / window["n"] for key, total in window["sums"].items()}  # loss, and e.g. nce / mse
+        row = {"epoch": self.epoch, **means,
                "lr": self.optimizer.param_groups[0]["lr"], "clips_per_s": window["clips"] * self.info.world_size
                / elapsed}
         self.logger.log_train(self.step, row)
         self.progress.update(0, {"clips_per_s": row["clips_per_s"], "lr": row["lr"]})
-        window.update(loss=0.0, n=0, clips=0, t=time.perf_counter())
+        window.update(sums={}, n=0, clips=0, t=time.perf_counter())
 
     def evaluate(self) -> dict:
         """Validation metrics from rank 0 (EMA weights when EMA is on), broadcast to every rank."""
