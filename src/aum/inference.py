@@ -125,20 +125,24 @@ def audio_paths(file_or_dir: str | Path) -> list[Path]:
     raise FileNotFoundError(f"{path}: no such file or folder")
 
 
+def readable_audio(paths: list[Path], sample_rate: int, bad_files: list):
+    """Yield (path, waveform) for each readable file; a bad one is logged, appended to bad_files and skipped."""
+    from aum.audio import AudioError, load_audio
+
+    for path in paths:
+        try:
+            yield path, load_audio(path, sample_rate)
+        except (AudioError, OSError) as e:
+            log.warning("bad clip skipped: %s", e)
+            bad_files.append({"file": str(path), "error": str(e)})
+
+
 def predict_files(model, paths: list[Path], k: int = 5, whole: bool = False, hop: int | None = None) -> dict:
     """{"predictions": [{"file", "top": [(label, score)...]}], "bad_files": [{"file", "error"}]}; bad files are
     skipped with a warning and counted, never fatal."""
-    from aum.audio import AudioError, load_audio
-
     frontend, labels = frontend_of(model), labels_of(model)
     out: dict = {"predictions": [], "bad_files": []}
-    for path in paths:
-        try:
-            wav = load_audio(path, frontend.sample_rate)
-        except (AudioError, OSError) as e:
-            log.warning("bad clip skipped: %s", e)
-            out["bad_files"].append({"file": str(path), "error": str(e)})
-            continue
+    for path, wav in readable_audio(paths, frontend.sample_rate, out["bad_files"]):
         scores = clip_scores(model, wav, frontend.sample_rate, whole, hop)
         out["predictions"].append({"file": str(path), "top": top_labels(scores, labels, k)})
     return out
@@ -147,17 +151,9 @@ def predict_files(model, paths: list[Path], k: int = 5, whole: bool = False, hop
 def embed_files(model, paths: list[Path], out_dir: Path, root: Path, whole: bool = False,
                 tokens: bool = True) -> dict:
     """Write `<relative name>.clip.npy` (D,) and `.tokens.npy` (W, L, D) under out_dir for each readable file."""
-    from aum.audio import AudioError, load_audio
-
     frontend = frontend_of(model)
     out: dict = {"written": 0, "bad_files": []}
-    for path in paths:
-        try:
-            wav = load_audio(path, frontend.sample_rate)
-        except (AudioError, OSError) as e:
-            log.warning("bad clip skipped: %s", e)
-            out["bad_files"].append({"file": str(path), "error": str(e)})
-            continue
+    for path, wav in readable_audio(paths, frontend.sample_rate, out["bad_files"]):
         emb = embed_waveform(model, wav, frontend.sample_rate, whole)
         stem = Path(out_dir) / Path(path).relative_to(root).with_suffix("")
         stem.parent.mkdir(parents=True, exist_ok=True)

@@ -49,29 +49,43 @@ class RichProgress(Progress):
         self.bar.stop()
 
 
-def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model from a YAML recipe (key=value overrides)",
-                       description="Train from a YAML recipe. Overrides: section.key=value, e.g. optim.lr=1e-4 "
-                       "train.epochs=3 model.depth=12. Relative data paths in the YAML are relative to its folder.")
-    p.add_argument("config", help="YAML recipe, e.g. configs/speechcommands.yaml")
+def add_run_arguments(p, example: str) -> None:
+    """The arguments `aum train` and `aum pretrain` share."""
+    p.add_argument("config", help=f"YAML recipe, e.g. {example}")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly from its 'last'")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
-    p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from aum.train import load_config, run_training
-    from aum.train.logging_utils import format_metrics
+def launch(args, cfg) -> tuple[Path, dict, bool]:
+    """Run `cfg` in `--out` (rank 0 shows a progress bar); returns (run folder, summary, is rank 0)."""
+    from aum.train import run_training
 
-    cfg = load_config(args.config, args.overrides)
     out = Path(args.out or Path("runs") / Path(args.config).stem)
     main = int(os.environ.get("RANK", "0")) == 0
     progress = None if (args.no_progress or not main) else RichProgress()
     summary = run_training(cfg, out, resume=args.resume, progress=progress)
     if main:
         print(f"run folder: {out}  (best/ last/ logs/ curves.png)")
+    return out, summary, main
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model from a YAML recipe (key=value overrides)",
+                       description="Train from a YAML recipe. Overrides: section.key=value, e.g. optim.lr=1e-4 "
+                       "train.epochs=3 model.depth=12. Relative data paths in the YAML are relative to its folder.")
+    add_run_arguments(p, "configs/speechcommands.yaml")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from aum.train import load_config
+    from aum.train.logging_utils import format_metrics
+
+    cfg = load_config(args.config, args.overrides)
+    _, summary, main = launch(args, cfg)
+    if main:
         print("training:", format_metrics({k: v for k, v in summary.items() if k != "test"}))
         if "test" in summary:
             print(f"test ({cfg.train.test_split}):", format_metrics(summary["test"]))
