@@ -92,3 +92,17 @@ def test_head_lr_multiplier_group():
     opt = build_optimizer(model, load_config(None, ["optim.lr=1e-4", "optim.head_lr_mult=3"]).optim)
     assert [g["name"] for g in opt.param_groups] == ["body", "head"]
     assert opt.param_groups[1]["lr"] == pytest.approx(3e-4)
+
+
+def test_saved_config_keeps_relative_data_paths_valid_from_elsewhere(tmp_path, monkeypatch):
+    """`aum eval --checkpoint DIR` re-reads the saved config from DIR: data paths given relative to the working
+    directory at training time must still point at the same folders."""
+    from aum.train.config import config_from_dict, load_config, save_config
+
+    monkeypatch.chdir(tmp_path)
+    cfg = config_from_dict({"data": {"format": "speechcommands", "root": "demo_out/data", "cache_dir": "cache"}})
+    (tmp_path / "run" / "best").mkdir(parents=True)
+    save_config(cfg, tmp_path / "run" / "best" / "config.yaml")
+    again = load_config(tmp_path / "run" / "best" / "config.yaml")
+    assert again.data["root"] == str(tmp_path / "demo_out" / "data")
+    assert again.data["cache_dir"] == str(tmp_path / "cache")

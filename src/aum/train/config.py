@@ -260,4 +260,7 @@ def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML, atomically."""
     from aum.train.checkpoint import atomic_write_text
 
-    atomic_write_text(Path(path), yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    raw = config_to_dict(cfg)
+    # absolute data paths: the saved file is read later from another folder (`aum eval --checkpoint DIR`)
+    raw["data"] = resolve_data_paths(raw.get("data") or {}, Path.cwd())
+    atomic_write_text(Path(path), yaml.safe_dump(raw, sort_keys=False))
