@@ -26,11 +26,12 @@ import csv
 import gc
 import logging
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from aum.bench.timing import time_ms
 
 log = logging.getLogger(__name__)
 
@@ -106,31 +107,6 @@ def build_model(name: str, frames: int, attention: str, scan_backend: str, depth
     return create_model(name, **overrides)
 
 
-class _Clock:
-    """Median/min wall time of a callable, in ms; CUDA events on a GPU."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
-
-    def measure(self, fn, warmup: int, repeats: int) -> list[float]:
-        for _ in range(warmup):
-            fn()
-        times = []
-        for _ in range(repeats):
-            if self.cuda:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                end.record()
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(end))
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t0) * 1e3)
-        return times
-
-
 def _step_fn(model, case: Case, batch: int, frames: int, device: torch.device):
     """The callable to time: one inference forward, or one training step."""
     x = torch.randn(batch, frames, MEL_BINS, device=device)
@@ -185,7 +161,7 @@ def measure_row(case: Case, tokens: int, args, device: torch.device) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        times = _Clock(device).measure(_step_fn(model, case, args.batch, frames, device), args.warmup, args.repeats)
+        times = time_ms(_step_fn(model, case, args.batch, frames, device), device, args.warmup, args.repeats)
         row["median_ms"], row["min_ms"] = round(statistics.median(times), 3), round(min(times), 3)
         if device.type == "cuda":
             row["peak_mem_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)

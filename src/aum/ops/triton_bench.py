@@ -27,10 +27,10 @@ import re
 import statistics
 import subprocess
 import tempfile
-import time
 
 import torch
 
+from aum.bench.timing import time_ms
 from aum.ops import triton_scan
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -38,24 +38,7 @@ DEFAULT_CONFIGS = "4:32:4:8,4:16:4:8,8:32:4:4,8:16:4:4,4:64:8:8,16:32:8:2,2:32:2
 
 
 def _timer(device: torch.device, warmup: int, repeats: int):
-    def measure(fn) -> float:
-        for _ in range(warmup):
-            fn()
-        times = []
-        for _ in range(repeats):
-            if device.type == "cuda":
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                end.record()
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(end))
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t0) * 1e3)
-        return statistics.median(times)
-    return measure
+    return lambda fn: statistics.median(time_ms(fn, device, warmup, repeats))
 
 
 def _inputs(batch, dim, state, length, dtype, device, grad):
