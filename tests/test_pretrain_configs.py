@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from aum.data.subset import speaker_subset
 from aum.models import get_config
 from aum.train import load_config
-from aum.train.pretrain import PretrainTask, speaker_subset
+from aum.train.pretrain import PretrainTask
 from aum.train.tasks import build_task
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))

@@ -1,4 +1,5 @@
-"""`aum data`: `speech-commands-synth OUT` (espeak-ng keyword set) and `stats TARGET` (fbank mean/std)."""
+"""`aum data`: `speech-commands-synth OUT` (espeak-ng keyword set), `stats TARGET` (fbank mean/std) and
+`speaker-subset SRC OUT` (low-label copy of a Speech Commands-layout tree)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ def register(sub) -> None:
     stats.add_argument("--json", action="store_true", help="print JSON instead of text")
     stats.set_defaults(func=run_stats)
 
+    subset = actions.add_parser("speaker-subset", help="a low-label copy (symlinks) of a Speech Commands-layout tree: "
+                                "all validation/test clips, the training clips of a fraction of the speakers")
+    subset.add_argument("src", help="Speech Commands-layout folder (e.g. from speech-commands-synth)")
+    subset.add_argument("out", help="new folder (must not exist)")
+    subset.add_argument("--fraction", type=float, default=0.1, help="share of training speakers kept (default 0.1)")
+    subset.add_argument("--seed", type=int, default=0)
+    subset.set_defaults(func=run_subset)
+
 
 def run_synth(args) -> int:
     from aum.data.synth import SPEECH_COMMANDS_WORDS, synthesize_speech_commands
@@ -48,6 +57,14 @@ def run_synth(args) -> int:
     print(f"wrote {summary['clips']} clips ({len(summary['words'])} words; voices train/val/test "
           f"{voices['train']}/{voices['val']}/{voices['test']}) to {summary['out']} in {summary['seconds']:.1f} s "
           f"({summary['jobs']} processes)")
+    return 0
+
+
+def run_subset(args) -> int:
+    from aum.data.subset import speaker_subset
+
+    kept = speaker_subset(args.src, args.out, args.fraction, args.seed)
+    print(f"wrote {args.out}: training clips of {len(kept)} speakers, validation/test lists unchanged")
     return 0
 
 
