@@ -7,6 +7,7 @@ Float files are returned as stored: samples beyond [-1, 1] are not clipped.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -37,10 +38,11 @@ def _check_path(path: Path) -> None:
         raise AudioError(path, "empty file (0 bytes)")
 
 
-def _decode(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
-    """(samples, channels) float32 and the file's sample rate; libsndfile errors become AudioError."""
+def _decode(path: Path | str, max_seconds: float, source=None) -> tuple[np.ndarray, int]:
+    """(samples, channels) float32 and the file's sample rate; libsndfile errors become AudioError naming `path`.
+    `source` (an open binary file) is read instead of `path` when given."""
     try:
-        with soundfile.SoundFile(path) as f:
+        with soundfile.SoundFile(path if source is None else source) as f:
             rate, frames = f.samplerate, f.frames
             if rate <= 0:
                 raise AudioError(path, f"invalid sample rate {rate} in the header")
@@ -76,7 +78,18 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, *,
     """
     path = Path(path)
     _check_path(path)
-    data, rate = _decode(path, max_seconds)
+    return _to_mono(path, *_decode(path, max_seconds), sample_rate)
+
+
+def decode_audio(data: bytes, name: str, sample_rate: int = 16000, *,
+                 max_seconds: float = DEFAULT_MAX_SECONDS) -> torch.Tensor:
+    """`load_audio` for encoded bytes already in memory (e.g. a tar member); errors name `name`."""
+    if not data:
+        raise AudioError(name, "empty file (0 bytes)")
+    return _to_mono(name, *_decode(name, max_seconds, io.BytesIO(data)), sample_rate)
+
+
+def _to_mono(path: Path | str, data: np.ndarray, rate: int, sample_rate: int) -> torch.Tensor:
     if data.shape[0] == 0:
         raise AudioError(path, "contains no audio samples (0 frames)")
     if not np.isfinite(data).all():

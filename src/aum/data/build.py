@@ -2,11 +2,15 @@
 
 YAML `data:` keys (paths are relative to `root`; the caller resolves `root` against the config file's folder):
 
-    format: speechcommands   # speechcommands | esc50 | json | voxceleb | vggsound | audioset | folder
+    format: speechcommands   # speechcommands | esc50 | json | voxceleb | vggsound | audioset | folder | webdataset
     root: data/speech_commands_v0.02
     label_csv: class_labels_indices.csv   # json/audioset: mids (json default: beside the manifest);
+                                          # webdataset: required, labels by mid or display_name;
                                           # others, optional: fixes the label order by display_name
-    train: train.json        # json: AST manifest per split; audioset: segment csv per split
+    train: train.json        # json: AST manifest per split; audioset: segment csv per split; webdataset:
+                             # uncompressed tar shards ("shards/train-{000000..000009}.tar", a glob or a list),
+                             # samples key.flac (or .wav, ...) + key.json {"labels": "/m/a,/m/b" | [...]} or
+                             # {"label": int | name} (see webdataset.py)
     val: val.json
     test: eval.json
     fold: 1                  # esc50: evaluation fold (val and test = this fold, train = the other four)
@@ -14,6 +18,7 @@ YAML `data:` keys (paths are relative to `root`; the caller resolves `root` agai
     csv_file: vggsound.csv               # vggsound
     name_pattern: "{ytid}_{start:06d}"   # vggsound: clip file stem
     audio_dir: wav           # voxceleb/vggsound/audioset: folder holding the clips
+    multilabel: true         # webdataset: false = exactly one label per sample, labels = display names
     val_fraction: 0.1        # folder: hash split when there are no train/val/test sub-folders
     test_fraction: 0.1
     cache_dir: null          # feature cache folder (un-augmented features only, see cache.py)
@@ -35,6 +40,7 @@ from aum.data.dataset import ClipDataset
 from aum.data.examples import audio_files, canonical_split
 from aum.data.readers import noise_files, read_esc50, read_folder, read_json, read_speechcommands
 from aum.data.readers_youtube import read_audioset, read_vggsound, read_voxceleb
+from aum.data.webdataset import read_webdataset
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,7 @@ READERS = {
     "vggsound": read_vggsound,
     "audioset": read_audioset,
     "folder": read_folder,
+    "webdataset": read_webdataset,
 }
 MULTILABEL = {"json", "audioset"}
 DATASET_KEYS = {"format", "cache_dir", "noise_dir", "seed"}
@@ -65,7 +72,8 @@ def read_examples(data_cfg: dict, split: str):
     examples, labels = reader(canonical_split(split), **options)
     if not examples:
         raise ValueError(f"data ({fmt}, root {data_cfg.get('root')}): no clips found for split {split!r}")
-    return examples, labels, fmt in MULTILABEL
+    multilabel = bool(options.get("multilabel", True)) if fmt == "webdataset" else fmt in MULTILABEL
+    return examples, labels, multilabel
 
 
 def default_noise_files(data_cfg: dict) -> list[str]:

@@ -27,6 +27,7 @@ from aum.data.augment import AugmentConfig, Augmenter, mix_waveforms
 from aum.data.cache import FeatureCache
 from aum.data.examples import Example
 from aum.data.sampler import EpochSampler
+from aum.data.webdataset import TAR_PREFIX, load_member, parse_reference
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,10 @@ class ClipDataset(Dataset):
         """(samples,) at the frontend's rate, or None when the clip cannot be read (logged once per file; counted
         in `bad_clips` unless `count=False`, used for mixup partners, so that each skipped item counts once)."""
         try:
-            return load_audio(self.examples[index].path, self.frontend.sample_rate)
+            path = self.examples[index].path
+            if path.startswith(TAR_PREFIX):
+                return load_member(path, self.frontend.sample_rate)
+            return load_audio(path, self.frontend.sample_rate)
         except AudioError as e:
             self._bad_clip(e, count)
         except OSError as e:
@@ -102,8 +106,12 @@ class ClipDataset(Dataset):
         """The clip's cache file, or None without a cache or when the clip is missing (waveform() reports it)."""
         if self.cache is None:
             return None
+        path, key = self.examples[index].path, self.frontend.cache_key()
+        if path.startswith(TAR_PREFIX):  # keyed by the shard file (mtime, size) plus the member
+            shard, member, offset, _ = parse_reference(path)
+            path, key = shard, f"{key}|{member}@{offset}"
         try:
-            return self.cache.entry(self.examples[index].path, self.frontend.cache_key())
+            return self.cache.entry(path, key)
         except OSError:
             return None
 
