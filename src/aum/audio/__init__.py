@@ -2,7 +2,7 @@
 `Frontend` that turns a waveform into the normalised model input (`frontend`)."""
 
 from aum.audio.frontend import NORM_STATS, Frontend, dataset_stats, normalize, pad_or_crop
-from aum.audio.io import AudioError, is_silent, load_audio, resample
+from aum.audio.io import AudioError, decode_audio, is_silent, load_audio, resample
 from aum.audio.kaldi import LOG_FLOOR, fbank, mel_banks
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "AudioError",
     "Frontend",
     "dataset_stats",
+    "decode_audio",
     "fbank",
     "is_silent",
     "load_audio",

@@ -10,10 +10,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from aum.audio import AudioError, Frontend, dataset_stats, load_audio
+from aum.audio import AudioError, Frontend, dataset_stats
 from aum.data.build import read_examples
 from aum.data.examples import is_audio
 from aum.data.readers import NOISE_FOLDER
+from aum.data.webdataset import load_clip
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def feature_stats(paths: list[str], frontend: Frontend) -> dict:
         nonlocal bad
         for path in paths:
             try:
-                yield frontend.features(load_audio(path, frontend.sample_rate))
+                yield frontend.features(load_clip(path, frontend.sample_rate))
             except AudioError as e:
                 bad += 1
                 log.warning("bad clip skipped: %s", e)
