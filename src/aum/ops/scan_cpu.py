@@ -5,10 +5,11 @@ Same semantics as `selective_scan_ref` (SPEC.md §8), computed in fp32 (fp64 for
 How it is fast without materialising (B, D, L, N):
 - The core `_ChunkedScan` works time-major, on tensors laid out (L, G, D) and (L, G, N), where the rows
   G = K·Bt stack K scan directions (1 for a plain scan, 2 for a fused bidirectional scan) and the batch; A is
-  given per row, (G, D, N), so that every broadcast is along time only (mixed broadcasts were 4x slower).
+  given per row, (G, N, D), so that every broadcast is along time only (mixed broadcasts were 4x slower).
 - Time is cut into chunks of T steps. Per chunk the decays a = exp(Δ·A) and inputs b = Δu·B are built with a few
-  vectorised ops into reused (T, G, D, N) buffers; the recurrence h_t = a_t h_{t-1} + b_t is then one in-place
-  `addcmul_` per step on a (G, D, N) slice; y_t = <C_t, h_t> is one product and one matmul per chunk.
+  vectorised ops into reused (T, G, N, D) buffers (N before D: broadcasts run along whole D rows); the recurrence
+  h_t = a_t h_{t-1} + b_t is then one in-place `addcmul_` per step on a (G, N, D) slice (the per-step views are made
+  once per call); y_t = <C_t, h_t> is one batched (1, N) x (N, D) matmul per chunk.
 - Forward keeps only the state entering each chunk. Backward walks the chunks from the end, recomputes the chunk's
   states from its saved entry state, and runs the adjoint recurrence g_t = C_t dy_t + a_{t+1} g_{t+1} (the same
   in-place step, in reverse) to get every gradient.
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from aum.ops.scan_ref import backward_direction_inputs, merge_directions
 
 LOG2E = 1.0 / math.log(2.0)
-CHUNK_TARGET_ELEMENTS = 1 << 18  # ~1 MiB of fp32 per chunk buffer: stays in L2 cache
+CHUNK_TARGET_ELEMENTS = 3 << 18  # 3 MiB of fp32 per chunk buffer (measured best on a 2-core CPU)
 MIN_CHUNK, MAX_CHUNK = 4, 256
 
 
@@ -46,49 +47,61 @@ def _linear_recurrence_(states: list[torch.Tensor], coefs: list[torch.Tensor], i
         prev = state
 
 
-def _sum_last_(x: torch.Tensor, ones: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """out = x.sum(-1) for contiguous x and out, as one product with `ones` (N, 1): faster than a small-dim reduce."""
-    return torch.mm(x.view(-1, x.shape[-1]), ones, out=out.view(-1, 1))
+class _StepBuffer:
+    """A reused (T, G, N, D) chunk buffer with its per-step views made once (unbind per chunk cost ~1 µs a step)."""
+
+    def __init__(self, like: torch.Tensor, chunk: int):
+        self.full = like.new_empty(chunk, *like.shape)
+        self.steps = list(self.full.unbind(0))
 
 
-def _chunk_states(delta, du, A2, Bc, h0, a_buf, h_buf):
-    """Decays a and states h (T, G, D, N) of one chunk, written into a_buf and h_buf; returns both views.
+def _chunk_states(delta, du, A2, Bc, h0, a_buf: _StepBuffer, h_buf: _StepBuffer):
+    """Decays a and states h (T, G, N, D) of one chunk, written into a_buf and h_buf; returns both views.
 
-    delta, du: (T, G, D); A2 = A·log2(e): (G, D, N); Bc: (T, G, N); h0: (G, D, N) or None (zeros)."""
+    delta, du: (T, G, D); A2 = A·log2(e): (G, N, D); Bc: (T, G, N); h0: (G, N, D) or None (zeros)."""
     steps = delta.shape[0]
-    a, h = a_buf[:steps], h_buf[:steps]
-    torch.mul(delta[..., None], A2, out=a)  # (T, G, D, N) = Δ·A·log2(e)
+    a, h = a_buf.full[:steps], h_buf.full[:steps]
+    torch.mul(delta[:, :, None, :], A2, out=a)  # (T, G, N, D) = Δ·A·log2(e)
     a.exp2_()
-    torch.mul(du[..., None], Bc[..., None, :], out=h)  # (T, G, D, N) = Δu·B
-    _linear_recurrence_(list(h.unbind(0)), list(a.unbind(0)), h0)
+    torch.mul(du[:, :, None, :], Bc[..., None], out=h)  # (T, G, N, D) = Δu·B
+    _linear_recurrence_(h_buf.steps[:steps], a_buf.steps[:steps], h0)
     return a, h
+
+
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    """(T, G, ...) -> (T·G, ...): the batch of one chunk's small per-step matrix products."""
+    return x.view(-1, *x.shape[2:])
 
 
 class _ChunkedScan(torch.autograd.Function):
     """y_t = <C_t, h_t>, h_t = exp(Δ_t A) h_{t-1} + (Δu)_t B_t for G stacked rows, one float dtype.
 
-    Time-major and contiguous: delta, du (L, G, D); A (G, D, N); Bm, Cm (L, G, N) -> y (L, G, D)."""
+    Time-major and contiguous: delta, du (L, G, D); A (G, N, D); Bm, Cm (L, G, N) -> y (L, G, D).
+    States are laid out (G, N, D) per step: every broadcast is then along whole D rows, and y = C h is one batched
+    (1, N) x (N, D) product per step."""
 
     @staticmethod
     def forward(ctx, delta, du, A, Bm, Cm, chunk: int, keep_states: bool):
         length = delta.shape[0]
-        A2 = A * LOG2E  # (G, D, N)
-        a_buf = delta.new_empty(chunk, *A.shape)  # (T, G, D, N)
-        h_buf = torch.empty_like(a_buf)
+        A2 = A * LOG2E  # (G, N, D)
+        a_buf = _StepBuffer(A, chunk)  # (T, G, N, D)
+        h_bufs = (_StepBuffer(A, chunk), _StepBuffer(A, chunk))  # alternate: the last state stays valid
         y = torch.empty_like(delta)
-        ones = A.new_ones(A.shape[-1], 1)
-        entry_states = []
+        starts = range(0, length, chunk)
+        entry_states = delta.new_empty(len(starts), *A.shape) if keep_states else None  # (chunks, G, N, D)
         h_prev = None
-        for t0 in range(0, length, chunk):
+        for index, t0 in enumerate(starts):
             sl = slice(t0, t0 + chunk)
             if keep_states:
-                entry_states.append(delta.new_zeros(a_buf.shape[1:]) if h_prev is None else h_prev)
-            a, h = _chunk_states(delta[sl], du[sl], A2, Bm[sl], h_prev, a_buf, h_buf)
-            torch.mul(h, Cm[sl, ..., None, :], out=a)  # (T, G, D, N): a is free again
-            _sum_last_(a, ones, out=y[sl])  # (T, G, D)
-            h_prev = h[-1].clone()  # (G, D, N): h_buf is overwritten by the next chunk
+                if h_prev is None:
+                    entry_states[index].zero_()
+                else:
+                    entry_states[index].copy_(h_prev)
+            a, h = _chunk_states(delta[sl], du[sl], A2, Bm[sl], h_prev, a_buf, h_bufs[index % 2])
+            torch.bmm(_rows(Cm[sl])[:, None, :], _rows(h), out=_rows(y[sl])[:, None, :])  # (T·G, 1, D)
+            h_prev = h[-1]
         if keep_states:
-            ctx.save_for_backward(delta, du, A, Bm, Cm, torch.stack(entry_states))  # states: (chunks, G, D, N)
+            ctx.save_for_backward(delta, du, A, Bm, Cm, entry_states)
         ctx.chunk = chunk
         return y
 
@@ -110,32 +123,31 @@ class _ChunkGrads:
 
     def __init__(self, delta, A, bc_shape, chunk: int):
         self.delta, self.A, self.A2 = delta, A, A * LOG2E
-        self.a_buf = delta.new_empty(chunk, *A.shape)  # (T, G, D, N)
-        self.h_buf, self.g_buf, self.w_buf = (torch.empty_like(self.a_buf) for _ in range(3))
+        self.a_buf, self.h_buf = _StepBuffer(A, chunk), _StepBuffer(A, chunk)  # (T, G, N, D)
+        self.g_buf, self.w_buf = (torch.empty_like(self.a_buf.full) for _ in range(2))
         self.d_delta, self.d_du = torch.empty_like(delta), torch.empty_like(delta)  # (L, G, D)
         self.d_B, self.d_C = delta.new_empty(bc_shape), delta.new_empty(bc_shape)  # (L, G, N)
-        self.d_A = torch.zeros_like(A)  # (G, D, N)
-        self.ones = A.new_ones(A.shape[-1], 1)
+        self.d_A = torch.zeros_like(A)  # (G, N, D)
 
     def chunk(self, sl, du, Bm, Cm, dy, h0, carry):
         delta_c, du_c, dy_c = self.delta[sl], du[sl], dy[sl]  # (T, G, D)
         B_c, C_c = Bm[sl], Cm[sl]  # (T, G, N)
         a, h = _chunk_states(delta_c, du_c, self.A2, B_c, h0, self.a_buf, self.h_buf)
         g, grad_log_decay = self.g_buf[: a.shape[0]], self.w_buf[: a.shape[0]]
-        torch.mul(dy_c[..., None], C_c[..., None, :], out=g)  # (T, G, D, N) = C_t dy_t
+        torch.mul(dy_c[:, :, None, :], C_c[..., None], out=g)  # (T, G, N, D) = C_t dy_t
         a_steps = a.unbind(0)
         # adjoint recurrence, backwards in time: g_t += a_{t+1} g_{t+1}
         _linear_recurrence_(list(g.unbind(0)[::-1]), [carry[0], *a_steps[:0:-1]], carry[1])
-        torch.matmul(dy_c[..., None, :], h, out=self.d_C[sl, ..., None, :])  # (T, G, 1, N) = Σ_d dy h
-        torch.matmul(du_c[..., None, :], g, out=self.d_B[sl, ..., None, :])  # (T, G, 1, N) = Σ_d Δu g
-        torch.mul(g, a, out=grad_log_decay)  # (T, G, D, N): dL/d(ΔA) = g_t · a_t · h_{t-1}
+        torch.bmm(_rows(h), _rows(dy_c)[..., None], out=_rows(self.d_C[sl])[..., None])  # (T·G, N, 1) = Σ_d dy h
+        torch.bmm(_rows(g), _rows(du_c)[..., None], out=_rows(self.d_B[sl])[..., None])  # (T·G, N, 1) = Σ_d Δu g
+        torch.mul(g, a, out=grad_log_decay)  # (T, G, N, D): dL/d(ΔA) = g_t · a_t · h_{t-1}
         grad_log_decay[1:].mul_(h[:-1])
         grad_log_decay[0].mul_(h0)
         next_carry = (a[0].clone(), g[0].clone())
+        torch.bmm(_rows(B_c)[:, None, :], _rows(g), out=_rows(self.d_du[sl])[:, None, :])  # (T·G, 1, D) = Σ_n g B
         scratch = a  # the decays are no longer needed
-        _sum_last_(torch.mul(g, B_c[..., None, :], out=scratch), self.ones, out=self.d_du[sl])  # Σ_n g B
-        _sum_last_(torch.mul(grad_log_decay, self.A, out=scratch), self.ones, out=self.d_delta[sl])
-        self.d_A += grad_log_decay.mul_(delta_c[..., None]).sum(dim=0)  # (G, D, N)
+        torch.sum(torch.mul(grad_log_decay, self.A, out=scratch), dim=2, out=self.d_delta[sl])  # Σ_n gld A
+        self.d_A += grad_log_decay.mul_(delta_c[:, :, None, :]).sum(dim=0)  # (G, N, D)
         return next_carry
 
 
@@ -163,16 +175,38 @@ def _direction_inputs(u, delta, B, C, delta_bias, delta_softplus: bool, reverse:
     return [t.flip(-1) for t in tensors] if reverse else list(tensors)
 
 
-def _time_major(directions: list) -> list[torch.Tensor]:
+def _copy_time_major_(out: torch.Tensor, x: torch.Tensor) -> None:
+    """out (L, Bt, W) = x (Bt, W, L) permuted. One strided copy, except when L is a multiple of 32: a row stride of
+    L floats then maps every row to the same cache sets and the strided read runs ~3x slower, so x is first copied
+    (row by row, fast) into a buffer whose rows are padded to an odd number of cache lines."""
+    length = x.shape[-1]
+    if length % 32 == 0:
+        padded = x.new_empty(*x.shape[:-1], length + 16)[..., :length]
+        padded.copy_(x)
+        x = padded
+    out.copy_(x.permute(2, 0, 1))
+
+
+def _time_major(directions: list, mirror: bool = False) -> list[torch.Tensor]:
     """Stack K directions' (Δ', Δ'u, B, C) time-major: (L, K, Bt, D) and (L, K, Bt, N).
 
-    Two copies, both fast: torch's blocked transpose to (Bt, L, ·), then rows moved whole into place."""
-    return [torch.stack([inputs[i].transpose(1, 2).contiguous().transpose(0, 1) for inputs in directions], dim=1)
-            for i in range(4)]
+    mirror: one direction is given and a second, its time reversal, is appended (flipping time-major rows is a
+    cheap block copy, unlike a flip along L followed by another transpose)."""
+    stacked = []
+    for i in range(4):
+        batch, width, length = directions[0][i].shape
+        out = directions[0][i].new_empty(length, len(directions) + mirror, batch, width)
+        for k, inputs in enumerate(directions):
+            _copy_time_major_(out[:, k], inputs[i])
+        if mirror:
+            out[:, -1].copy_(out[:, 0].flip(0))
+        stacked.append(out)
+    return stacked
 
 
 def _natural_layout(y: torch.Tensor) -> torch.Tensor:
-    """(L, K, Bt, D) -> contiguous (K, Bt, D, L), by the same two fast copies in reverse."""
+    """(L, K, Bt, D) -> contiguous (K, Bt, D, L), by two fast copies: rows moved whole, then torch's blocked
+    transpose (faster than one strided copy)."""
     return y.permute(1, 2, 0, 3).contiguous().transpose(-1, -2).contiguous()
 
 
@@ -181,7 +215,7 @@ def _scan_directions(stacked: list, As: list, dtype) -> torch.Tensor:
     length, k, batch, _ = stacked[0].shape
     delta, du, Bm, Cm = (x.view(length, k * batch, -1) for x in stacked)  # (L, G, ·) with G = K·Bt
     stacked.clear()  # the caller holds no other reference: the time-major copies die with the scan's own use
-    A = torch.stack([A.to(dtype) for A in As]).repeat_interleave(batch, dim=0)  # (G, D, N)
+    A = torch.stack([A.to(dtype).t() for A in As]).repeat_interleave(batch, dim=0)  # (G, N, D)
     y = chunked_scan(delta, du, A, Bm, Cm)  # (L, G, D)
     return _natural_layout(y.view(length, k, batch, -1))  # (K, Bt, D, L)
 
@@ -213,12 +247,13 @@ def bidirectional_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, *
                                                        delta_bias=delta_bias_b))
     forward_inputs = _direction_inputs(u, delta, B, C, delta_bias, delta_softplus, False, dtype)
     if all(backward[name] is forward[name] for name in ("u", "delta", "B", "C", "delta_bias")):  # Fo-Bi: reuse
-        backward_inputs = [t.flip(-1) for t in forward_inputs]
+        stacked = _time_major([forward_inputs], mirror=True)
     else:
         backward_inputs = _direction_inputs(backward["u"], backward["delta"], backward["B"], backward["C"],
                                             backward["delta_bias"], delta_softplus, True, dtype)
-    stacked = _time_major([forward_inputs, backward_inputs])
-    del forward_inputs, backward_inputs
+        stacked = _time_major([forward_inputs, backward_inputs])
+        del backward_inputs
+    del forward_inputs
     y = _scan_directions(stacked, [A, A_b], dtype)  # (2, Bt, D, L)
     y_forward = _add_skip(y[0], u, D)
     y_backward = _add_skip(y[1].flip(-1), backward["u"], backward["D"])
