@@ -121,10 +121,10 @@ def test_reverse_equals_flip_scan_flip(scan, small_chunks):
                 run_with_grads(scan, inputs, delta_softplus=True, reverse=True))
 
 
-def bidirectional_inputs(style):
+def bidirectional_inputs(style, length=11):
     """Fo-Bi "v1": only A_b differs, merge "sum"; Bi-Bi "v2": every backward tensor differs, merge "mean"."""
-    inputs = make_inputs(2, 4, 4, 11)
-    backward = make_inputs(2, 4, 4, 11, seed=7)
+    inputs = make_inputs(2, 4, 4, length)
+    backward = make_inputs(2, 4, 4, length, seed=7)
     inputs["A_b"] = backward["A"]
     if style == "v2":
         inputs.update({f"{name}_b": backward[name] for name in ("u", "delta", "B", "C", "D", "delta_bias")})
@@ -134,6 +134,14 @@ def bidirectional_inputs(style):
 @pytest.mark.parametrize("style", ["v1", "v2"])
 def test_bidirectional_cpu_matches_reference(style, small_chunks):
     inputs, merge = bidirectional_inputs(style)
+    assert_same(run_with_grads(bidirectional_scan_ref, inputs, merge=merge),
+                run_with_grads(bidirectional_scan_cpu, inputs, merge=merge))
+
+
+@pytest.mark.parametrize("style", ["v1", "v2"])
+def test_bidirectional_cpu_matches_reference_length_multiple_of_32(style):
+    """L % 32 == 0 takes the padded time-major copy; Fo-Bi builds its second direction by flipping time-major rows."""
+    inputs, merge = bidirectional_inputs(style, length=96)
     assert_same(run_with_grads(bidirectional_scan_ref, inputs, merge=merge),
                 run_with_grads(bidirectional_scan_cpu, inputs, merge=merge))
 
