@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from aum.audio import fbank
+from aum.bench import add_option, script_main
 
 SAMPLE_RATE = 16000
 KNF_BINS = 80  # the most common Kaldi setting; kaldi-native-fbank cannot do 128 at 16 kHz (see module doc)
@@ -33,23 +34,15 @@ COLUMNS = ["implementation", "device", "mode", "num_mel_bins", "clips", "clip_se
            "min_s", "cpu_s", "clips_per_s", "speedup_vs_knf", "cpu_speedup_vs_knf"]
 
 
-def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
-    """Add an option unless the caller's parser already has it (e.g. a shared --device or --out)."""
-    try:
-        parser.add_argument(*flags, **kwargs)
-    except argparse.ArgumentError:
-        pass
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _add(parser, "--clips", type=int, default=64, help="number of clips (default 64)")
-    _add(parser, "--seconds", type=float, default=10.0, help="length of each clip in seconds (default 10)")
-    _add(parser, "--repeats", type=int, default=5, help="timed runs per row; the median is reported (default 5)")
-    _add(parser, "--threads", default="auto",
+    add_option(parser, "--clips", type=int, default=64, help="number of clips (default 64)")
+    add_option(parser, "--seconds", type=float, default=10.0, help="length of each clip in seconds (default 10)")
+    add_option(parser, "--repeats", type=int, default=5, help="timed runs per row; the median is reported (default 5)")
+    add_option(parser, "--threads", default="auto",
          help="comma list of torch CPU thread counts to time ours with; auto: torch's default and 1")
-    _add(parser, "--device", default="auto", choices=["auto", "cpu", "cuda"],
+    add_option(parser, "--device", default="auto", choices=["auto", "cpu", "cuda"],
          help="auto: CPU rows, plus CUDA rows when a GPU is present")
-    _add(parser, "--out", default=None, help="CSV file, or a folder that gets fbank.csv")
+    add_option(parser, "--out", default=None, help="CSV file, or a folder that gets fbank.csv")
 
 
 def _sync() -> None:
@@ -195,9 +188,7 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aum.bench.fbank", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return script_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

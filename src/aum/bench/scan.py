@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from aum.bench import add_option, script_main
 from aum.ops import available_backends, bidirectional_scan, selective_scan
 
 COLUMNS = ["backend", "op", "device", "dtype", "pass", "batch", "dim", "state", "length", "threads", "median_ms",
@@ -36,30 +37,23 @@ CPU_LENGTHS, CUDA_LENGTHS = [512, 1024, 2048, 4096, 8192], [1024, 4096, 16384, 6
 MiB = 2**20
 
 
-def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
-    """Add an option unless the caller's parser already has it (e.g. a shared --device or --out)."""
-    try:
-        parser.add_argument(*flags, **kwargs)
-    except argparse.ArgumentError:
-        pass
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _add(parser, "--lengths", type=int, nargs="+", default=None,
+    add_option(parser, "--lengths", type=int, nargs="+", default=None,
          help=f"sequence lengths (default CPU {CPU_LENGTHS}, CUDA {CUDA_LENGTHS})")
-    _add(parser, "--batch", type=int, default=None, help="batch size (default 2 on CPU, 8 on CUDA)")
-    _add(parser, "--dim", type=int, default=None, help="channels d_inner (default 384 = AuM-tiny on CPU, 1536 CUDA)")
-    _add(parser, "--state", type=int, default=16, help="state size N (default 16)")
-    _add(parser, "--backends", nargs="+", default=None,
+    add_option(parser, "--batch", type=int, default=None, help="batch size (default 2 on CPU, 8 on CUDA)")
+    add_option(parser, "--dim", type=int, default=None,
+               help="channels d_inner (default 384 = AuM-tiny on CPU, 1536 CUDA)")
+    add_option(parser, "--state", type=int, default=16, help="state size N (default 16)")
+    add_option(parser, "--backends", nargs="+", default=None,
          help="backends to time (default: every available one for the device, 'ref' only for short sequences)")
-    _add(parser, "--ref-max-length", type=int, default=1024, help="longest sequence the loop reference runs")
-    _add(parser, "--op", default="scan", choices=["scan", "bidirectional"], help="one direction or both")
-    _add(parser, "--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="input dtype")
-    _add(parser, "--repeats", type=int, default=5, help="timed runs per row; the median is reported (default 5)")
-    _add(parser, "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    _add(parser, "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when present")
-    _add(parser, "--no-memory", action="store_true", help="skip the peak-memory measurement (faster)")
-    _add(parser, "--out", default=None, help="CSV file, or a folder that gets scan.csv")
+    add_option(parser, "--ref-max-length", type=int, default=1024, help="longest sequence the loop reference runs")
+    add_option(parser, "--op", default="scan", choices=["scan", "bidirectional"], help="one direction or both")
+    add_option(parser, "--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="input dtype")
+    add_option(parser, "--repeats", type=int, default=5, help="timed runs per row; the median is reported (default 5)")
+    add_option(parser, "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_option(parser, "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when present")
+    add_option(parser, "--no-memory", action="store_true", help="skip the peak-memory measurement (faster)")
+    add_option(parser, "--out", default=None, help="CSV file, or a folder that gets scan.csv")
 
 
 def make_inputs(batch: int, dim: int, state: int, length: int, device="cpu", dtype=torch.float32, grad=False):
@@ -258,9 +252,7 @@ def _print_table(rows: list[dict], s: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aum.bench.scan", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return script_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,22 @@ def _load_delta(dt_ptr, offs_ud, mask_ud, bias, SOFTPLUS: tl.constexpr):
 
 
 @triton.jit
+def _load_chunk(u_ptr, dt_ptr, B_ptr, C_ptr, s, mask_s, L, row, bc_row, mask_d, mask_n, bias,
+                REVERSE: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """One chunk's time indices, offsets/masks and inputs: u, Δ (raw + bias, and softplus'd) (BD, T); B, C (T, BN)."""
+    t = _time_index(s, L, REVERSE)
+    offs_ud = row[:, None] + t[None, :]  # (BD, T)
+    mask_ud = mask_d[:, None] & mask_s[None, :]
+    offs_bc = bc_row[None, :] + t[:, None]  # (T, BN)
+    mask_bc = mask_s[:, None] & mask_n[None, :]
+    u = tl.load(u_ptr + offs_ud, mask=mask_ud, other=0.0).to(tl.float32)
+    dt_in, dt = _load_delta(dt_ptr, offs_ud, mask_ud, bias, SOFTPLUS)
+    Bt = tl.load(B_ptr + offs_bc, mask=mask_bc, other=0.0).to(tl.float32)
+    Ct = tl.load(C_ptr + offs_bc, mask=mask_bc, other=0.0).to(tl.float32)
+    return t, offs_ud, mask_ud, offs_bc, mask_bc, u, dt_in, dt, Bt, Ct
+
+
+@triton.jit
 def _chunk_states(dt, u, A2, Bt, h_in):
     """States of one chunk. dt, u (BD, T); A2 = A*log2(e) (BD, BN); Bt (T, BN); h_in (BD, BN) the state before."""
     a = tl.exp2(dt[:, :, None] * A2[:, None, :])  # (BD, T, BN) = exp(dt * A)
@@ -86,15 +102,8 @@ def _fwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, z_ptr, out_pt
             tl.store(ck_ptr + ck_off + c * N, h, mask=mask_dn)  # state entering chunk c (for the backward)
         s = c * CHUNK + offs_s
         mask_s = s < L
-        t = _time_index(s, L, REVERSE)
-        offs_ud = row[:, None] + t[None, :]  # (BD, T)
-        mask_ud = mask_d[:, None] & mask_s[None, :]
-        offs_bc = bc_row[None, :] + t[:, None]  # (T, BN)
-        mask_bc = mask_s[:, None] & mask_n[None, :]
-        u = tl.load(u_ptr + offs_ud, mask=mask_ud, other=0.0).to(tl.float32)
-        dt_in, dt = _load_delta(dt_ptr, offs_ud, mask_ud, bias, SOFTPLUS)
-        Bt = tl.load(B_ptr + offs_bc, mask=mask_bc, other=0.0).to(tl.float32)
-        Ct = tl.load(C_ptr + offs_bc, mask=mask_bc, other=0.0).to(tl.float32)
+        t, offs_ud, mask_ud, offs_bc, mask_bc, u, dt_in, dt, Bt, Ct = _load_chunk(
+            u_ptr, dt_ptr, B_ptr, C_ptr, s, mask_s, L, row, bc_row, mask_d, mask_n, bias, REVERSE, SOFTPLUS)
         _, hs = _chunk_states(dt, u, A2, Bt, h)
         y = tl.sum(hs * Ct[None, :, :], axis=2) + Dv[:, None] * u  # (BD, T)
         if MERGE_PREV:
@@ -164,15 +173,8 @@ def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr
         c = n_chunks - 1 - i
         s = c * CHUNK + offs_s
         mask_s = s < L
-        t = _time_index(s, L, REVERSE)
-        offs_ud = row[:, None] + t[None, :]  # (BD, T)
-        mask_ud = mask_d[:, None] & mask_s[None, :]
-        offs_bc = bc_row[None, :] + t[:, None]  # (T, BN)
-        mask_bc = mask_s[:, None] & mask_n[None, :]
-        u = tl.load(u_ptr + offs_ud, mask=mask_ud, other=0.0).to(tl.float32)
-        dt_in, dt = _load_delta(dt_ptr, offs_ud, mask_ud, bias, SOFTPLUS)
-        Bt = tl.load(B_ptr + offs_bc, mask=mask_bc, other=0.0).to(tl.float32)
-        Ct = tl.load(C_ptr + offs_bc, mask=mask_bc, other=0.0).to(tl.float32)
+        t, offs_ud, mask_ud, offs_bc, mask_bc, u, dt_in, dt, Bt, Ct = _load_chunk(
+            u_ptr, dt_ptr, B_ptr, C_ptr, s, mask_s, L, row, bc_row, mask_d, mask_n, bias, REVERSE, SOFTPLUS)
         h_in = tl.load(ck_ptr + ck_off + c * N, mask=mask_dn, other=0.0)
         b, hs = _chunk_states(dt, u, A2, Bt, h_in)  # (BD, T, BN)
         dout = tl.load(dout_ptr + offs_ud, mask=mask_ud, other=0.0).to(tl.float32) * scale
