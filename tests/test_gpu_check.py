@@ -83,3 +83,22 @@ def test_script_arguments():
     assert bad.returncode == 2 and "unknown argument '--fast'" in bad.stderr
     usage = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True)
     assert usage.returncode == 0 and "--dry-run" in usage.stdout
+
+
+def test_profile_split_counts_kernels_once_on_cuda():
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    def event(name, device, device_us, self_cpu_us):
+        return SimpleNamespace(name=name, device_type=device, device_time_total=device_us,
+                               self_cpu_time_total=self_cpu_us)
+
+    events = [event("aten::mm", DeviceType.CPU, 300.0, 20.0),  # an op: its device time is its kernel's
+              event("sm90_xmma_gemm_bf16", DeviceType.CUDA, 300.0, 0.0),
+              event("scan_fwd_kernel", DeviceType.CUDA, 1000.0, 0.0),
+              event("cudaLaunchKernel", DeviceType.CPU, 0.0, 5.0)]
+    cuda = gpu_profile.split_times(events, on_cuda=True)
+    assert cuda == {"selective scan": 1.0, "attention": 0.0, "matrix products": 0.3, "rest": 0.0}
+    cpu = gpu_profile.split_times(events, on_cuda=False)
+    assert cpu["matrix products"] == 0.02 and cpu["rest"] == 0.005 and cpu["selective scan"] == 0.0

@@ -34,12 +34,14 @@ def group_of(name: str) -> str:
 
 
 def split_times(events, on_cuda: bool) -> dict[str, float]:
-    """Self time in ms per group over profiler `key_averages()` events (device time on CUDA, else CPU)."""
+    """ms per group over the profiler's raw events: on CUDA the device kernels' own time (an op's device time is
+    its kernels', so ops are skipped, not counted twice), on the CPU each CPU op's self time."""
     totals = dict.fromkeys([*GROUPS, "rest"], 0.0)
     for event in events:
-        us = event.self_device_time_total if on_cuda else event.self_cpu_time_total
-        if us > 0:
-            totals[group_of(event.key)] += us / 1e3
+        is_cpu = event.device_type == torch.autograd.DeviceType.CPU
+        if on_cuda != is_cpu:
+            us = event.device_time_total if on_cuda else event.self_cpu_time_total
+            totals[group_of(event.name)] += us / 1e3
     return totals
 
 
@@ -57,7 +59,7 @@ def profile_mode(args, mode: str, device: torch.device) -> str:
         if on_cuda:
             torch.cuda.synchronize()
     events = prof.key_averages()
-    totals = {group: ms / args.steps for group, ms in split_times(events, on_cuda).items()}
+    totals = {group: ms / args.steps for group, ms in split_times(prof.events(), on_cuda).items()}
     profiled = sum(totals.values())
     clock = "device" if on_cuda else "CPU self"
     lines = [f"## {args.model} {mode} {args.dtype}, batch {args.batch}, {args.tokens} tokens, depth "
