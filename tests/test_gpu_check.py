@@ -102,3 +102,15 @@ def test_profile_split_counts_kernels_once_on_cuda():
     assert cuda == {"selective scan": 1.0, "attention": 0.0, "matrix products": 0.3, "rest": 0.0}
     cpu = gpu_profile.split_times(events, on_cuda=False)
     assert cpu["matrix products"] == 0.02 and cpu["rest"] == 0.005 and cpu["selective scan"] == 0.0
+
+
+def test_script_skips_every_step_once_the_budget_is_spent(tmp_path):
+    import os
+    import sys
+
+    env = dict(os.environ, OUT=str(tmp_path), GPU_CHECK_BUDGET_S="5", PYTHON=sys.executable)
+    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SKIP cuda tests: the budget of 5s is spent" in proc.stdout
+    assert "profile AuM-base | skipped | 0" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.log", "summary.txt"]
