@@ -85,7 +85,7 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    model: dict = field(default_factory=lambda: {"name": "aum-tiny"})
+    model: dict = field(default_factory=lambda: {"name": "aum_tiny"})
     data: dict = field(default_factory=dict)
     augment: dict = field(default_factory=dict)
     task: dict = field(default_factory=lambda: {"name": "classification"})
@@ -161,7 +161,10 @@ def section_from_dict(cls, values: dict, where: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+        from aum.models.registry import did_you_mean
+
+        raise ConfigError(f"{where}: unknown key(s) {unknown}{did_you_mean(unknown[0], known)}; "
+                          f"known keys: {sorted(known)}")
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()})
 
 
