@@ -51,3 +51,19 @@ def test_unknown_key_names_the_closest_match(override, hint):
 def test_unknown_model_field_names_the_closest_match():
     with pytest.raises(ValueError, match="did you mean 'drop_path'"):
         get_config("aum_tiny", drop_pth=0.1)
+
+
+def test_aum_pretrain_accepts_a_recipe_without_a_task_section(tmp_path, monkeypatch):
+    """`aum pretrain` fills in task.name=pretrain when the YAML has no `task:` section."""
+    from aum.cli import pretrain as pretrain_cli
+
+    seen = {}
+    monkeypatch.setattr("aum.cli.train.launch", lambda args, cfg: seen.setdefault("cfg", cfg) and (tmp_path, {}, False))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: {name: ssamba_tiny}\n")
+
+    class Args:
+        config, overrides = recipe, []
+
+    assert pretrain_cli.run(Args()) == 0
+    assert seen["cfg"].task["name"] == "pretrain"

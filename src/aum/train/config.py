@@ -88,7 +88,7 @@ class Config:
     model: dict = field(default_factory=lambda: {"name": "aum_tiny"})
     data: dict = field(default_factory=dict)
     augment: dict = field(default_factory=dict)
-    task: dict = field(default_factory=lambda: {"name": "classification"})
+    task: dict = field(default_factory=dict)  # task.name defaults to "classification" (aum pretrain: "pretrain")
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
