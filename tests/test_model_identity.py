@@ -67,3 +67,27 @@ def test_aum_pretrain_accepts_a_recipe_without_a_task_section(tmp_path, monkeypa
 
     assert pretrain_cli.run(Args()) == 0
     assert seen["cfg"].task["name"] == "pretrain"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.drop_pth=0.1", r"model: unknown key\(s\) \['drop_pth'\] \(did you mean 'drop_path'\?\)"),
+    ("model.name=aum-tiny", r"model.name: unknown model 'aum-tiny' \(did you mean 'aum_tiny'\?\)"),
+    ("data.formt=esc50", r"data: key\(s\) \['formt'\].*did you mean 'format'"),
+    ("data.format=esc5", r"data.format must be one of .*did you mean 'esc50'"),
+    ("task.los=ce", r"task: unknown key\(s\) \['los'\] \(did you mean 'loss'\?\)"),
+    ("task.name=pretrian", r"task.name='pretrian': unknown task"),
+    ("augment.mixpu=0.5", r"augment: unknown key\(s\) \['mixpu'\]"),
+])
+def test_typos_in_component_sections_fail_when_the_recipe_is_loaded(override, message):
+    overrides = {"data.formt": ["data.format=esc50", "data.root=x"], "model.drop": ["model.name=aum_tiny"]}
+    overrides = next((v for k, v in overrides.items() if override.startswith(k)), [])
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [*overrides, override])
+
+
+def test_pretraining_recipe_typo_fails_before_data_is_indexed():
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "pretrain_ssamba_tiny_demo.yaml"
+    with pytest.raises(ConfigError, match=r"task: unknown key\(s\) \['mask_sise'\] \(did you mean 'mask_size'"):
+        load_config(recipe, ["task.mask_sise=10"])

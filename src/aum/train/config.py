@@ -1,8 +1,9 @@
 """Training configuration: one dataclass tree, loaded from YAML, with `section.key=value` overrides.
 
 Sections owned by the trainer (`frontend`, `optim`, `schedule`, `train`) are dataclasses and reject unknown keys.
-Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts: their consumer
-(`create_model`, `aum.data.build_dataset`, the task builder) validates them and names any unknown key.
+Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts, checked when the recipe
+is loaded against what their registered component accepts (`aum.train.components`): an unknown key anywhere is a
+one-line ConfigError naming the section, the key, the closest valid key and the valid ones.
 
     cfg = load_config("configs/demo.yaml", ["optim.lr=1e-4", "train.epochs=3"])
     save_config(cfg, "runs/demo/config.yaml")
@@ -254,7 +255,11 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         if isinstance(raw.get("data"), dict):
             raw["data"] = resolve_data_paths(raw["data"], path.parent)
     try:
-        return config_from_dict(apply_overrides(raw, list(overrides)))
+        cfg = config_from_dict(apply_overrides(raw, list(overrides)))
+        from aum.train.components import check_components
+
+        check_components(cfg)
+        return cfg
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
 
