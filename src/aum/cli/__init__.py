@@ -40,9 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from aum.errors import AumError, RunInterrupted
+
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:  # boundary errors: one line, no traceback
+    except (RunInterrupted, KeyboardInterrupt) as e:  # a clean stop, not a crash
+        print(f"aum {args.command}: {e or 'interrupted'}", file=sys.stderr)
+        return 130
+    except (AumError, FileNotFoundError, ValueError) as e:  # bad input: one line; anything else is a bug (traceback)
         if args.verbose:
             raise
         print(f"aum {args.command}: error: {e}", file=sys.stderr)

@@ -31,6 +31,7 @@ import soundfile
 import soxr
 
 from aum.data.readers import NOISE_FOLDER
+from aum.errors import UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Voice:
 def espeak_binary() -> str:
     binary = shutil.which("espeak-ng")
     if binary is None:
-        raise RuntimeError(INSTALL_HINT)
+        raise UnavailableError(INSTALL_HINT)
     return binary
 
 

@@ -30,6 +30,7 @@ import torch
 
 from aum.data import READERS, Example, read_examples
 from aum.data.examples import canonical_split, is_audio, require_dir, stable_fraction
+from aum.errors import DataError
 from aum.models.pretrain import MaskingConfig, masked_patch_losses
 from aum.train.tasks import autocast_for, batch_to, register_task
 
@@ -108,7 +109,7 @@ class PretrainTask:
                 sums[key] = sums.get(key, 0.0) + value * len(x)
             count += len(x)
         if count == 0:
-            raise RuntimeError("pretraining validation loader yielded no usable clip")
+            raise DataError("pretraining validation loader yielded no usable clip")
         return {key: value / count for key, value in sums.items()}
 
     def checkpoint_meta(self) -> dict:
