@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (RunInterrupted, KeyboardInterrupt) as e:  # a clean stop, not a crash
-        print(f"aum {args.command}: {e or 'interrupted'}", file=sys.stderr)
+        print(f"aum {args.command}: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except (AumError, FileNotFoundError, ValueError) as e:  # bad input: one line; anything else is a bug (traceback)
         if args.verbose:
