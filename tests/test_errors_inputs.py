@@ -19,12 +19,12 @@ from aum.train import load_config
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    m = create_model("aum_tiny", depth=1, embed_dim=32, num_classes=3, input_frames=48, mel_bins=32).eval()
-    m.meta = {"labels": ["a", "b", "c"], "task": {"name": "classification", "loss": "bce", "multilabel": False},
-              "frontend": Frontend.preset("speechcommands", target_frames=48, num_mel_bins=32).to_dict()}
-    return m
+def model():  # 4 classes, no task meta (sigmoid scores)
+    torch.manual_seed(1)
+    frontend = Frontend.preset("speechcommands", target_frames=48, num_mel_bins=32)
+    net = create_model("aum_tiny", depth=1, embed_dim=32, num_classes=4, input_frames=48, mel_bins=32)
+    net.meta = {"labels": list("wxyz"), "frontend": frontend.to_dict()}
+    return net.eval()
 
 
 @pytest.fixture(scope="module")
