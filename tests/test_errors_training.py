@@ -68,11 +68,16 @@ def test_more_bad_clips_than_max_bad_fraction_fails(data, tmp_path, capsys):
                  "train.epochs=1", *FAST]) == 0
 
 
-@pytest.mark.parametrize("epochs", ["-1", "0"])
-def test_non_positive_epochs_is_a_config_error(recipe, tmp_path, capsys, epochs):
-    assert main(["train", str(recipe), f"train.epochs={epochs}", "--out", str(tmp_path / "run"), *FAST]) == 1
+@pytest.mark.parametrize(("override", "message"), [
+    ("train.epochs=-1", "train.epochs=-1: must be at least 1"),
+    ("train.epochs=0", "train.epochs=0: must be at least 1"),
+    ("frontend.target_frames=0", "frontend.target_frames=0: must be a positive number of frames"),
+    ("frontend.num_mel_bins=2", "frontend.num_mel_bins=2: must be at least 3"),
+])
+def test_impossible_settings_stop_before_anything_runs(recipe, tmp_path, capsys, override, message):
+    assert main(["train", str(recipe), override, "--out", str(tmp_path / "run"), *FAST]) == 1
     captured = capsys.readouterr()
-    assert f"train.epochs={epochs}: must be at least 1" in captured.err and "run folder" not in captured.out
+    assert message in captured.err and "run folder" not in captured.out
     assert not (tmp_path / "run").exists()
 
 
