@@ -173,3 +173,29 @@ def test_bugs_keep_their_traceback_and_ctrl_c_is_a_clean_stop(trained, monkeypat
     monkeypatch.setattr("aum.inference.audio_paths", lambda p: (_ for _ in ()).throw(KeyboardInterrupt()))
     assert main(["predict", "x.wav", "--checkpoint", str(trained / "best")]) == 130
     assert capsys.readouterr().err.strip() == "aum predict: interrupted"
+
+
+def test_ctrl_c_to_the_process_group_with_loader_workers(data, tmp_path):
+    """A real Ctrl-C: SIGINT to the whole process group (the main process and its DataLoader workers)."""
+    import subprocess
+    import sys
+    import time
+
+    recipe = write_recipe(tmp_path / "long.yaml", tiny_recipe(data, train={"epochs": 1000, "num_workers": 1}))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "aum", "train", str(recipe), "--out", str(out), *FAST], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "last").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=240)[1].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert err.count("SIGINT received") == 1 and "Traceback" not in err
+    assert f"saved {out / 'last'}: run the same command with --resume" in err
+    assert main(["train", str(recipe), "--out", str(out), "--resume", "train.max_steps=1", *FAST]) == 0

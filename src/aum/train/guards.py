@@ -69,6 +69,7 @@ class StopRequest:
     def __init__(self):
         self.signal: int | None = None
         self._previous: dict = {}
+        self._pid = os.getpid()
 
     @property
     def requested(self) -> bool:
@@ -79,6 +80,8 @@ class StopRequest:
         return signal.Signals(self.signal).name if self.signal is not None else ""
 
     def _handle(self, signum, frame) -> None:
+        if os.getpid() != self._pid:  # a forked DataLoader worker inherited the handler: the main process decides
+            return
         if self.signal is not None:
             raise KeyboardInterrupt
         self.signal = signum
@@ -86,6 +89,7 @@ class StopRequest:
                     signal.Signals(signum).name)
 
     def __enter__(self) -> StopRequest:
+        self._pid = os.getpid()
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
