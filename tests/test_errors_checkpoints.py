@@ -2,6 +2,7 @@
 weights): one line naming the file and the cause. Failed writes (a full disk) keep the previous checkpoint."""
 
 import errno
+import json
 import os
 import re
 import shutil
@@ -163,3 +164,17 @@ def test_model_safetensors_respects_the_umask(tmp_path):
         os.umask(old)
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (tmp_path / "m").iterdir()}
     assert modes == {"model.safetensors": "0o644", "config.json": "0o644"}
+
+
+def test_a_config_json_that_does_not_match_its_weights(copy, capsys, tmp_path):
+    config = copy / "best" / "config.json"
+    info = json.loads(config.read_text())
+    info["model_config"]["depth"] = 3
+    config.write_text(json.dumps(info))
+    assert main(["predict", str(_wav(tmp_path)), "--checkpoint", str(copy / "best")]) == 1
+    err = capsys.readouterr().err
+    assert "model.safetensors: the weights do not fit the model: " in err and " missing (e.g. layers.2." in err
+    info["model_config"]["bogus"] = 1
+    config.write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match=r"config.json: does not describe a model \(.*bogus"):
+        from_pretrained(copy / "best")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from aum.errors import CheckpointError
+from aum.errors import CheckpointError, CheckpointMismatch
 from aum.fileinfo import file_problem, os_error_reason
 
 PICKLED_CODE = "refused: not a plain state dict (pickled code)"
@@ -58,6 +58,18 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         if "incomplete" in detail or "not fully covered" in detail or "too small" in detail:
             raise CheckpointError(path, f"truncated safetensors file ({detail})") from None
         raise CheckpointError(path, f"not a safetensors file ({detail})") from None
+
+
+def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Load a `.safetensors` file into `model` strictly; weights that do not fit raise CheckpointMismatch."""
+    state = read_safetensors(path)
+    own = model.state_dict()
+    problems = {"missing": sorted(set(own) - set(state)), "unexpected": sorted(set(state) - set(own)),
+                "reshaped": sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)}
+    if any(problems.values()):
+        summary = ", ".join(f"{len(keys)} {kind} (e.g. {keys[0]})" for kind, keys in problems.items() if keys)
+        raise CheckpointMismatch(f"{path}: the weights do not fit the model: {summary}")
+    model.load_state_dict(state, strict=True)
 
 
 def read_json_file(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict:

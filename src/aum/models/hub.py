@@ -33,7 +33,8 @@ def save_pretrained(model: nn.Module, directory: str | Path, meta: dict | None =
 
 def from_pretrained(directory_or_file: str | Path) -> nn.Module:
     """Rebuild the model from `config.json` and load its weights strictly; `model.meta` is restored."""
-    from aum.checkpoint_io import read_json_file, read_safetensors
+    from aum.checkpoint_io import load_weights, read_json_file
+    from aum.errors import CheckpointError
     from aum.models.registry import build_model, get_config
 
     path = Path(directory_or_file)
@@ -42,7 +43,10 @@ def from_pretrained(directory_or_file: str | Path) -> nn.Module:
     if not (directory / CONFIG).exists() and not weights.exists():
         raise FileNotFoundError(f"{path}: expected {CONFIG} and {WEIGHTS} (written by save_pretrained)")
     info = read_json_file(directory / CONFIG, required=("model_name", "model_config"))
-    model = build_model(info["model_name"], get_config(info["model_name"], **info["model_config"]))
-    model.load_state_dict(read_safetensors(weights), strict=True)
+    try:
+        model = build_model(info["model_name"], get_config(info["model_name"], **info["model_config"]))
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(directory / CONFIG, f"does not describe a model ({e})") from None
+    load_weights(model, weights)
     model.meta = info.get("meta") or {}
     return model

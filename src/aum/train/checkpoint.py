@@ -118,9 +118,9 @@ def save_model_dir(model: torch.nn.Module, directory: Path, meta: dict) -> None:
 
 def load_model_weights(model: torch.nn.Module, directory: Path) -> None:
     """Load `model.safetensors` from a checkpoint directory into an existing model (strict)."""
-    from aum.checkpoint_io import read_safetensors
+    from aum.checkpoint_io import load_weights
 
-    model.load_state_dict(read_safetensors(Path(directory) / "model.safetensors"), strict=True)
+    load_weights(model, Path(directory) / "model.safetensors")
 
 
 # ----------------------------------------------------------------------------------------------- RNG state
