@@ -199,3 +199,16 @@ def test_ctrl_c_to_the_process_group_with_loader_workers(data, tmp_path):
     assert err.count("SIGINT received") == 1 and "Traceback" not in err
     assert f"saved {out / 'last'}: run the same command with --resume" in err
     assert main(["train", str(recipe), "--out", str(out), "--resume", "train.max_steps=1", *FAST]) == 0
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("cuda", "device 'cuda': CUDA is not available here"), ("gpu", "device 'gpu': choose auto, cpu, cuda")])
+def test_an_unusable_device_is_one_line(trained, tmp_path, capsys, device, message):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    assert main(["predict", str(_clip(tmp_path)), "--checkpoint", str(trained / "best"), "--device", device]) == 1
+    assert main(["eval", "--checkpoint", str(trained / "best"), "--device", device]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(message in line for line in err), err
