@@ -212,3 +212,16 @@ def test_an_unusable_device_is_one_line(trained, tmp_path, capsys, device, messa
     assert main(["eval", "--checkpoint", str(trained / "best"), "--device", device]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(message in line for line in err), err
+
+
+def test_an_unwritable_output_is_one_line(trained, tmp_path, capsys, monkeypatch):
+    import errno
+
+    def refuse(path, array):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr("aum.inference.np.save", refuse)  # root ignores mode bits: simulated
+    assert main(["embed", str(_clip(tmp_path)), "--checkpoint", str(trained / "best"), "--out",
+                 str(tmp_path / "emb")]) == 1
+    expected = f"aum embed: error: {tmp_path / 'emb' / 'clip'}.clip.npy: permission denied"
+    assert capsys.readouterr().err.strip() == expected

@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     backends = _backends(args, settings["device"])
     if not backends:
-        raise RuntimeError(f"no selective-scan backend to time on {settings['device']} (available: "
+        raise UnavailableError(f"no selective-scan backend to time on {settings['device']} (available: "
                            f"{available_backends()}); name one with --backends")
     rows = []
     for length in settings["lengths"]:

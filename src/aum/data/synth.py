@@ -115,7 +115,7 @@ def speak(binary: str, voice: Voice, word: str, pitch: int, speed: int) -> tuple
     result = subprocess.run(command, capture_output=True)
     if result.returncode != 0 or not result.stdout:
         stderr = result.stderr.decode(errors="replace").strip().replace("\n", " ")
-        raise RuntimeError(f"espeak-ng failed for voice {voice.language}+{voice.variant}, word {word!r}: {stderr}")
+        raise UnavailableError(f"espeak-ng failed for voice {voice.language}+{voice.variant}, word {word!r}: {stderr}")
     audio, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
     return audio.reshape(-1), rate
 

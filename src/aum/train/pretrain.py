@@ -30,7 +30,7 @@ import torch
 
 from aum.data import READERS, Example, read_examples
 from aum.data.examples import canonical_split, is_audio, require_dir, stable_fraction
-from aum.errors import DataError
+from aum.errors import DataError, UnavailableError
 from aum.models.pretrain import MaskingConfig, masked_patch_losses
 from aum.train.tasks import autocast_for, batch_to, register_task
 
@@ -79,7 +79,7 @@ class PretrainTask:
 
     def _losses(self, model, x: torch.Tensor, masking: MaskingConfig, generator=None):
         if isinstance(model, torch.nn.parallel.DistributedDataParallel):
-            raise RuntimeError("masked patch pretraining does not run under DistributedDataParallel yet: the "
+            raise UnavailableError("masked patch pretraining does not run under DistributedDataParallel yet: the "
                                "masked forward bypasses DDP's forward; pretrain on one process")
         missing = [n for n in ("mask_embed", "cpredlayer", "gpredlayer") if not hasattr(model, n)]
         if missing:
