@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -232,7 +233,7 @@ class Trainer:
                 self._log_window(window)
             if cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
                 self.save_last()
-            if self._stop() or self.stop.requested:
+            if self._stop() or self._stop_requested():
                 break
         return {"train_loss": epoch_loss / max(1, epoch_batches)}
 
@@ -293,6 +294,16 @@ class Trainer:
             dist.all_reduce(counts)
         check_bad_share(self.epoch, int(counts[0]), int(counts[1]), self.cfg.train.max_bad_fraction)
 
+    def _stop_requested(self) -> bool:
+        """Whether a stop signal reached this process or, under DDP, any rank (all ranks stop at the same step)."""
+        if not self.info.enabled:
+            return self.stop.requested
+        flag = torch.tensor([float(self.stop.requested)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item() and not self.stop.requested:
+            self.stop.signal = signal.SIGTERM  # another rank was signalled
+        return bool(flag.item())
+
     def _interrupted(self) -> RunInterrupted:
         return RunInterrupted(f"stopped by {self.stop.name} at epoch {self.epoch}, step {self.step}; saved "
                               f"{self.out_dir / 'last'}: run the same command with --resume to continue")
@@ -313,11 +324,11 @@ class Trainer:
                 while self.epoch < self.cfg.train.epochs and not self._stop():
                     bad_before = self._bad_clips()
                     summary = self._train_epoch()
-                    if self.stop.requested and self.batches_done < self.batches_per_epoch and not self._stop():
+                    if self._stop_requested() and self.batches_done < self.batches_per_epoch and not self._stop():
                         self.save_last()  # mid-epoch: last/ records the position inside the epoch
                     else:
                         self._end_epoch(summary, bad_before)  # saves last/
-                    if self.stop.requested:
+                    if self._stop_requested():
                         raise self._interrupted()
         finally:
             self.progress.close()
