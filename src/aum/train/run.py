@@ -116,23 +116,26 @@ def run_training(cfg: Config, out_dir: str | Path, resume: bool = False, progres
         stack.callback(cleanup_distributed)
         trainer, task, frontend = build_trainer(cfg, out_dir, info, device, progress)
         if info.is_main:
-            warn_split_overlap(cfg, trainer.train_loader.dataset)
+            warn_split_overlap(cfg, trainer.train_loader.dataset, trainer.val_loader)
         summary = trainer.fit(resume=resume)
         if info.is_main and cfg.train.test_split:
             summary["test"] = test_best(cfg, task, trainer.model, frontend, out_dir, device)
         return summary
 
 
-def warn_split_overlap(cfg: Config, train_ds) -> None:
+def warn_split_overlap(cfg: Config, train_ds, val_loader=None) -> None:
     """Warn when validation / test clips also appear in the training split (same path or same content)."""
     from aum.data.build import read_examples
     from aum.data.overlap import report_overlap
 
     for split in dict.fromkeys(s for s in (cfg.train.val_split, cfg.train.test_split) if s):
-        try:
-            examples, _, _ = read_examples({**cfg.data, "seed": cfg.train.seed}, split)
-        except (ValueError, OSError):
-            continue  # a split that cannot be read is reported when it is used
+        if split == cfg.train.val_split and val_loader is not None:
+            examples = val_loader.dataset.examples
+        else:
+            try:
+                examples, _, _ = read_examples({**cfg.data, "seed": cfg.train.seed}, split)
+            except (ValueError, OSError):
+                continue  # a split that cannot be read is reported when it is used
         report_overlap(cfg.train.train_split, train_ds.examples, split, examples)
 
 
