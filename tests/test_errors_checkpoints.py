@@ -52,6 +52,9 @@ def _truncate(path, keep=0.5):
 BROKEN_WEIGHTS = {
     "empty": (lambda p: p.write_bytes(b""), r"empty file \(0 bytes\)"),
     "truncated": (lambda p: _truncate(p), "truncated safetensors file"),
+    "cut_in_header": (lambda p: p.write_bytes(p.read_bytes()[:1000]), "truncated safetensors file"),
+    "cut_to_4_bytes": (lambda p: p.write_bytes(p.read_bytes()[:4]), "truncated safetensors file"),
+    "cut_by_1_byte": (lambda p: p.write_bytes(p.read_bytes()[:-1]), "truncated safetensors file"),
     "random": (lambda p: p.write_bytes(os.urandom(4096)), "not a safetensors file"),
     "text": (lambda p: p.write_text("hello, I am not a tensor file\n"), "not a safetensors file"),
     "loop": (lambda p: (p.unlink(), p.symlink_to(p)), "symlink loop"),

@@ -21,6 +21,7 @@ from aum.fileinfo import file_problem, os_error_reason
 
 PICKLED_CODE = "refused: not a plain state dict (pickled code)"
 _ZIP_MAGIC, _PICKLE_MAGIC = b"PK", b"\x80"
+MAX_HEADER = 100_000_000  # the safetensors format's own limit on the JSON header
 
 
 def check_file(path: str | os.PathLike) -> Path:
@@ -43,12 +44,37 @@ def _head(path: Path, size: int = 8) -> bytes:
         raise CheckpointError(path, os_error_reason(e)) from None
 
 
+def _check_safetensors_layout(path: Path) -> None:
+    """A file shorter than its own header says is "truncated" (safetensors' own words vary with where it was cut);
+    a header that is no JSON is "not a safetensors file"."""
+    size = path.stat().st_size
+    head = _head(path, 8)
+    header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
+    if header_len < 2 or header_len > MAX_HEADER:
+        return  # not a safetensors layout at all: load_file names it
+    if 8 + header_len > size:
+        raise CheckpointError(path, f"truncated safetensors file (its header needs {8 + header_len} bytes, the file "
+                              f"has {size})")
+    try:
+        with open(path, "rb") as f:
+            f.seek(8)
+            header = json.loads(f.read(header_len))
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise CheckpointError(path, "not a safetensors file (its header is not a tensor table)") from None
+    except OSError as e:
+        raise CheckpointError(path, os_error_reason(e)) from None
+    if 8 + header_len + end > size:
+        raise CheckpointError(path, f"truncated safetensors file ({size} bytes, its header describes "
+                              f"{8 + header_len + end})")
+
+
 def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The tensors of a `.safetensors` file (CPU)."""
     from safetensors.torch import load_file
 
     path = check_file(path)
-    _head(path)  # opening it here turns a permission problem into its own message
+    _check_safetensors_layout(path)
     try:
         return load_file(str(path))
     except OSError as e:

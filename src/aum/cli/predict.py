@@ -40,8 +40,9 @@ def run(args) -> int:
     from aum.inference import audio_paths, predict_files
     from aum.models import from_pretrained
 
-    if args.top_k < 1 or (args.hop is not None and args.hop < 1):
-        raise ConfigError(f"--top-k {args.top_k} / --hop {args.hop}: both must be at least 1")
+    for flag, value in (("--top-k", args.top_k), ("--hop", args.hop)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} {value}: must be at least 1")
     model = from_pretrained(args.checkpoint).to(resolve_device(args.device))
     top_k = min(args.top_k, model.config.num_classes)  # a 5-class model has 5 labels to show
     result = predict_files(model, audio_paths(args.path), top_k, whole=args.whole, hop=args.hop)
