@@ -16,6 +16,7 @@ ValueError` / `except RuntimeError` callers working.
 
 from __future__ import annotations
 
+import difflib
 import os
 
 
@@ -67,3 +68,9 @@ class RunInterrupted(AumError):
 
 def one_line(text: object) -> str:
     return " ".join(str(text).split())
+
+
+def did_you_mean(word: str, choices) -> str:
+    """' (did you mean 'x'?)' for the closest of `choices`, or '' when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -183,7 +183,7 @@ def section_from_dict(cls, values: dict, where: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        from aum.models.registry import did_you_mean
+        from aum.errors import did_you_mean
 
         raise ConfigError(f"{where}: unknown key(s) {unknown}{did_you_mean(unknown[0], known)}; "
                           f"known keys: {sorted(known)}")
