@@ -20,6 +20,7 @@ import torch
 
 from aum.bench.models import Case, _step_fn, build_model, frames_for_tokens
 from aum.bench.timing import time_ms
+from aum.errors import UnavailableError
 
 GROUPS = {  # first match wins; matched against the lower-cased kernel / op name
     "selective scan": ("scan",),
@@ -91,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: no CUDA device is available")
+        raise UnavailableError("--device cuda: no CUDA device is available")
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     report = "\n".join(profile_mode(args, mode.strip(), device) for mode in args.modes.split(",") if mode.strip())
     print(report)
