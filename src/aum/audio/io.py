@@ -3,26 +3,36 @@
 Every bad input raises `AudioError` ("<path>: <reason>", one line, no chained library traceback). Silent audio
 loads normally (datasets contain silence on purpose); call `is_silent(waveform)` to detect it.
 Float files are returned as stored: samples beyond [-1, 1] are not clipped.
+soundfile and soxr are imported where audio is read or resampled, so that `import aum` and the model, ops and
+bench paths run where they are not installed (a missing one is an `UnavailableError` naming the package).
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 from pathlib import Path
 
 import numpy as np
-import soundfile
-import soxr
 import torch
 
-from aum.errors import AudioError
+from aum.errors import AudioError, UnavailableError
 from aum.fileinfo import file_problem
 
 __all__ = ["AudioError", "decode_audio", "is_silent", "load_audio", "resample"]
 
 DEFAULT_MAX_SECONDS = 3600.0
 SILENCE_THRESHOLD = 1e-4  # peak |sample| at or below this (about -80 dBFS) counts as silence
+
+
+def _audio_package(name: str):
+    """soundfile or soxr, imported on first use; missing, it is an UnavailableError saying what needs it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise UnavailableError(f"{name} is not installed: reading or resampling audio needs it "
+                               f"(pip install {name})") from None
 
 
 def _check_path(path: Path) -> None:
@@ -36,6 +46,7 @@ def _check_path(path: Path) -> None:
 def _decode(path: Path | str, max_seconds: float, source=None) -> tuple[np.ndarray, int]:
     """(samples, channels) float32 and the file's sample rate; libsndfile errors become AudioError naming `path`.
     `source` (an open binary file) is read instead of `path` when given."""
+    soundfile = _audio_package("soundfile")
     try:
         with soundfile.SoundFile(path if source is None else source) as f:
             rate, frames = f.samplerate, f.frames
@@ -59,7 +70,7 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
     x = waveform.detach().to("cpu", torch.float32)
     if orig_rate == new_rate:
         return x
-    out = soxr.resample(x.numpy().T, orig_rate, new_rate)  # soxr wants (samples, channels)
+    out = _audio_package("soxr").resample(x.numpy().T, orig_rate, new_rate)  # soxr wants (samples, channels)
     return torch.from_numpy(np.ascontiguousarray(out.T, dtype=np.float32))
 
 
