@@ -37,9 +37,15 @@ def from_pretrained(directory_or_file: str | Path) -> nn.Module:
     path = Path(directory_or_file)
     directory = path if path.is_dir() else path.parent
     weights = path if path.is_file() else directory / WEIGHTS
+    info = json.loads((directory / CONFIG).read_text()) if (directory / CONFIG).is_file() else {}
+    if "model_name" not in info:  # a HuggingFace AST folder, or a readable error naming what is there
+        from aum.models.convert_hf import describe_foreign_folder, is_hf_folder, load_hf_folder
+
+        if is_hf_folder(directory):
+            return load_hf_folder(directory)
+        raise ValueError(describe_foreign_folder(directory, info))
     if not (directory / CONFIG).is_file() or not weights.is_file():
         raise FileNotFoundError(f"{path}: expected {CONFIG} and {WEIGHTS} (written by save_pretrained)")
-    info = json.loads((directory / CONFIG).read_text())
     model = build_model(info["model_name"], get_config(info["model_name"], **info["model_config"]))
     model.load_state_dict(load_file(str(weights)), strict=True)
     model.meta = info.get("meta") or {}
