@@ -270,7 +270,11 @@ def checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -
     sd = _from_official_names(raw, family, LoadReport())
     found = {k: v for k, v in rules.fields_from_checkpoint(get_config(name), sd, raw).items() if k not in overrides}
     layout = rules.read_layout(sd, raw)
-    if "patch_stride" in overrides or layout.imagenet or layout.ssl_input or "pos_embed.pos_embed" not in sd:
+    if "patch_stride" in overrides or layout.imagenet or "pos_embed.pos_embed" not in sd:
+        return found
+    if layout.ssl_input:  # fine-tuning keeps its own stride, except for a patch shape the default stride never had
+        if "patch_size" in found and pair(found["patch_size"]) != pair(get_config(name).patch_size):
+            found["patch_stride"] = found["patch_size"]
         return found
     with torch.device("meta"):
         model = build_model(name, get_config(name, **{**overrides, **found}))

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from aum.models.layers import grid_shape, pair, patch_grid, resample_grid
 
 CROP_FAMILIES = ("ast", "ssast", "ssamba")  # crop-or-stretch per axis; AuM resizes with antialiasing
-SUMMED_RGB = ("ast", "ssast")  # AST's DeiT init sums the RGB kernel; AuM (Vim) averages it
+SUMMED_RGB = ("ast", "ssast")
+OFFICIAL_MEL_BINS = 128  # AST's DeiT init sums the RGB kernel; AuM (Vim) averages it
 
 
 @dataclass
@@ -89,8 +90,9 @@ def stride_candidates(model, layout: CheckpointLayout) -> list[tuple[int, int]]:
 def infer_grid(model, layout: CheckpointLayout, num_patches: int, stride=None) -> tuple[tuple[int, int], list, str]:
     """The (n_f, n_t) grid of a checkpoint's `num_patches` positions, the strides consistent with it, and a note.
 
+    Official checkpoints are taken to span 128 mel bins (every official recipe does; SSL files store theirs).
     Raises naming `checkpoint_stride` when two strides give different grids for the same position count."""
-    mel, kernel = model.config.mel_bins, layout.patch_size
+    mel, kernel = OFFICIAL_MEL_BINS, layout.patch_size
     if layout.imagenet:  # DeiT / Vim ImageNet weights: a square grid of 16x16 patches
         side = math.isqrt(num_patches)
         if side * side != num_patches:
@@ -110,7 +112,7 @@ def infer_grid(model, layout: CheckpointLayout, num_patches: int, stride=None) -
         raise ValueError(f"checkpoint has {num_patches} patch positions, which fit no grid of {mel} mel bins with "
                          f"{kernel[0]}x{kernel[1]} patches at stride {tried}: pass checkpoint_stride=(f, t)")
     own = tuple(model.built_grid)
-    if own in fits:  # the model's own grid: no adaptation, but say what else would have fitted
+    if own in fits and model.config.mel_bins == mel:  # the model's own grid: no adaptation, but say what else would have fitted
         others = [f"{g[0]}x{g[1]} at stride {_fmt(s[0])}" for g, s in fits.items() if g != own]
         note = "; the position count also fits " + ", ".join(others) if others else ""
         return own, fits[own], "same grid as the model" + note
