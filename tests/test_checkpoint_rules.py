@@ -136,7 +136,8 @@ def test_ambiguous_position_count_names_checkpoint_stride(tmp_path):
     src = small("ast_tiny", num_classes=3, patch_stride=16, input_frames=16 * 12)  # 8 x 12 = 96 = 12 x 8
     sd = to_official_state_dict(src)
     model = small("ast_tiny", num_classes=3, input_frames=512)
-    with pytest.raises(ValueError, match=r"96 patch positions: 12x8 \(checkpoint_stride=10\) or 8x12 \(checkpoint_stride=16\)"):
+    options = r"96 patch positions: 12x8 \(checkpoint_stride=10\) or 8x12 \(checkpoint_stride=16\)"
+    with pytest.raises(ValueError, match=options):
         load_official(model, sd)
     assert load_official(model, sd, checkpoint_stride=16).ok
     torch.save(sd, tmp_path / "amb.pth")

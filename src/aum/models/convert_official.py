@@ -112,7 +112,7 @@ def infer_grid(model, layout: CheckpointLayout, num_patches: int, stride=None) -
         raise ValueError(f"checkpoint has {num_patches} patch positions, which fit no grid of {mel} mel bins with "
                          f"{kernel[0]}x{kernel[1]} patches at stride {tried}: pass checkpoint_stride=(f, t)")
     own = tuple(model.built_grid)
-    if own in fits and model.config.mel_bins == mel:  # the model's own grid: no adaptation, but say what else would have fitted
+    if own in fits and model.config.mel_bins == mel:  # the model's own grid: kept; say what else would fit
         others = [f"{g[0]}x{g[1]} at stride {_fmt(s[0])}" for g, s in fits.items() if g != own]
         note = "; the position count also fits " + ", ".join(others) if others else ""
         return own, fits[own], "same grid as the model" + note
