@@ -134,6 +134,8 @@ def _adapt_pos_embed(model, sd: dict, layout: rules.CheckpointLayout, report: Lo
         old_grid, strides, how = tuple(grid), [], "given"
     else:
         old_grid, strides, how = rules.infer_grid(model, layout, pos.shape[1] - p, stride)
+    if "also fits" in how:
+        report.notes.append(f"patch grid {old_grid[0]}x{old_grid[1]}: {how}")
     if old_grid[0] * old_grid[1] + p != pos.shape[1]:
         report.mismatched[key] = f"{tuple(pos.shape)} does not hold {p} special + {old_grid} patch positions"
         return
