@@ -213,3 +213,21 @@ def test_ssamba_ssl_to_finetune_crops_time_and_stretches_frequency():
     ref = reference("ssamba_tiny", state, depth=2, input_frames=128, num_classes=3)
     ref.mlp_head.load_state_dict(ft.mlp_head.state_dict())
     compare("SSAMBA SSL 8x16 -> fine-tune 12x12 (crop + stretch)", ft.eval(), ref.eval(), 128)
+
+
+def test_vim_double_cls_imagenet_into_aum_double():
+    model = small("aum_tiny", num_classes=3, cls_position="double", input_frames=64)  # 8 x 4
+    vim = {k: v for k, v in model.state_dict().items() if not k.startswith(("pos_embed", "head."))}
+    vim["patch_embed.proj.weight"] = torch.randn(192, 3, 16, 16) * 0.02
+    vim["pos_embed"] = torch.randn(1, 2 + 196, 192) * 0.02  # head slot first, tail slot last, 14 x 14 between
+    vim["head.weight"], vim["head.bias"] = torch.zeros(1000, 192), torch.zeros(1000)
+    report = load_official(model, {"model": vim})
+    assert report.ok and report.reshaped["patch_embed.proj.weight"] == "RGB kernel averaged to 1 channel"
+    pos = vim["pos_embed"]
+    grid = F.interpolate(image(pos[:, 1:-1], 14, 14), size=(8, 4), mode="bilinear", antialias=True)
+    state = dict(vim, **{"pos_embed.pos_embed": torch.cat([pos[:, :1], pos[:, -1:], flat(grid)], 1),
+                         "patch_embed.proj.weight": vim["patch_embed.proj.weight"].mean(1, keepdim=True)})
+    state = {k: v for k, v in state.items() if not k.startswith("head.")}
+    ref = reference("aum_tiny", state, num_classes=3, cls_position="double", input_frames=64)
+    ref.head.load_state_dict(model.head.state_dict())
+    compare("Vim double-CLS ImageNet -> AuM double 64 frames", model, ref, 64)

@@ -102,3 +102,12 @@ def test_folders_that_are_not_ours_are_named(tmp_path, capsys):
     save_pretrained(create_model("aum_tiny", depth=1, input_frames=64), aum_dir)
     assert main(["models", "export-hf", str(aum_dir), str(tmp_path / "x")]) == 1
     assert "cannot be written as ASTForAudioClassification: family 'aum'" in capsys.readouterr().err
+
+
+def test_convert_cli_reads_a_hf_folder(tmp_path, capsys):
+    hf, folder = hf_folder(tmp_path)
+    assert main(["models", "convert", str(folder), str(tmp_path / "ours"), "--model", "ast_base"]) == 0
+    assert "OK" in capsys.readouterr().out
+    model = from_pretrained(tmp_path / "ours").eval()
+    assert model.meta["labels"] == ["dog", "cat", "rain"] and model.meta["frontend"]["mean"] == -5.5
+    compare("HF -> aum models convert -> ours", model, hf)

@@ -20,9 +20,9 @@ def register(sub) -> None:
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(func=run_info)
 
-    conv = actions.add_parser("convert", help="official .pth (AuM, SSAMBA, AST, SSAST, Vim ImageNet) -> a "
-                              "save_pretrained folder; prints the load report")
-    conv.add_argument("checkpoint", help="official checkpoint (.pth, loaded with weights_only=True)")
+    conv = actions.add_parser("convert", help="official .pth (AuM, SSAMBA, AST, SSAST, Vim / DeiT ImageNet) or a "
+                              "HuggingFace AST folder -> a save_pretrained folder; prints the load report")
+    conv.add_argument("checkpoint", help="official checkpoint (.pth, loaded with weights_only=True) or a folder")
     conv.add_argument("out_dir", help="output folder (model.safetensors + config.json)")
     conv.add_argument("--model", required=True, help="registered name, e.g. aum_base (see 'aum models list')")
     _add_overrides(conv)
@@ -123,7 +123,7 @@ def run_info(args) -> int:
 
 
 def run_convert(args) -> int:
-    from aum.models import create_model, load_official, save_pretrained
+    from aum.models import create_model, load_checkpoint, save_pretrained
     from aum.models.checkpoints import checkpoint_fields
 
     overrides = overrides_from_args(args.model, args)
@@ -132,9 +132,9 @@ def run_convert(args) -> int:
     if found:
         print(f"taken from the checkpoint: {found}")
     model = create_model(args.model, **{**found, **overrides})
-    report = load_official(model, args.checkpoint, strict=not args.non_strict, checkpoint_stride=stride)
+    report = load_checkpoint(model, args.checkpoint, strict=not args.non_strict, checkpoint_stride=stride)
     print(report)
-    out = save_pretrained(model, args.out_dir, meta={"converted_from": str(args.checkpoint)})
+    out = save_pretrained(model, args.out_dir, meta={**model.meta, "converted_from": str(args.checkpoint)})
     print(f"wrote {out}/model.safetensors and config.json ({args.model})")
     return 0
 
