@@ -142,8 +142,11 @@ def _adapt_pos_embed(model, sd: dict, layout: rules.CheckpointLayout, report: Lo
     own = pair(model.config.patch_stride)
     if strides and own not in strides:
         note = f"checkpoint patch stride {' or '.join(str(s) for s in strides)}, model {own}"
-        report.notes.append(note)
-        log.warning("%s: %s", report.source or "state dict", note)
+        if layout.ssl_input:  # a new stride for fine-tuning is the SSL recipe: a report line, not a warning
+            report.notes.append(note + " (SSL pretraining -> fine-tuning)")
+        else:
+            report.notes.append(note)
+            log.warning("%s: %s", report.source or "state dict", note)
     family_rule = "aum" if vim else family
     patches, what = rules.adapt_positions(pos[:, p:], old_grid, model.built_grid, family_rule)
     if what.endswith(" kept") and not vim:
