@@ -69,3 +69,7 @@ def test_reports_say_only_what_happened():
     report = load_official(create_model("aum_tiny", depth=1, input_frames=64), bad, strict=False)
     assert str(report).startswith("load report for state dict: ") and "PROBLEMS" in str(report)
     assert f"{len(same.state_dict())} tensors loaded" in str(report)
+    strict = create_model("aum_tiny", depth=1, input_frames=32)  # another grid: positions would be adapted
+    with pytest.raises(RuntimeError) as err:
+        load_official(strict, bad)
+    assert "nothing loaded, PROBLEMS" in str(err.value) and "would be reshaped (nothing was loaded)" in str(err.value)

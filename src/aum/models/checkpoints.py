@@ -48,6 +48,9 @@ class LoadReport:
     def ok(self) -> bool:
         return not (self.missing or self.unexpected or self.mismatched or self.variant_mismatch)
 
+    def _done(self, what: str) -> str:
+        return what if self.loaded else f"would be {what} (nothing was loaded)"
+
     def __str__(self) -> str:
         done = f"{self.loaded} tensors loaded" if self.loaded or self.ok else "nothing loaded"
         lines = [f"load report for {self.source or 'state dict'}: {done}, " + ("OK" if self.ok else "PROBLEMS")]
@@ -56,8 +59,8 @@ class LoadReport:
             lines.append(f"  mixer variant in checkpoint: {self.variant}{note}")
         for title, items in (("missing", self.missing), ("unexpected", self.unexpected),
                              ("shape mismatch", [f"{k}: {v}" for k, v in self.mismatched.items()]),
-                             ("reshaped", [f"{k}: {v}" for k, v in self.reshaped.items()]),
-                             ("re-initialised", self.reinitialised), ("ignored", self.ignored),
+                             (self._done("reshaped"), [f"{k}: {v}" for k, v in self.reshaped.items()]),
+                             (self._done("re-initialised"), self.reinitialised), ("ignored", self.ignored),
                              ("note", self.notes)):
             if items:
                 shown = items if len(items) <= 12 else items[:12] + [f"... {len(items) - 12} more"]
