@@ -35,14 +35,14 @@ def hf_folder(tmp_path, **kw):
     return hf, tmp_path / "hf"
 
 
-def compare(case, ours, hf, frames=100, mel=64):
+def compare(case, ours, hf, frames=100, mel=64, rel_tol=None):
     x = torch.randn(2, frames, mel, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         got, want = ours(x), hf(input_values=x).logits
     delta = (got - want).abs().max().item()
     rel = delta / want.abs().max().item()
     print(f"\nCASE {case}: max|delta| {delta:.2e}, relative {rel:.2e}")
-    assert delta <= TOL, f"{case}: {delta}"
+    assert (rel <= rel_tol) if rel_tol else (delta <= TOL), f"{case}: {delta} ({rel} relative)"
     return delta
 
 
@@ -80,11 +80,12 @@ def test_default_ast_exports_with_one_eps(tmp_path, caplog):
     """Our AST's head LayerNorm has eps 1e-5, HuggingFace one eps for all: said in a warning, logits barely move."""
     from aum.models.convert_hf import export_hf
 
+    torch.manual_seed(0)
     ours = perturb(create_model("ast_tiny", depth=2, input_frames=100, mel_bins=64, num_classes=3)).eval()
     export_hf(ours, tmp_path / "hf")
     assert "the head's 1e-05 becomes 1e-06" in caplog.text
     hf = transformers.ASTForAudioClassification.from_pretrained(tmp_path / "hf").eval()
-    compare("ours (head eps 1e-5) -> HF (eps 1e-6)", ours, hf)
+    compare("ours (head eps 1e-5) -> HF (eps 1e-6)", ours, hf, rel_tol=1e-4)
 
 
 def test_folders_that_are_not_ours_are_named(tmp_path, capsys):

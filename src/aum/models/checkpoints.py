@@ -221,7 +221,7 @@ def load_official(model, path_or_state_dict, strict: bool = True, grid: tuple[in
     sd = _from_official_names(raw, family, report)
     kernel = sd.get("patch_embed.proj.weight")
     imagenet = kernel is not None and kernel.ndim == 4 and kernel.shape[1] == 3
-    vim = family == "aum" and ("pos_embed" in raw or imagenet)  # Vim ImageNet weights store a bare `pos_embed`
+    vim = family in ("aum", "ssamba") and ("pos_embed" in raw or imagenet)  # Vim ImageNet: a bare `pos_embed`
     if imagenet or vim:
         for key in [k for k in sd if k.startswith(("head.", "head_dist."))]:
             report.ignored.append(f"{key} (ImageNet head)")

@@ -59,12 +59,17 @@ def hf_config_fields(path: Path) -> dict:
     for key, want in (("hidden_act", "gelu"), ("qkv_bias", True)):
         if info.get(key, want) != want:
             raise ValueError(f"{path}/{CONFIG}: {key}={info[key]!r} is not supported (our AST has {want!r})")
+    patch = info.get("patch_size", 16)
+    if not isinstance(patch, int):  # HuggingFace builds a square (patch, patch) kernel from an int
+        if len(set(patch)) != 1:
+            raise ValueError(f"{path}/{CONFIG}: patch_size={patch} is not square (HuggingFace AST needs an int)")
+        patch = patch[0]
     dim, hidden = int(info.get("hidden_size", 768)), int(info.get("intermediate_size", 3072))
     eps = float(info.get("layer_norm_eps", 1e-12))
     labels = _labels(info)
     return {"embed_dim": dim, "depth": int(info.get("num_hidden_layers", 12)),
             "num_heads": int(info.get("num_attention_heads", 12)), "mlp_ratio": hidden / dim,
-            "norm_eps": eps, "head_norm_eps": eps, "patch_size": int(info.get("patch_size", 16)),
+            "norm_eps": eps, "head_norm_eps": eps, "patch_size": int(patch),
             "patch_stride": (int(info.get("frequency_stride", 10)), int(info.get("time_stride", 10))),
             "input_frames": int(info.get("max_length", 1024)), "mel_bins": int(info.get("num_mel_bins", 128)),
             "num_classes": len(labels) or int(info.get("num_labels", 527)),
