@@ -73,3 +73,9 @@ def test_reports_say_only_what_happened():
     with pytest.raises(RuntimeError) as err:
         load_official(strict, bad)
     assert "nothing loaded, PROBLEMS" in str(err.value) and "would be reshaped (nothing was loaded)" in str(err.value)
+
+
+def test_aum_positions_never_read_as_overlapping_patches():
+    sd = to_official_state_dict(create_model("aum_tiny", depth=1, input_frames=192))  # 8 x 12 = 96 = 12 x 8
+    report = load_official(create_model("aum_tiny", depth=1, input_frames=128), sd)
+    assert report.ok and "grid 8x12 -> 8x8" in str(report)

@@ -81,9 +81,11 @@ def check_layout(model, layout: CheckpointLayout) -> None:
 
 
 def stride_candidates(model, layout: CheckpointLayout) -> list[tuple[int, int]]:
-    """Strides a checkpoint may have used: the model's, no overlap, and AST's 10 for 16x16 patches."""
+    """Strides a checkpoint may have used: the model's, no overlap, and 10 for 16x16 patches (AST, SSAST and SSAMBA
+    fine-tuning; official AuM patches do not overlap unless told)."""
     kernel = layout.patch_size
-    out = [pair(model.config.patch_stride), kernel] + ([(10, 10)] if kernel == (16, 16) else [])
+    overlap = kernel == (16, 16) and model.config.family != "aum"
+    out = [pair(model.config.patch_stride), kernel] + ([(10, 10)] if overlap else [])
     return list(dict.fromkeys(out))
 
 
@@ -120,6 +122,8 @@ def infer_grid(model, layout: CheckpointLayout, num_patches: int, stride=None) -
         options = " or ".join(f"{g[0]}x{g[1]} (checkpoint_stride={_fmt(s[0])})" for g, s in fits.items())
         raise ValueError(f"checkpoint has {num_patches} patch positions: {options}; pass checkpoint_stride")
     (grid, found), = fits.items()
+    if grid[0] == 1:  # frame patches: any time stride gives 1 x N, so the stride is not known, only the grid
+        return grid, [], f"inferred from {num_patches} positions; a frame-patch file does not record its time stride"
     return grid, found, f"inferred from {num_patches} positions"
 
 
