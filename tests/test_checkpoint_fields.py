@@ -49,6 +49,9 @@ def test_yaml_model_section_passes_checkpoint_stride(tmp_path):
     torch.save(to_official_state_dict(src), tmp_path / "amb.pth")
     section = yaml.safe_load(f"name: ast_tiny\npretrained: {tmp_path / 'amb.pth'}\ncheckpoint_stride: 16\n"
                              "depth: 1\nnum_classes: 3\ninput_frames: 192\n")
+    from aum.train.components import check_model
+
+    check_model(section)  # a recipe's model section may carry checkpoint_stride
     model = create_model(section.pop("name"), **section)
     assert model.config.patch_stride == 16
     torch.testing.assert_close(model.pos_embed.pos_embed, src.pos_embed.pos_embed)

@@ -1,8 +1,9 @@
 """Training configuration: one dataclass tree, loaded from YAML, with `section.key=value` overrides.
 
 Sections owned by the trainer (`frontend`, `optim`, `schedule`, `train`) are dataclasses and reject unknown keys.
-Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts: their consumer
-(`create_model`, `aum.data.build_dataset`, the task builder) validates them and names any unknown key.
+Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts, checked when the recipe
+is loaded against what their registered component accepts (`aum.train.components`): an unknown key anywhere is a
+one-line ConfigError naming the section, the key, the closest valid key and the valid ones.
 
     cfg = load_config("configs/demo.yaml", ["optim.lr=1e-4", "train.epochs=3"])
     save_config(cfg, "runs/demo/config.yaml")
@@ -85,10 +86,10 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    model: dict = field(default_factory=lambda: {"name": "aum-tiny"})
+    model: dict = field(default_factory=lambda: {"name": "aum_tiny"})
     data: dict = field(default_factory=dict)
     augment: dict = field(default_factory=dict)
-    task: dict = field(default_factory=lambda: {"name": "classification"})
+    task: dict = field(default_factory=dict)  # task.name defaults to "classification" (aum pretrain: "pretrain")
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -161,7 +162,10 @@ def section_from_dict(cls, values: dict, where: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+        from aum.models.registry import did_you_mean
+
+        raise ConfigError(f"{where}: unknown key(s) {unknown}{did_you_mean(unknown[0], known)}; "
+                          f"known keys: {sorted(known)}")
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()})
 
 
@@ -251,7 +255,11 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         if isinstance(raw.get("data"), dict):
             raw["data"] = resolve_data_paths(raw["data"], path.parent)
     try:
-        return config_from_dict(apply_overrides(raw, list(overrides)))
+        cfg = config_from_dict(apply_overrides(raw, list(overrides)))
+        from aum.train.components import check_components
+
+        check_components(cfg)
+        return cfg
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
 

@@ -127,7 +127,7 @@ def build_pretrain_task(task_cfg: dict, train_dataset=None) -> PretrainTask:
     return PretrainTask(cfg)
 
 
-register_task("pretrain", build_pretrain_task)
+register_task("pretrain", build_pretrain_task, PretrainConfig)
 
 
 # ---------------------------------------------------------------------------------------------- unlabeled data

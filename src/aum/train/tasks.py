@@ -41,11 +41,15 @@ class Task(Protocol):
 
 
 TASK_BUILDERS: dict[str, Callable] = {}
+TASK_CONFIGS: dict[str, type] = {}
 
 
-def register_task(name: str, builder: Callable) -> None:
-    """`builder(task_cfg: dict, train_dataset) -> Task`."""
+def register_task(name: str, builder: Callable, config_type: type | None = None) -> None:
+    """`builder(task_cfg: dict, train_dataset) -> Task`; `config_type`, the dataclass of the `task:` section
+    (without `name`), lets `load_config` check the section before anything is built."""
     TASK_BUILDERS[name] = builder
+    if config_type is not None:
+        TASK_CONFIGS[name] = config_type
 
 
 def task_builder(task_cfg: dict) -> Callable:
@@ -152,4 +156,4 @@ def build_classification_task(task_cfg: dict, train_dataset) -> ClassificationTa
     return ClassificationTask(cfg, list(train_dataset.labels), bool(train_dataset.multilabel))
 
 
-register_task("classification", build_classification_task)
+register_task("classification", build_classification_task, ClassificationConfig)
