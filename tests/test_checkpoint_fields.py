@@ -82,3 +82,17 @@ def test_aum_positions_never_read_as_overlapping_patches():
     sd = to_official_state_dict(create_model("aum_tiny", depth=1, input_frames=192))  # 8 x 12 = 96 = 12 x 8
     report = load_official(create_model("aum_tiny", depth=1, input_frames=128), sd)
     assert report.ok and "grid 8x12 -> 8x8" in str(report)
+
+
+def test_our_folders_give_their_stride_except_pretraining_encoders(tmp_path):
+    from aum.models import load_checkpoint, save_pretrained
+
+    save_pretrained(create_model("ast_tiny", depth=1, num_classes=3, patch_stride=16, input_frames=128), tmp_path / "c")
+    assert create_model("ast_tiny", pretrained=tmp_path / "c", depth=1, num_classes=3).config.patch_stride == 16
+    report = load_checkpoint(create_model("ast_tiny", depth=1, num_classes=3, input_frames=128), tmp_path / "c")
+    assert "checkpoint patch stride (16, 16), model (10, 10)" in report.notes[0]
+    save_pretrained(create_model("ssamba_tiny", depth=2, num_classes=0, patch_stride=16, input_frames=128),
+                    tmp_path / "enc")
+    ft = create_model("ssamba_tiny", pretrained=tmp_path / "enc", depth=2, num_classes=3, input_frames=128)
+    assert ft.config.patch_stride == 10  # the fine-tuning recipe's overlap
+

@@ -134,7 +134,7 @@ def _adapt_pos_embed(model, sd: dict, layout: rules.CheckpointLayout, report: Lo
         pos = rules.move_prefix_slots(pos, slots)
         report.notes.append(f"Vim CLS position slot(s) {slots} moved to the front")
     if grid is not None:
-        old_grid, strides, how = tuple(grid), [], "given"
+        old_grid, strides, how = tuple(grid), [pair(stride)] if stride is not None else [], "recorded"
     else:
         old_grid, strides, how = rules.infer_grid(model, layout, pos.shape[1] - p, stride)
     if "also fits" in how:
@@ -231,15 +231,17 @@ def load_official(model, path_or_state_dict, strict: bool = True, grid: tuple[in
     return load_state_dict_checked(model, sd, report, strict, raw=raw, vim=vim, grid=grid, stride=checkpoint_stride)
 
 
-def _saved_grid(path: Path) -> tuple[int, int] | None:
-    """The patch grid recorded in a `save_pretrained` folder's config.json (None when absent)."""
+def _saved_config(path: Path) -> dict:
     config_file = (path if path.is_dir() else path.parent) / "config.json"
-    if not config_file.is_file():
-        return None
-    cfg = json.loads(config_file.read_text()).get("model_config", {})
+    return json.loads(config_file.read_text()).get("model_config", {}) if config_file.is_file() else {}
+
+
+def _saved_grid(path: Path) -> tuple[tuple[int, int] | None, object]:
+    """The patch grid and stride recorded in a `save_pretrained` folder's config.json (None when absent)."""
+    cfg = _saved_config(path)
     if not {"mel_bins", "input_frames", "patch_size", "patch_stride"} <= set(cfg):
-        return None
-    return grid_shape(cfg["mel_bins"], cfg["input_frames"], cfg["patch_size"], cfg["patch_stride"])
+        return None, None
+    return grid_shape(cfg["mel_bins"], cfg["input_frames"], cfg["patch_size"], cfg["patch_stride"]), cfg["patch_stride"]
 
 
 def load_checkpoint(model, src, strict: bool = True, checkpoint_stride=None) -> LoadReport:
@@ -256,8 +258,21 @@ def load_checkpoint(model, src, strict: bool = True, checkpoint_stride=None) -> 
             report = load_state_dict_checked(model, sd, report, strict, grid=grid)
             model.meta = {**hf_meta(path), **model.meta}
             return report
-        return load_state_dict_checked(model, read_state_dict(path), report, strict, grid=_saved_grid(path))
+        grid, stride = _saved_grid(path)
+        return load_state_dict_checked(model, read_state_dict(path), report, strict, grid=grid, stride=stride)
     return load_official(model, src, strict, checkpoint_stride=checkpoint_stride)
+
+
+def _saved_fields(cfg: dict, name: str) -> dict:
+    """Layout fields of one of our folders; a pretraining encoder (no classifier) keeps the fine-tuning stride."""
+    from aum.models.registry import get_config
+
+    found = {k: cfg[k] for k in ("patch_size", "cls_position", "dist_token") if k in cfg}
+    if "patch_stride" in cfg and cfg.get("num_classes", 1) > 0:
+        found["patch_stride"] = cfg["patch_stride"]
+    elif "patch_size" in cfg and pair(cfg["patch_size"]) != pair(get_config(name).patch_size):
+        found["patch_stride"] = cfg["patch_size"]
+    return found
 
 
 def checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -> dict:
@@ -265,13 +280,14 @@ def checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -
 
     Official files: patch shape, special tokens, and the patch stride when the position count allows only one (not
     for SSL-pretraining or ImageNet files, whose fine-tuning picks its own stride). HuggingFace AST folders: their
-    whole architecture and input settings. Our own folders: nothing (the config asked for is the one built)."""
+    whole architecture and input settings. Our own folders: the patch shape, special tokens and (for a
+    classifier) the stride they record."""
     from aum.models.convert_hf import hf_config_fields, is_hf_folder
     from aum.models.registry import build_model, get_config
 
     path = Path(src) if isinstance(src, (str, Path)) else None
     if path is not None and (path.is_dir() or path.suffix == ".safetensors"):
-        found = hf_config_fields(path) if is_hf_folder(path) else {}
+        found = hf_config_fields(path) if is_hf_folder(path) else _saved_fields(_saved_config(path), name)
         return {k: v for k, v in found.items() if k not in overrides}
     raw = read_state_dict(src)
     family = get_config(name).family
