@@ -96,3 +96,11 @@ def test_our_folders_give_their_stride_except_pretraining_encoders(tmp_path):
     ft = create_model("ssamba_tiny", pretrained=tmp_path / "enc", depth=2, num_classes=3, input_frames=128)
     assert ft.config.patch_stride == 10  # the fine-tuning recipe's overlap
 
+
+
+def test_double_cls_tokens_are_not_weight_decayed():
+    from aum.train.schedule import decays
+
+    model = create_model("aum_tiny", depth=1, cls_position="double", input_frames=64)
+    named = dict(model.named_parameters())
+    assert not any(decays(name, named[name]) for name in ("cls_token_head", "cls_token_tail"))
