@@ -104,3 +104,19 @@ def test_double_cls_tokens_are_not_weight_decayed():
     model = create_model("aum_tiny", depth=1, cls_position="double", input_frames=64)
     named = dict(model.named_parameters())
     assert not any(decays(name, named[name]) for name in ("cls_token_head", "cls_token_tail"))
+
+
+@pytest.mark.parametrize("patch, frames, mel", [((3, 5), 37, 23), ((7, 2), 19, 29), ((128, 2), 41, 128)])
+def test_rectangular_patch_fast_path_matches_the_convolution(patch, frames, mel):
+    from aum.models.layers import PatchEmbed
+
+    embed = PatchEmbed(8, patch, patch)
+    x = torch.randn(2, frames, mel, requires_grad=True)
+    fast = embed(x)
+    conv = embed.proj(x.transpose(1, 2).unsqueeze(1)).flatten(2).transpose(1, 2)  # (B, N, D), frequency-major
+    torch.testing.assert_close(fast, conv)
+    g = torch.randn_like(fast)
+    grads = torch.autograd.grad(fast, [x, embed.proj.weight, embed.proj.bias], g)
+    want = torch.autograd.grad(conv, [x, embed.proj.weight, embed.proj.bias], g)
+    for a, b in zip(grads, want):
+        torch.testing.assert_close(a, b)
