@@ -29,7 +29,7 @@ def test_convert_sets_tuples_and_takes_fields_from_the_checkpoint(tmp_path, caps
     argv = ["models", "convert", str(tmp_path / "double.pth"), str(tmp_path / "out"), "--model", "aum_tiny",
             "--set", "depth=1", "--input-frames", "64"]
     assert main(argv) == 0
-    assert "taken from the checkpoint: {'patch_size': 16, 'cls_position': 'double'}" in capsys.readouterr().out
+    assert "taken from the checkpoint: {'cls_position': 'double'}" in capsys.readouterr().out
     assert from_pretrained(tmp_path / "out").config.cls_position == "double"
     assert main(argv + ["--set", "cls_position=middle"]) == 1  # explicit and contradicting: named
     assert "pass cls_position=double" in capsys.readouterr().err

@@ -282,6 +282,19 @@ def checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -
     for SSL-pretraining or ImageNet files, whose fine-tuning picks its own stride). HuggingFace AST folders: their
     whole architecture and input settings. Our own folders: the patch shape, special tokens and (for a
     classifier) the stride they record."""
+    from aum.models.registry import get_config
+
+    default = get_config(name).to_dict()
+    found = _checkpoint_fields(name, src, overrides, checkpoint_stride)
+    def same(key, value) -> bool:  # (16, 16), [16, 16] and 16 are one patch shape
+        if key in ("patch_size", "patch_stride"):
+            return pair(value) == pair(default[key])
+        return value == default[key]
+
+    return {k: v for k, v in found.items() if not same(k, v)}
+
+
+def _checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -> dict:
     from aum.models.convert_hf import hf_config_fields, is_hf_folder
     from aum.models.registry import build_model, get_config
 
