@@ -1,11 +1,11 @@
 """Official checkpoint loading: key mapping, variant detection, grid resampling, heads, Vim ImageNet weights."""
 
-import pickle
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from aum.errors import CheckpointError
 from aum.models import create_model, load_official, to_official_state_dict
 from aum.models.checkpoints import read_state_dict
 
@@ -109,7 +109,7 @@ def test_vim_imagenet_weights_into_aum_small_v2(tmp_path):
 
 def test_read_state_dict_uses_weights_only(tmp_path):
     torch.save({"module.a": torch.ones(1), "obj": object()}, tmp_path / "bad.pth")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CheckpointError, match=r"refused: not a plain state dict \(pickled code\)"):
         read_state_dict(tmp_path / "bad.pth")
     with pytest.raises(FileNotFoundError):
         read_state_dict(tmp_path / "missing.pth")

@@ -97,7 +97,7 @@ def test_folders_that_are_not_ours_are_named(tmp_path, capsys):
     bare = tmp_path / "bare"
     bare.mkdir()
     torch.save({}, bare / "best.pth")
-    with pytest.raises(ValueError, match="no config.json; found best.pth"):
+    with pytest.raises(FileNotFoundError, match="expected config.json and model.safetensors .*; found best.pth"):
         from_pretrained(bare)
     aum_dir = tmp_path / "aum"
     save_pretrained(create_model("aum_tiny", depth=1, input_frames=64), aum_dir)

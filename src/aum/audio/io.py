@@ -16,26 +16,21 @@ import soundfile
 import soxr
 import torch
 
+from aum.errors import AudioError
+from aum.fileinfo import file_problem
+
+__all__ = ["AudioError", "decode_audio", "is_silent", "load_audio", "resample"]
+
 DEFAULT_MAX_SECONDS = 3600.0
 SILENCE_THRESHOLD = 1e-4  # peak |sample| at or below this (about -80 dBFS) counts as silence
 
 
-class AudioError(ValueError):
-    """A file that cannot be used as audio. `str(error)` is one line: "<path>: <reason>"."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = str(path)
-        self.reason = " ".join(str(reason).split())  # one line whatever the library said
-        super().__init__(f"{self.path}: {self.reason}")
-
-
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(path, "file not found")
-    if path.is_dir():
-        raise AudioError(path, "is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    problem = file_problem(path)
+    if problem == "is a directory":
+        problem = "is a directory, not an audio file"
+    if problem:
+        raise AudioError(path, problem)
 
 
 def _decode(path: Path | str, max_seconds: float, source=None) -> tuple[np.ndarray, int]:

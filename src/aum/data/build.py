@@ -61,7 +61,7 @@ DATASET_KEYS = {"format", "cache_dir", "noise_dir", "seed"}
 def reader_options(data_cfg: dict) -> dict:
     """The reader's keyword options from a `data:` section; an unknown format or key is a ValueError naming the
     closest valid one."""
-    from aum.models.registry import did_you_mean
+    from aum.errors import did_you_mean
 
     fmt = data_cfg.get("format")
     if fmt not in READERS:

@@ -8,7 +8,6 @@ missing, unexpected or of the wrong shape, or an AuM v1/v2 mismatch, raises with
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from aum.checkpoint_io import read_json_file, read_safetensors, read_torch_file
+from aum.errors import CheckpointError, CheckpointMismatch
 from aum.models import convert_official as rules
 from aum.models.layers import grid_shape, pair
 
@@ -70,22 +71,19 @@ class LoadReport:
 
 def read_state_dict(src) -> dict[str, torch.Tensor]:
     """A state dict from a path (.pth/.pt via torch.load(weights_only=True), .safetensors) or a dict."""
+    source = str(src) if isinstance(src, (str, Path)) else "state dict"
     if isinstance(src, (str, Path)):
         path = Path(src)
         if path.is_dir():
             path = path / "model.safetensors"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such checkpoint")
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        src = torch.load(path, map_location="cpu", weights_only=True)
+            return read_safetensors(path)
+        src = read_torch_file(path)  # weights_only=True: pickled code is refused
     for wrapper in ("model", "state_dict", "model_state_dict"):  # Vim / training-script wrappers
         if isinstance(src, dict) and isinstance(src.get(wrapper), dict):
             src = src[wrapper]
     if not isinstance(src, dict) or not all(isinstance(v, torch.Tensor) for v in src.values()):
-        raise ValueError("checkpoint is not a state dict of tensors")
+        raise CheckpointError(source, "not a state dict of tensors")
     return {k.removeprefix("module."): v for k, v in src.items()}
 
 
@@ -187,17 +185,22 @@ def load_state_dict_checked(model, sd: dict, report: LoadReport, strict: bool = 
                             vim: bool = False, grid=None, stride=None) -> LoadReport:
     """Adapt `sd` (our names) to `model` (patch kernel, positions, head), compare, then load or raise."""
     own = model.state_dict()
-    layout = rules.read_layout(sd, raw or {})
-    rules.check_layout(model, layout)
-    _adapt_patch_embed(sd, layout, "aum" if vim else model.config.family, report)
-    _adapt_pos_embed(model, sd, layout, report, vim, grid, stride)
+    try:  # layout problems name the field to pass; the error names the file too
+        layout = rules.read_layout(sd, raw or {})
+        rules.check_layout(model, layout)
+        _adapt_patch_embed(sd, layout, "aum" if vim else model.config.family, report)
+        _adapt_pos_embed(model, sd, layout, report, vim, grid, stride)
+    except CheckpointError:
+        raise
+    except ValueError as e:
+        raise CheckpointError(report.source or "state dict", str(e)) from None
     optional = _split_optional(sd, own, report)
     report.missing = [k for k in own if k not in sd and k not in optional]
     report.unexpected = [k for k in sd if k not in own]
     report.mismatched.update({k: f"checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
                               for k, v in sd.items() if k in own and v.shape != own[k].shape})
     if strict and not report.ok:
-        raise RuntimeError(str(report))
+        raise CheckpointMismatch(str(report))
     usable = {k: v for k, v in sd.items() if k in own and k not in report.mismatched}
     model.load_state_dict(usable, strict=False)
     report.loaded = len(usable)
@@ -233,7 +236,7 @@ def load_official(model, path_or_state_dict, strict: bool = True, grid: tuple[in
 
 def _saved_config(path: Path) -> dict:
     config_file = (path if path.is_dir() else path.parent) / "config.json"
-    return json.loads(config_file.read_text()).get("model_config", {}) if config_file.is_file() else {}
+    return read_json_file(config_file).get("model_config", {}) if config_file.is_file() else {}
 
 
 def _saved_grid(path: Path) -> tuple[tuple[int, int] | None, object]:

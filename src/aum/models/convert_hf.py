@@ -38,14 +38,19 @@ QKV = ("query", "key", "value")
 
 
 def read_config(path: Path) -> dict:
+    """The folder's config.json as a dict; {} when absent or unreadable (our loaders then name the problem)."""
     directory = path if path.is_dir() else path.parent
-    file = directory / CONFIG
-    return json.loads(file.read_text()) if file.is_file() else {}
+    try:
+        info = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def is_hf_folder(path: Path) -> bool:
     info = read_config(Path(path))
-    return info.get("model_type") == MODEL_TYPE or ARCHITECTURE in (info.get("architectures") or [])
+    return "model_name" not in info and (info.get("model_type") == MODEL_TYPE
+                                         or ARCHITECTURE in (info.get("architectures") or []))
 
 
 def _labels(info: dict) -> list[str]:
@@ -82,7 +87,9 @@ def hf_meta(path: Path) -> dict:
     meta = {"labels": _labels(read_config(directory)), "converted_from": str(directory)}
     file = directory / FEATURES
     if file.is_file():
-        feats = json.loads(file.read_text())
+        from aum.checkpoint_io import read_json_file
+
+        feats = read_json_file(file)
         if not feats.get("do_normalize", True):
             raise ValueError(f"{file}: do_normalize=false is not supported (our frontend always normalises)")
         meta["frontend"] = {"sample_rate": int(feats.get("sampling_rate", 16000)),
@@ -209,13 +216,20 @@ def export_hf(model, directory: str | Path) -> Path:
     return directory
 
 
-def describe_foreign_folder(directory: Path, info: dict) -> str:
-    """One line saying what a folder that is not a `save_pretrained` folder holds."""
-    if info:
-        kind = info.get("model_type") or "unknown model_type"
-        arch = ", ".join(info.get("architectures") or []) or "no architectures"
-        return (f"{directory}/{CONFIG} is not ours (no model_name): it describes {kind!r} ({arch}); readable are "
-                f"our save_pretrained folders and HuggingFace {ARCHITECTURE} folders")
+def check_not_foreign(directory: Path) -> None:
+    """Raise a one-line CheckpointError when config.json is another library's (it has a model_type, no model_name)."""
+    from aum.errors import CheckpointError
+
+    info = read_config(directory)
+    if "model_name" in info or not ("model_type" in info or "architectures" in info):
+        return
+    kind = info.get("model_type") or "no model_type"
+    arch = ", ".join(info.get("architectures") or []) or "no architectures"
+    raise CheckpointError(directory / CONFIG, f"not an aum folder (no model_name): it describes {kind!r} ({arch}); "
+                          f"readable are our save_pretrained folders and HuggingFace {ARCHITECTURE} folders")
+
+
+def files_found(directory: Path) -> str:
     files = sorted(p.name for p in directory.iterdir())[:8] if directory.is_dir() else []
-    return (f"{directory}: no {CONFIG}; found {', '.join(files) or 'nothing'} (an official .pth checkpoint loads "
-            f"with create_model(name, pretrained=FILE) or 'aum models convert')")
+    return (f"found {', '.join(files) or 'nothing'} (an official .pth checkpoint loads with "
+            f"create_model(name, pretrained=FILE) or 'aum models convert')")

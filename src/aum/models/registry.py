@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
-import json
 import logging
 from pathlib import Path
 
 from torch import nn
+
+from aum.errors import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,6 @@ def register_model(name: str, config, model_cls: type) -> None:
 
 def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
-
-
-def did_you_mean(word: str, choices) -> str:
-    """' (did you mean 'x'?)' for the closest of `choices`, or ''."""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _entry(name: str) -> tuple[object, type]:
@@ -66,10 +60,9 @@ def _meta_for(path: Path, model: nn.Module) -> dict:
     the AudioSet frontend at the model's input length, which every official AudioSet-trained model uses."""
     config_json = (path if path.is_dir() else path.parent) / "config.json"
     if config_json.is_file():
-        try:
-            return dict(json.loads(config_json.read_text()).get("meta") or {})
-        except (ValueError, AttributeError):
-            pass
+        from aum.checkpoint_io import read_json_file
+
+        return dict(read_json_file(config_json).get("meta") or {})
     from aum.audio import Frontend
 
     log.info("%s carries no frontend settings: model.meta['frontend'] set to the AudioSet statistics at %d frames",

@@ -55,6 +55,8 @@ from dataclasses import dataclass
 
 import torch
 
+from aum.errors import UnavailableError
+
 
 @dataclass
 class ScanKernelConfig:
@@ -180,9 +182,9 @@ class _ScanFn(torch.autograd.Function):
 def _check(u, delta, A, B, C):
     ok, reason = triton_available()
     if not ok:
-        raise RuntimeError(f"Triton scan unavailable: {reason}")
+        raise UnavailableError(f"Triton scan unavailable: {reason}")
     if u.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise RuntimeError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
+        raise UnavailableError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
     if u.dim() != 3 or delta.shape != u.shape or A.dim() != 2 or A.shape[0] != u.shape[1]:
         raise ValueError(f"selective scan shapes: u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}")
     expected = (u.shape[0], A.shape[1], u.shape[2])

@@ -16,7 +16,8 @@ MODEL_KEYS = {"name", "pretrained", "checkpoint_stride"}  # consumed by create_m
 
 
 def check_model(model: dict) -> None:
-    from aum.models.registry import did_you_mean, get_config
+    from aum.errors import did_you_mean
+    from aum.models.registry import get_config
 
     name = model.get("name")
     if not name:

@@ -20,6 +20,10 @@ from typing import Any
 
 import yaml
 
+from aum.errors import ConfigError
+
+__all__ = ["Config", "ConfigError", "load_config", "save_config"]
+
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -33,6 +37,16 @@ class FrontendConfig:
     target_frames: int = 1024
     mean: float | None = None
     std: float | None = None
+
+    def __post_init__(self):
+        if self.sample_rate <= 0:
+            raise ConfigError(f"frontend.sample_rate={self.sample_rate}: must be a positive rate in Hz")
+        if self.num_mel_bins < 3:
+            raise ConfigError(f"frontend.num_mel_bins={self.num_mel_bins}: must be at least 3 (128 for the "
+                              "published models)")
+        if self.target_frames < 1:
+            raise ConfigError(f"frontend.target_frames={self.target_frames}: must be a positive number of frames "
+                              "(1024 = 10.24 s for AudioSet)")
 
 
 @dataclass
@@ -82,6 +96,17 @@ class TrainConfig:
     val_split: str = "validation"
     test_split: str | None = "test"  # evaluated with the best checkpoint at the end (None = skip)
     balanced_sampler: bool = False  # AudioSet-style class-balanced sampling with replacement
+    max_bad_fraction: float = 0.5  # fail the run when more than this share of an epoch's clips is unreadable
+
+    def __post_init__(self):
+        for key in ("epochs", "batch_size", "eval_every_epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key}={getattr(self, key)}: must be at least 1")
+        for key in ("max_steps", "save_every_steps", "num_workers"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.{key}={getattr(self, key)}: must be 0 or more")
+        if not 0.0 <= self.max_bad_fraction <= 1.0:
+            raise ConfigError(f"train.max_bad_fraction={self.max_bad_fraction}: must be between 0 and 1")
 
 
 @dataclass
@@ -94,10 +119,6 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used; the message names the key and the fix."""
 
 
 def parse_scalar(text: Any) -> Any:
@@ -162,7 +183,7 @@ def section_from_dict(cls, values: dict, where: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        from aum.models.registry import did_you_mean
+        from aum.errors import did_you_mean
 
         raise ConfigError(f"{where}: unknown key(s) {unknown}{did_you_mean(unknown[0], known)}; "
                           f"known keys: {sorted(known)}")

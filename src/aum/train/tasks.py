@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aum.errors import DataError
 from aum.train import metrics as M
 
 
@@ -137,7 +138,7 @@ class ClassificationTask:
             scores.append(self.scores(logits.float()).cpu().numpy())
             targets.append(batch["y"].float().cpu().numpy())
         if n == 0:
-            raise RuntimeError("evaluation loader yielded no usable clip")
+            raise DataError("evaluation loader yielded no usable clip (every clip of the split was unreadable)")
         return np.concatenate(scores), np.concatenate(targets), loss_sum / n
 
     def evaluate(self, model, loader) -> dict[str, float]:
