@@ -100,12 +100,12 @@ def hf_meta(path: Path) -> dict:
 
 
 def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
-    if (directory / WEIGHTS).is_file():
-        from safetensors.torch import load_file
+    from aum.checkpoint_io import read_safetensors, read_torch_file
 
-        return load_file(str(directory / WEIGHTS))
+    if (directory / WEIGHTS).is_file():
+        return read_safetensors(directory / WEIGHTS)
     if (directory / "pytorch_model.bin").is_file():
-        return torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        return read_torch_file(directory / "pytorch_model.bin")  # weights_only=True
     raise FileNotFoundError(f"{directory}: HuggingFace folder without {WEIGHTS} or pytorch_model.bin")
 
 
