@@ -35,13 +35,18 @@ def from_pretrained(directory_or_file: str | Path) -> nn.Module:
     """Rebuild the model from `config.json` and load its weights strictly; `model.meta` is restored."""
     from aum.checkpoint_io import load_weights, read_json_file
     from aum.errors import CheckpointError
+    from aum.models.convert_hf import check_not_foreign, files_found, is_hf_folder, load_hf_folder
     from aum.models.registry import build_model, get_config
 
     path = Path(directory_or_file)
     directory = path if path.is_dir() else path.parent
     weights = path if path.is_file() else directory / WEIGHTS
+    if is_hf_folder(directory):  # HuggingFace ASTForAudioClassification: converted on the fly
+        return load_hf_folder(directory)
     if not (directory / CONFIG).exists() and not weights.exists():
-        raise FileNotFoundError(f"{path}: expected {CONFIG} and {WEIGHTS} (written by save_pretrained)")
+        raise FileNotFoundError(f"{path}: expected {CONFIG} and {WEIGHTS} (written by save_pretrained); "
+                                f"{files_found(directory)}")
+    check_not_foreign(directory)  # a config.json of another library: says which model it describes
     info = read_json_file(directory / CONFIG, required=("model_name", "model_config"))
     try:
         model = build_model(info["model_name"], get_config(info["model_name"], **info["model_config"]))

@@ -70,17 +70,27 @@ def _meta_for(path: Path, model: nn.Module) -> dict:
     return {"frontend": Frontend.preset("audioset", target_frames=model.config.input_frames).to_dict()}
 
 
-def create_model(name: str, pretrained: str | Path | None = None, **overrides) -> nn.Module:
+def create_model(name: str, pretrained: str | Path | None = None, checkpoint_stride=None, **overrides) -> nn.Module:
     """Build a registered model, e.g. `create_model("aum_base", num_classes=527, input_frames=1024)`.
 
-    `pretrained`: a `save_pretrained` directory / `.safetensors` file, or an official `.pth` checkpoint; loaded
-    strictly (positions interpolated to this model's grid, head re-initialised when the class count differs).
+    `pretrained`: a `save_pretrained` directory / `.safetensors` file, a HuggingFace AST folder, or an official
+    `.pth` checkpoint; loaded strictly, positions adapted to this model's grid by the family's official rule, head
+    re-initialised when the class count differs. Fields the checkpoint determines (patch shape, special tokens, a
+    unique stride) are taken from it unless given here. `checkpoint_stride`: the stride the checkpoint was trained
+    with, when its position count is ambiguous (the error says so).
     """
+    if pretrained is not None:
+        from aum.models.checkpoints import checkpoint_fields
+
+        found = checkpoint_fields(name, pretrained, overrides, checkpoint_stride)
+        if found:
+            log.info("%s: taken from %s: %s", name, pretrained, found)
+        overrides = {**found, **overrides}
     model = build_model(name, get_config(name, **overrides))
     if pretrained is not None:
         from aum.models.checkpoints import load_checkpoint
 
-        report = load_checkpoint(model, pretrained, strict=True)
+        report = load_checkpoint(model, pretrained, strict=True, checkpoint_stride=checkpoint_stride)
         log.info("%s: loaded %s\n%s", name, pretrained, report)
         if isinstance(pretrained, (str, Path)):
             model.meta = {**_meta_for(Path(pretrained), model), **model.meta}

@@ -12,7 +12,7 @@ import dataclasses
 
 from aum.train.config import Config, ConfigError, section_from_dict
 
-MODEL_KEYS = {"name", "pretrained"}  # consumed by the model builder itself, not by the model config
+MODEL_KEYS = {"name", "pretrained", "checkpoint_stride"}  # consumed by create_model itself, not the model config
 
 
 def check_model(model: dict) -> None:

@@ -16,7 +16,7 @@ from aum.train.config import OptimConfig, ScheduleConfig
 SCHEDULES = ("multistep", "cosine", "plateau", "constant")
 
 
-NO_DECAY_NAMES = ("pos_embed", "cls_token", "dist_token", "mask_embed")
+NO_DECAY_NAMES = ("pos_embed", "cls_token", "dist_token", "cls_token_head", "cls_token_tail", "mask_embed")
 
 
 def decays(name: str, param: torch.nn.Parameter) -> bool:
