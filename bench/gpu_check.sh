@@ -120,9 +120,9 @@ step "cuda tests" 110 "$PY" -m pytest -q -rs -p no:cacheprovider -k "cuda or gpu
 
 # 2. kernel: config sweep at L=4096, then L = 1k..64k (the default config), then Triton vs the loop reference
 # shellcheck disable=SC2086
-step "kernel config sweep" 75 "$PY" -m aum.ops.triton_bench $KDIM $KSWEEP $KREP --dtype bf16 --out "$OUT/kernel.csv"
+step "kernel config sweep" 75 "$PY" -m aum.bench.triton $KDIM $KSWEEP $KREP --dtype bf16 --out "$OUT/kernel.csv"
 # shellcheck disable=SC2086
-step "kernel length sweep" 60 "$PY" -m aum.ops.triton_bench $KDIM $KLEN $KREP --dtype bf16 --out "$OUT/kernel.csv"
+step "kernel length sweep" 60 "$PY" -m aum.bench.triton $KDIM $KLEN $KREP --dtype bf16 --out "$OUT/kernel.csv"
 # shellcheck disable=SC2086
 step "scan: triton vs reference" 60 "$PY" -m aum bench scan --op bidirectional --dtype bfloat16 \
   --backends triton ref $SCAN --out "$OUT/scan.csv"

@@ -168,7 +168,7 @@ def test_errors_are_explicit(interpreted):
 def test_kernel_bench_smoke(interpreted, capsys, tmp_path):
     import csv
 
-    from aum.ops import triton_bench
+    from aum.bench import triton as triton_bench
 
     assert triton_bench.main(["--batch", "1", "--dim", "4", "--state", "4", "--lengths", "9", "--dtype", "fp32",
                               "--configs", "4:8:4,2:8:1:1", "--warmup", "0", "--repeats", "1",
@@ -186,7 +186,7 @@ def test_kernel_bench_smoke(interpreted, capsys, tmp_path):
 def test_kernels_compile_for_hopper_without_a_gpu():
     """Catches what the interpreter cannot: Triton front-end rules and lowering of the real kernels (sm_90)."""
     pytest.importorskip("triton.backends.nvidia.compiler")
-    from aum.ops import triton_bench
+    from aum.bench import triton as triton_bench
 
     rows = triton_bench.compile_report([(4, 32, 4, 8)], arch=90, dtype="bf16")
     assert [r["kernel"] for r in rows] == ["fwd", "bwd"]

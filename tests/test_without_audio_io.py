@@ -16,7 +16,7 @@ CHILD = textwrap.dedent("""
     import aum
     from aum.cli import build_parser
     from aum.bench import fbank as bench_fbank, models as bench_models, scan as bench_scan  # noqa: F401
-    from aum.ops import triton_bench  # noqa: F401
+    from aum.bench import triton as triton_bench  # noqa: F401
 
     build_parser()
     model = aum.create_model("aum_tiny", num_classes=3, input_frames=32, depth=1).eval()

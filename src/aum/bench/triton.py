@@ -1,18 +1,18 @@
-"""Tune and time the Triton scan kernels (issue 6 acceptance shapes): one command for a GPU session.
+"""Tune and time the Triton scan kernels at the GPU acceptance shapes: one command for a GPU session.
 
-    python -m aum.ops.triton_bench                       # B=8, D=1536, N=16, L=4096, bf16, config sweep
-    python -m aum.ops.triton_bench --lengths 1024,4096,16384,65536 --configs 4:32:4:8
+    python -m aum.bench.triton                       # B=8, D=1536, N=16, L=4096, bf16, config sweep
+    python -m aum.bench.triton --lengths 1024,4096,16384,65536 --configs 4:32:4:8
 
 For every kernel configuration (block_d:chunk:num_warps[:bwd_groups], see `ScanKernelConfig`) it times, with
 CUDA events (median after warm-up): `fwd1` one direction forward, `bi_fwd` the fused bidirectional forward (Fo-Bi
 v1: shared u/delta/B/C, merge sum), `bi_fwdbwd` the same forward + backward. It prints ms, the share of the
-device-to-device copy bandwidth (the issue's reference: mamba_ssm reaches about 19 %) and exponentials per second
+device-to-device copy bandwidth (mamba_ssm reaches about 19 %) and exponentials per second
 (N per token, channel and direction in the forward; the backward recomputes them and the adjoint's a_{s+1}: 3N per
 direction for forward + backward).
-Targets at L=4096 bf16 (issue 6): bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
+Targets at L=4096 bf16: bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
 On the CPU (TRITON_INTERPRET=1) it runs through the interpreter: only useful as a smoke test at tiny sizes.
 
-    python -m aum.ops.triton_bench --compile-only --arch 90   # no GPU needed: registers / stack per config
+    python -m aum.bench.triton --compile-only --arch 90   # no GPU needed: registers / stack per config
 
 `--compile-only` compiles both kernels to a cubin for the given architecture with Triton's bundled toolchain and
 prints the registers and stack (spill) bytes per thread that `cuobjdump --dump-resource-usage` reports.
@@ -147,7 +147,7 @@ def _append_csv(rows: list[dict], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m aum.ops.triton_bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m aum.bench.triton", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--dim", type=int, default=1536)
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ok, reason = triton_scan.triton_available()
     if not ok:
-        raise SystemExit(f"triton_bench: {reason}")
+        raise SystemExit(f"aum.bench.triton: {reason}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU (Triton interpreter)"
     print(f"{name}; B={args.batch} D={args.dim} N={args.state} {args.dtype}; torch {torch.__version__}")
