@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, pair, prediction_head
@@ -37,7 +38,7 @@ class AudioModelConfig:
     pretrain_heads: bool = False  # mask_embed, cpredlayer, gpredlayer (SSAST-style masked patch modelling)
     head_norm_eps: float = 1e-5  # the LayerNorm of `mlp_head` (HuggingFace AST uses its layer_norm_eps, 1e-12)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("patch_size", "patch_stride"):  # YAML / JSON give lists; a square pair is kept as one int
             value = getattr(self, name)
             if not isinstance(value, int):
@@ -59,7 +60,7 @@ class AudioModelConfig:
     def resolved_pool(self) -> str:
         return self.pool if self.pool != "auto" else ("cls" if self.num_prefix_tokens else "mean")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -70,7 +71,9 @@ class AudioModel(nn.Module):
 
     def __init__(self, config: AudioModelConfig):
         super().__init__()
-        self.config, self.meta, self.model_name = config, {}, config.family
+        self.config = config
+        self.meta: dict[str, Any] = {}  # labels, frontend settings, provenance (saved with the weights)
+        self.model_name = config.family
         d = config.embed_dim
         self.patch_embed = PatchEmbed(d, config.patch_size, config.patch_stride)
         self.built_grid = self.patch_embed.grid(config.input_frames, config.mel_bins)
@@ -87,18 +90,20 @@ class AudioModel(nn.Module):
     def _build_head(self, num_classes: int) -> None:
         """`head` Linear (AuM) or `mlp_head` LayerNorm + Linear; num_classes 0 = no head parameters (Identity)."""
         d = self.config.embed_dim
+        head: nn.Module
         if num_classes <= 0:
             head = nn.Identity()
         elif self.head_norm:
             head = nn.Sequential(nn.LayerNorm(d, eps=self.config.head_norm_eps), nn.Linear(d, num_classes))
         else:
-            head = nn.Linear(d, num_classes)
-            nn.init.trunc_normal_(head.weight, std=0.02)
-            nn.init.zeros_(head.bias)
+            linear = nn.Linear(d, num_classes)
+            nn.init.trunc_normal_(linear.weight, std=0.02)
+            nn.init.zeros_(linear.bias)
+            head = linear
         setattr(self, "mlp_head" if self.head_norm else "head", head)
 
     def classifier(self) -> nn.Module:
-        return self.mlp_head if self.head_norm else self.head
+        return self.get_submodule("mlp_head" if self.head_norm else "head")
 
     def reset_classifier(self, num_classes: int) -> None:
         self.config = dataclasses.replace(self.config, num_classes=num_classes)
@@ -181,13 +186,18 @@ class AudioModel(nn.Module):
 
     def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         special, patches = self._split(tokens)
-        pooled = special.mean(dim=1) if self.config.resolved_pool == "cls" else patches.mean(dim=1)  # (B, D)
+        if self.config.resolved_pool == "cls":
+            assert special is not None, "pool='cls' without a special token"  # the config refuses this
+            pooled = special.mean(dim=1)  # (B, D)
+        else:
+            pooled = patches.mean(dim=1)  # (B, D)
         return pooled if pre_logits else self.classifier()(pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def predict(self, waveform, sample_rate: int, top_k: int = 5):
+    def predict(self, waveform: ArrayLike | torch.Tensor, sample_rate: int,
+                top_k: int = 5) -> list[tuple[str, float]]:
         from aum.inference import predict_waveform
 
         return predict_waveform(self, waveform, sample_rate, top_k=top_k)
@@ -195,6 +205,8 @@ class AudioModel(nn.Module):
     def _init_embeddings(self) -> None:
         """Official init for embeddings: patch conv lecun-normal with zero bias; special tokens trunc-normal."""
         lecun_normal_(self.patch_embed.proj.weight)
-        nn.init.zeros_(self.patch_embed.proj.bias)
+        bias = self.patch_embed.proj.bias
+        if bias is not None:  # the patch convolution always has one
+            nn.init.zeros_(bias)
         for name in self.special_token_names:
             nn.init.trunc_normal_(getattr(self, name), std=0.02)

@@ -12,19 +12,24 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from aum.checkpoint_io import read_json_file, read_safetensors, read_torch_file
 from aum.errors import CheckpointError, CheckpointMismatch
 from aum.models import convert_official as rules
-from aum.models.layers import grid_shape, pair
+from aum.models.aum import AuMConfig
+from aum.models.base import AudioModel
+from aum.models.layers import PatchShape, grid_shape, pair
 
 log = logging.getLogger(__name__)
 
 IGNORED_OFFICIAL = re.compile(r"^(v\.head(_dist)?\.|head_dist\.|p_input_[ft]dim$|rope\.)")
 PRETEXT = re.compile(r"^(mask_embed$|cpredlayer\.|gpredlayer\.)")
 VIT_FAMILIES = ("ssamba", "ast", "ssast")
+StateDict = dict[str, torch.Tensor]
+CheckpointSource = str | Path | dict[str, Any]  # a file or folder, or a (possibly wrapped) state dict
 
 
 @dataclass
@@ -69,7 +74,7 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def read_state_dict(src) -> dict[str, torch.Tensor]:
+def read_state_dict(src: CheckpointSource) -> StateDict:
     """A state dict from a path (.pth/.pt via torch.load(weights_only=True), .safetensors) or a dict."""
     source = str(src) if isinstance(src, (str, Path)) else "state dict"
     if isinstance(src, (str, Path)):
@@ -87,7 +92,7 @@ def read_state_dict(src) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in src.items()}
 
 
-def to_official_state_dict(model) -> dict[str, torch.Tensor]:
+def to_official_state_dict(model: AudioModel) -> StateDict:
     """Our state dict under the official key names of `model`'s family (inverse of the load mapping)."""
     sd = model.state_dict()
     if model.config.family not in VIT_FAMILIES:
@@ -101,7 +106,7 @@ def to_official_state_dict(model) -> dict[str, torch.Tensor]:
     return out
 
 
-def _from_official_names(sd: dict, family: str, report: LoadReport) -> dict:
+def _from_official_names(sd: StateDict, family: str, report: LoadReport) -> StateDict:
     out = {}
     for key, value in sd.items():
         if IGNORED_OFFICIAL.match(key):
@@ -113,7 +118,7 @@ def _from_official_names(sd: dict, family: str, report: LoadReport) -> dict:
     return out
 
 
-def _detect_variant(sd: dict) -> str | None:
+def _detect_variant(sd: StateDict) -> str | None:
     if not any(".mixer." in k for k in sd):
         return None
     if any(".mixer.conv1d_b." in k for k in sd):
@@ -121,8 +126,8 @@ def _detect_variant(sd: dict) -> str | None:
     return "v1" if any(k.endswith(".mixer.A_b_log") for k in sd) else "none"
 
 
-def _adapt_pos_embed(model, sd: dict, layout: rules.CheckpointLayout, report: LoadReport, vim: bool,
-                     grid=None, stride=None) -> None:
+def _adapt_pos_embed(model: AudioModel, sd: StateDict, layout: rules.CheckpointLayout, report: LoadReport,
+                     vim: bool, grid: tuple[int, int] | None = None, stride: PatchShape | None = None) -> None:
     key = "pos_embed.pos_embed"
     if key not in sd:
         return
@@ -132,7 +137,7 @@ def _adapt_pos_embed(model, sd: dict, layout: rules.CheckpointLayout, report: Lo
         pos = rules.move_prefix_slots(pos, slots)
         report.notes.append(f"Vim CLS position slot(s) {slots} moved to the front")
     if grid is not None:
-        old_grid, strides, how = tuple(grid), [pair(stride)] if stride is not None else [], "recorded"
+        old_grid, strides, how = pair(grid), [pair(stride)] if stride is not None else [], "recorded"
     else:
         old_grid, strides, how = rules.infer_grid(model, layout, pos.shape[1] - p, stride)
     if "also fits" in how:
@@ -156,14 +161,14 @@ def _adapt_pos_embed(model, sd: dict, layout: rules.CheckpointLayout, report: Lo
     report.reshaped[key] = f"{what} (checkpoint grid {how})"
 
 
-def _adapt_patch_embed(sd: dict, layout: rules.CheckpointLayout, family: str, report: LoadReport) -> None:
+def _adapt_patch_embed(sd: StateDict, layout: rules.CheckpointLayout, family: str, report: LoadReport) -> None:
     key = "patch_embed.proj.weight"
     if layout.imagenet:
         sd[key], what = rules.adapt_rgb_kernel(sd[key], family)
         report.reshaped[key] = what
 
 
-def _split_optional(sd: dict, own: dict, report: LoadReport) -> set[str]:
+def _split_optional(sd: StateDict, own: StateDict, report: LoadReport) -> set[str]:
     """Classifier keys of another shape, and classifier / pretext keys absent on one side, are not errors.
 
     Returns the model keys that may stay at their initialisation."""
@@ -181,8 +186,9 @@ def _split_optional(sd: dict, own: dict, report: LoadReport) -> set[str]:
     return kept
 
 
-def load_state_dict_checked(model, sd: dict, report: LoadReport, strict: bool = True, raw: dict | None = None,
-                            vim: bool = False, grid=None, stride=None) -> LoadReport:
+def load_state_dict_checked(model: AudioModel, sd: StateDict, report: LoadReport, strict: bool = True,
+                            raw: dict[str, Any] | None = None, vim: bool = False, grid: tuple[int, int] | None = None,
+                            stride: PatchShape | None = None) -> LoadReport:
     """Adapt `sd` (our names) to `model` (patch kernel, positions, head), compare, then load or raise."""
     own = model.state_dict()
     try:  # layout problems name the field to pass; the error names the file too
@@ -211,8 +217,8 @@ def load_state_dict_checked(model, sd: dict, report: LoadReport, strict: bool = 
     return report
 
 
-def load_official(model, path_or_state_dict, strict: bool = True, grid: tuple[int, int] | None = None,
-                  checkpoint_stride=None) -> LoadReport:
+def load_official(model: AudioModel, path_or_state_dict: CheckpointSource, strict: bool = True,
+                  grid: tuple[int, int] | None = None, checkpoint_stride: PatchShape | None = None) -> LoadReport:
     """Load an official checkpoint of `model`'s family (or DeiT / Vim ImageNet weights as the papers' init).
 
     `grid` (n_f, n_t) or `checkpoint_stride` (int or (f, t)) say how the checkpoint's positions were laid out when
@@ -229,17 +235,17 @@ def load_official(model, path_or_state_dict, strict: bool = True, grid: tuple[in
         for key in [k for k in sd if k.startswith(("head.", "head_dist."))]:
             report.ignored.append(f"{key} (ImageNet head)")
             sd.pop(key)
-    if family in ("aum", "ssamba"):
+    if isinstance(model.config, AuMConfig):  # AuM and SSAMBA: the mixer variant must match
         report.variant, report.expected_variant = _detect_variant(sd), model.config.aum_type
     return load_state_dict_checked(model, sd, report, strict, raw=raw, vim=vim, grid=grid, stride=checkpoint_stride)
 
 
-def _saved_config(path: Path) -> dict:
+def _saved_config(path: Path) -> dict[str, Any]:
     config_file = (path if path.is_dir() else path.parent) / "config.json"
     return read_json_file(config_file).get("model_config", {}) if config_file.is_file() else {}
 
 
-def _saved_grid(path: Path) -> tuple[tuple[int, int] | None, object]:
+def _saved_grid(path: Path) -> tuple[tuple[int, int] | None, PatchShape | None]:
     """The patch grid and stride recorded in a `save_pretrained` folder's config.json (None when absent)."""
     cfg = _saved_config(path)
     if not {"mel_bins", "input_frames", "patch_size", "patch_stride"} <= set(cfg):
@@ -247,7 +253,8 @@ def _saved_grid(path: Path) -> tuple[tuple[int, int] | None, object]:
     return grid_shape(cfg["mel_bins"], cfg["input_frames"], cfg["patch_size"], cfg["patch_stride"]), cfg["patch_stride"]
 
 
-def load_checkpoint(model, src, strict: bool = True, checkpoint_stride=None) -> LoadReport:
+def load_checkpoint(model: AudioModel, src: CheckpointSource, strict: bool = True,
+                    checkpoint_stride: PatchShape | None = None) -> LoadReport:
     """Our `save_pretrained` directory / `.safetensors`, a HuggingFace AST folder, else an official checkpoint."""
     path = Path(src) if isinstance(src, (str, Path)) else None
     if path is not None and (path.is_dir() or path.suffix == ".safetensors"):
@@ -261,16 +268,16 @@ def load_checkpoint(model, src, strict: bool = True, checkpoint_stride=None) -> 
             report = load_state_dict_checked(model, sd, report, strict, grid=grid)
             model.meta = {**hf_meta(path), **model.meta}
             return report
-        grid, stride = _saved_grid(path)
-        return load_state_dict_checked(model, read_state_dict(path), report, strict, grid=grid, stride=stride)
+        saved_grid, stride = _saved_grid(path)
+        return load_state_dict_checked(model, read_state_dict(path), report, strict, grid=saved_grid, stride=stride)
     return load_official(model, src, strict, checkpoint_stride=checkpoint_stride)
 
 
-def _saved_fields(cfg: dict, name: str) -> dict:
+def _saved_fields(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     """Layout fields of one of our folders; a pretraining encoder (no classifier) keeps the fine-tuning stride."""
     from aum.models.registry import get_config
 
-    found = {k: cfg[k] for k in ("patch_size", "cls_position", "dist_token") if k in cfg}
+    found: dict[str, Any] = {k: cfg[k] for k in ("patch_size", "cls_position", "dist_token") if k in cfg}
     if "patch_stride" in cfg and cfg.get("num_classes", 1) > 0:
         found["patch_stride"] = cfg["patch_stride"]
     elif "patch_size" in cfg and pair(cfg["patch_size"]) != pair(get_config(name).patch_size):
@@ -278,7 +285,8 @@ def _saved_fields(cfg: dict, name: str) -> dict:
     return found
 
 
-def checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -> dict:
+def checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any],
+                      checkpoint_stride: PatchShape | None = None) -> dict[str, Any]:
     """Config fields of `name` that the checkpoint `src` determines and `overrides` leaves open.
 
     Official files: patch shape, special tokens, and the patch stride when the position count allows only one (not
@@ -289,7 +297,7 @@ def checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -
 
     default = get_config(name).to_dict()
     found = _checkpoint_fields(name, src, overrides, checkpoint_stride)
-    def same(key, value) -> bool:  # (16, 16), [16, 16] and 16 are one patch shape
+    def same(key: str, value: Any) -> bool:  # (16, 16), [16, 16] and 16 are one patch shape
         if key in ("patch_size", "patch_stride"):
             return pair(value) == pair(default[key])
         return value == default[key]
@@ -297,7 +305,8 @@ def checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -
     return {k: v for k, v in found.items() if not same(k, v)}
 
 
-def _checkpoint_fields(name: str, src, overrides: dict, checkpoint_stride=None) -> dict:
+def _checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any],
+                       checkpoint_stride: PatchShape | None = None) -> dict[str, Any]:
     from aum.models.convert_hf import hf_config_fields, is_hf_folder
     from aum.models.registry import build_model, get_config
 

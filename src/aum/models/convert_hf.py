@@ -13,8 +13,12 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
+
+from aum.models.ast import ASTConfig
+from aum.models.base import AudioModel
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ BLOCK_NAMES = {"norm1": "layernorm_before", "norm2": "layernorm_after", "attn.pr
 QKV = ("query", "key", "value")
 
 
-def read_config(path: Path) -> dict:
+def read_config(path: Path) -> dict[str, Any]:
     """The folder's config.json as a dict; {} when absent or unreadable (our loaders then name the problem)."""
     directory = path if path.is_dir() else path.parent
     try:
@@ -53,12 +57,12 @@ def is_hf_folder(path: Path) -> bool:
                                          or ARCHITECTURE in (info.get("architectures") or []))
 
 
-def _labels(info: dict) -> list[str]:
+def _labels(info: dict[str, Any]) -> list[str]:
     id2label = info.get("id2label") or {}
     return [id2label[k] for k in sorted(id2label, key=int)]
 
 
-def hf_config_fields(path: Path) -> dict:
+def hf_config_fields(path: Path) -> dict[str, Any]:
     """Our AST config fields for the HuggingFace config in `path` (errors name an unsupported setting)."""
     info = read_config(Path(path))
     for key, want in (("hidden_act", "gelu"), ("qkv_bias", True)):
@@ -81,10 +85,10 @@ def hf_config_fields(path: Path) -> dict:
             "cls_position": "head", "dist_token": True, "pool": "cls"}
 
 
-def hf_meta(path: Path) -> dict:
+def hf_meta(path: Path) -> dict[str, Any]:
     """`labels` from `id2label` and the `frontend` from `preprocessor_config.json` (when present)."""
     directory = Path(path) if Path(path).is_dir() else Path(path).parent
-    meta = {"labels": _labels(read_config(directory)), "converted_from": str(directory)}
+    meta: dict[str, Any] = {"labels": _labels(read_config(directory)), "converted_from": str(directory)}
     file = directory / FEATURES
     if file.is_file():
         from aum.checkpoint_io import read_json_file
@@ -130,15 +134,17 @@ def hf_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], tuple[int, int]]
             continue  # stacked below
         name = next((ours for ours, theirs in BLOCK_NAMES.items() if rest.startswith(theirs + ".")), None)
         sd[f"blocks.{i}.{name}.{rest.rsplit('.', 1)[1]}" if name else key] = value
-    for key in [k for k in hf if ".attention.attention.query." in k]:
-        i, kind = layer.match(key).group(1), key.rsplit(".", 1)[1]
+    for key, m in ((k, layer.match(k)) for k in hf if ".attention.attention.query." in k):
+        if m is None:
+            continue  # outside the encoder layers: kept under its own name above, the strict load reports it
+        i, kind = m.group(1), key.rsplit(".", 1)[1]
         parts = [hf[key.replace(".query.", f".{q}.")] for q in QKV]
         sd[f"blocks.{i}.attn.qkv.{kind}"] = torch.cat(parts, dim=0)  # (3D, D) / (3D,)
     fields = hf_config_fields(directory)
     return sd, grid_shape(fields["mel_bins"], fields["input_frames"], fields["patch_size"], fields["patch_stride"])
 
 
-def load_hf_folder(path: Path):
+def load_hf_folder(path: Path) -> AudioModel:
     """An `ASTForAudioClassification` folder as our AST (strict), with `meta` labels and frontend."""
     from aum.models.ast import SIZES
     from aum.models.checkpoints import LoadReport, load_state_dict_checked
@@ -153,10 +159,11 @@ def load_hf_folder(path: Path):
     return model
 
 
-def _check_exportable(model) -> None:
+def _check_exportable(model: AudioModel) -> ASTConfig:
+    """The AST / SSAST config of an exportable `model`; a one-line error listing every problem otherwise."""
     cfg = model.config
     problems = []
-    if cfg.family not in ("ast", "ssast"):
+    if not isinstance(cfg, ASTConfig):  # AST and SSAST
         problems.append(f"family {cfg.family!r} (only AST / SSAST have a HuggingFace class)")
     if cfg.num_prefix_tokens != 2 or cfg.resolved_pool != "cls":
         problems.append("HuggingFace AST needs the CLS + distillation tokens and pool='cls'")
@@ -166,17 +173,18 @@ def _check_exportable(model) -> None:
         problems.append("no classifier (num_classes=0)")
     if problems:
         raise ValueError(f"{model.model_name} cannot be written as ASTForAudioClassification: " + "; ".join(problems))
+    assert isinstance(cfg, ASTConfig)  # refused above otherwise
+    return cfg
 
 
-def export_hf(model, directory: str | Path) -> Path:
+def export_hf(model: AudioModel, directory: str | Path) -> Path:
     """Write `model` (AST) as an `ASTForAudioClassification` folder: config.json, model.safetensors, features."""
     from safetensors.torch import save_file
 
     from aum.audio.frontend import Frontend
     from aum.models.layers import pair
 
-    _check_exportable(model)
-    cfg, directory = model.config, Path(directory)
+    cfg, directory = _check_exportable(model), Path(directory)
     if cfg.head_norm_eps != cfg.norm_eps:
         log.warning("HuggingFace AST has one LayerNorm eps: the head's %g becomes %g", cfg.head_norm_eps, cfg.norm_eps)
     out = {}

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from aum.models.layers import grid_shape, pair, patch_grid, resample_grid
+from aum.models.base import AudioModel, AudioModelConfig
+from aum.models.layers import PatchShape, grid_shape, pair, patch_grid, resample_grid
 
 CROP_FAMILIES = ("ast", "ssast", "ssamba")  # crop-or-stretch per axis; AuM resizes with antialiasing
 SUMMED_RGB = ("ast", "ssast")
@@ -42,7 +44,7 @@ class CheckpointLayout:
         return self.in_channels == 3
 
 
-def read_layout(sd: dict, raw: dict) -> CheckpointLayout:
+def read_layout(sd: dict[str, torch.Tensor], raw: dict[str, Any]) -> CheckpointLayout:
     kernel = sd.get("patch_embed.proj.weight")
     if kernel is None or kernel.ndim != 4:
         raise ValueError("checkpoint has no 4-d patch_embed.proj.weight: not an AuM / SSAMBA / AST / SSAST / Vim file")
@@ -52,15 +54,15 @@ def read_layout(sd: dict, raw: dict) -> CheckpointLayout:
     cls_position = "double" if double else ("none" if num_prefix == 0 else None)
     ssl = (int(raw["p_input_fdim"]), int(raw["p_input_tdim"])) if "p_input_fdim" in raw and "p_input_tdim" in raw \
         else None
-    return CheckpointLayout(tuple(kernel.shape[-2:]), int(kernel.shape[1]), num_prefix, cls_position, dist, ssl)
+    return CheckpointLayout(pair(kernel.shape[-2:]), int(kernel.shape[1]), num_prefix, cls_position, dist, ssl)
 
 
-def _fmt(value) -> str:
+def _fmt(value: PatchShape) -> str:
     f, t = pair(value)
     return str(f) if f == t else f"({f}, {t})"
 
 
-def check_layout(model, layout: CheckpointLayout) -> None:
+def check_layout(model: AudioModel, layout: CheckpointLayout) -> None:
     """Raise a one-line error naming the config field when the checkpoint's patch shape or tokens differ."""
     cfg = model.config
     if not layout.imagenet and layout.patch_size != pair(cfg.patch_size):
@@ -80,7 +82,7 @@ def check_layout(model, layout: CheckpointLayout) -> None:
                      f"(cls_position={cfg.cls_position!r}): pass {want}")
 
 
-def stride_candidates(model, layout: CheckpointLayout) -> list[tuple[int, int]]:
+def stride_candidates(model: AudioModel, layout: CheckpointLayout) -> list[tuple[int, int]]:
     """Strides a checkpoint may have used: the model's, no overlap, and 10 for 16x16 patches (AST, SSAST and SSAMBA
     fine-tuning; official AuM patches do not overlap unless told)."""
     kernel = layout.patch_size
@@ -89,7 +91,8 @@ def stride_candidates(model, layout: CheckpointLayout) -> list[tuple[int, int]]:
     return list(dict.fromkeys(out))
 
 
-def infer_grid(model, layout: CheckpointLayout, num_patches: int, stride=None) -> tuple[tuple[int, int], list, str]:
+def infer_grid(model: AudioModel, layout: CheckpointLayout, num_patches: int,
+               stride: PatchShape | None = None) -> tuple[tuple[int, int], list[tuple[int, int]], str]:
     """The (n_f, n_t) grid of a checkpoint's `num_patches` positions, the strides consistent with it, and a note.
 
     Official checkpoints are taken to span 128 mel bins (every official recipe does; SSL files store theirs).
@@ -104,7 +107,7 @@ def infer_grid(model, layout: CheckpointLayout, num_patches: int, stride=None) -
         grid = grid_shape(*layout.ssl_input, kernel, kernel)
         return grid, [kernel], f"SSL pretraining input {layout.ssl_input[0]}x{layout.ssl_input[1]}"
     strides = [pair(stride)] if stride is not None else stride_candidates(model, layout)
-    fits = {}
+    fits: dict[tuple[int, int], list[tuple[int, int]]] = {}  # grid -> the strides giving it
     for s in strides:
         n_f = patch_grid(mel, kernel[0], s[0]) if mel >= kernel[0] else 0
         if n_f and num_patches % n_f == 0:
@@ -127,11 +130,12 @@ def infer_grid(model, layout: CheckpointLayout, num_patches: int, stride=None) -
     return grid, found, f"inferred from {num_patches} positions"
 
 
-def _to_image(patches: torch.Tensor, grid) -> torch.Tensor:
+def _to_image(patches: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     return patches.reshape(1, grid[0], grid[1], patches.shape[-1]).permute(0, 3, 1, 2)  # (1, D, n_f, n_t)
 
 
-def crop_or_stretch(patches: torch.Tensor, old_grid, new_grid) -> tuple[torch.Tensor, str]:
+def crop_or_stretch(patches: torch.Tensor, old_grid: tuple[int, int],
+                    new_grid: tuple[int, int]) -> tuple[torch.Tensor, str]:
     """AST / SSAST / SSAMBA rule on (1, N, D) patch positions: per axis (time first) crop centrally or stretch."""
     image = _to_image(patches.float(), old_grid)
     steps = []
@@ -149,7 +153,8 @@ def crop_or_stretch(patches: torch.Tensor, old_grid, new_grid) -> tuple[torch.Te
     return out, ", ".join(steps)
 
 
-def adapt_positions(patches: torch.Tensor, old_grid, new_grid, family: str) -> tuple[torch.Tensor, str]:
+def adapt_positions(patches: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int],
+                    family: str) -> tuple[torch.Tensor, str]:
     """(1, N, D) patch positions of `old_grid` -> `new_grid` by `family`'s official rule, with what was done."""
     head = f"grid {old_grid[0]}x{old_grid[1]} -> {new_grid[0]}x{new_grid[1]}"
     if tuple(old_grid) == tuple(new_grid):
@@ -175,10 +180,11 @@ def move_prefix_slots(pos: torch.Tensor, slots: list[int]) -> torch.Tensor:
     return pos[:, slots + rest]
 
 
-def fields_from_checkpoint(model_cfg, sd: dict, raw: dict) -> dict:
+def fields_from_checkpoint(model_cfg: AudioModelConfig, sd: dict[str, torch.Tensor],
+                           raw: dict[str, Any]) -> dict[str, Any]:
     """Config fields a checkpoint determines unambiguously (patch shape, special tokens, stride when unique)."""
     layout = read_layout(sd, raw)
-    out = {}
+    out: dict[str, Any] = {}
     if not layout.imagenet:
         out["patch_size"] = layout.patch_size[0] if layout.patch_size[0] == layout.patch_size[1] else layout.patch_size
     if model_cfg.family in ("ast", "ssast"):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-
-from torch import nn
+from typing import Any
 
 from aum.fileinfo import respect_umask
+from aum.models.base import AudioModel
 
 log = logging.getLogger(__name__)
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
 
-def save_pretrained(model: nn.Module, directory: str | Path, meta: dict | None = None) -> Path:
+def save_pretrained(model: AudioModel, directory: str | Path, meta: dict[str, Any] | None = None) -> Path:
     """Write weights and config to `directory` (created). `meta` defaults to `model.meta`."""
     from safetensors.torch import save_file
 
@@ -31,7 +31,7 @@ def save_pretrained(model: nn.Module, directory: str | Path, meta: dict | None =
     return directory
 
 
-def from_pretrained(directory_or_file: str | Path) -> nn.Module:
+def from_pretrained(directory_or_file: str | Path) -> AudioModel:
     """Rebuild the model from `config.json` and load its weights strictly; `model.meta` is restored."""
     from aum.checkpoint_io import load_weights, read_json_file
     from aum.errors import CheckpointError

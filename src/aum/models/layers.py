@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+PatchShape = int | Sequence[int]  # an int (square) or (frequency, time)
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
-def pair(value) -> tuple[int, int]:
+
+def pair(value: PatchShape) -> tuple[int, int]:
     """An int or a 2-sequence as (frequency, time)."""
     if isinstance(value, int):
         return value, value
@@ -24,7 +29,7 @@ def patch_grid(length: int, patch: int, stride: int) -> int:
     return (length - patch) // stride + 1
 
 
-def grid_shape(mel_bins: int, frames: int, patch, stride) -> tuple[int, int]:
+def grid_shape(mel_bins: int, frames: int, patch: PatchShape, stride: PatchShape) -> tuple[int, int]:
     """(n_f, n_t) patches of a (mel_bins x frames) image for a patch (f, t) and a stride (f, t) (or ints)."""
     (pf, pt), (sf, st) = pair(patch), pair(stride)
     return patch_grid(mel_bins, pf, sf), patch_grid(frames, pt, st)
@@ -53,7 +58,7 @@ class PatchEmbed(nn.Module):
 
     `patch_size` / `stride`: an int (square) or (frequency, time), e.g. SSAST frame patches (128, 2)."""
 
-    def __init__(self, embed_dim: int, patch_size=16, stride=16):
+    def __init__(self, embed_dim: int, patch_size: PatchShape = 16, stride: PatchShape = 16) -> None:
         super().__init__()
         self.patch_size, self.stride = pair(patch_size), pair(stride)
         self.proj = nn.Conv2d(1, embed_dim, kernel_size=self.patch_size, stride=self.stride)
@@ -94,7 +99,7 @@ class PosEmbed(nn.Module):
 
     def __init__(self, num_prefix: int, grid: tuple[int, int], embed_dim: int):
         super().__init__()
-        self.num_prefix, self.grid = num_prefix, tuple(grid)
+        self.num_prefix, self.grid = num_prefix, pair(grid)
         self.pos_embed = nn.Parameter(torch.zeros(1, num_prefix + grid[0] * grid[1], embed_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
 
@@ -107,7 +112,7 @@ class PosEmbed(nn.Module):
 class MambaBlock(nn.Module):
     """Add -> Norm -> Mixer (mamba_ssm `Block`), returning (mixer output, residual)."""
 
-    def __init__(self, dim: int, mixer: nn.Module, norm: nn.Module, drop_path: float = 0.0,
+    def __init__(self, dim: int, mixer: nn.Module, norm: nn.LayerNorm | nn.RMSNorm, drop_path: float = 0.0,
                  residual_in_fp32: bool = True):
         super().__init__()
         self.mixer, self.norm = mixer, norm
@@ -177,6 +182,11 @@ def prediction_head(dim: int, out: int = 256) -> nn.Sequential:
 def lecun_normal_(weight: torch.Tensor) -> None:
     fan_in = weight[0].numel()
     nn.init.trunc_normal_(weight, std=math.sqrt(1.0 / fan_in) / 0.87962566103423978)
+
+
+def modules_of_type(module: nn.Module, kind: type[ModuleT]) -> list[ModuleT]:
+    """Every submodule of `module` (itself included) that is a `kind`, in registration order."""
+    return [m for m in module.modules() if isinstance(m, kind)]
 
 
 def init_vit_weights(module: nn.Module) -> None:

@@ -45,7 +45,8 @@ def anticausal_conv(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
     return _depthwise_conv(F.pad(x, (0, conv.kernel_size[0] - 1)), conv.weight.flip(-1), conv.bias)
 
 
-def _init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min=1e-3, dt_max=0.1, floor=1e-4) -> None:
+def _init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min: float = 1e-3, dt_max: float = 0.1,
+                  floor: float = 1e-4) -> None:
     """mamba_ssm init: weight ~ U(+-dt_rank^-0.5); bias = softplus^-1(dt), dt log-uniform in [dt_min, dt_max]."""
     bound = dt_rank ** -0.5
     nn.init.uniform_(dt_proj.weight, -bound, bound)
@@ -53,6 +54,11 @@ def _init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min=1e-3, dt_max=0.1, flo
     dt = torch.exp(dt * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=floor)
     with torch.no_grad():
         dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+
+
+def _mark(param: torch.Tensor, flag: str) -> None:
+    """Set a mamba_ssm parameter flag (`_no_weight_decay`, `_no_reinit`) read by the optimizer and the init."""
+    setattr(param, flag, True)
 
 
 def _s4d_real(d_inner: int, d_state: int) -> nn.Parameter:
@@ -84,17 +90,18 @@ class MambaMixer(nn.Module):
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
         for p in (self.A_log, self.D, getattr(self, "A_b_log", None), getattr(self, "D_b", None)):
             if p is not None:
-                p._no_weight_decay = True
+                _mark(p, "_no_weight_decay")
 
     def _branch(self, d_conv: int) -> tuple[nn.Conv1d, nn.Linear, nn.Linear]:
         conv = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1)
         x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)
         dt_proj = nn.Linear(self.dt_rank, self.d_inner)
         _init_dt_proj(dt_proj, self.dt_rank)
-        dt_proj.bias._no_reinit = True
+        _mark(dt_proj.bias, "_no_reinit")
         return conv, x_proj, dt_proj
 
-    def _ssm_inputs(self, u: torch.Tensor, x_proj: nn.Linear, dt_proj: nn.Linear):
+    def _ssm_inputs(self, u: torch.Tensor, x_proj: nn.Linear,
+                    dt_proj: nn.Linear) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """u (B, E, L) -> delta (B, E, L) without bias, B and C (B, N, L); computed in (channels, L) layout."""
         x_dbl = torch.matmul(x_proj.weight, u)  # (B, R + 2N, L)
         dt, b, c = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=1)

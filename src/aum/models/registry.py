@@ -6,17 +6,18 @@ import dataclasses
 import fnmatch
 import logging
 from pathlib import Path
-
-from torch import nn
+from typing import Any
 
 from aum.errors import did_you_mean
+from aum.models.base import AudioModel, AudioModelConfig
+from aum.models.layers import PatchShape
 
 log = logging.getLogger(__name__)
 
-_REGISTRY: dict[str, tuple[object, type]] = {}
+_REGISTRY: dict[str, tuple[AudioModelConfig, type[AudioModel]]] = {}
 
 
-def register_model(name: str, config, model_cls: type) -> None:
+def register_model(name: str, config: AudioModelConfig, model_cls: type[AudioModel]) -> None:
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is already registered")
     _REGISTRY[name] = (config, model_cls)
@@ -26,7 +27,7 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
 
 
-def _entry(name: str) -> tuple[object, type]:
+def _entry(name: str) -> tuple[AudioModelConfig, type[AudioModel]]:
     """The registered (config, class) of a model name, or of a family name (`config.family`, e.g. "aum")."""
     if name in _REGISTRY:
         return _REGISTRY[name]
@@ -36,7 +37,7 @@ def _entry(name: str) -> tuple[object, type]:
     raise ValueError(f"unknown model {name!r}{did_you_mean(name, _REGISTRY)}; registered: {', '.join(list_models())}")
 
 
-def get_config(name: str, **overrides):
+def get_config(name: str, **overrides: Any) -> AudioModelConfig:
     """The registered config of `name` (a model or a family name) with `overrides` applied; an unknown field raises,
     naming the closest valid one."""
     config = _entry(name)[0]
@@ -48,14 +49,14 @@ def get_config(name: str, **overrides):
     return dataclasses.replace(config, **overrides)
 
 
-def build_model(name: str, config) -> nn.Module:
+def build_model(name: str, config: AudioModelConfig) -> AudioModel:
     model = _entry(name)[1](config)
     if name in _REGISTRY:
         model.model_name = name
     return model
 
 
-def _meta_for(path: Path, model: nn.Module) -> dict:
+def _meta_for(path: Path, model: AudioModel) -> dict[str, Any]:
     """What `model.meta` should hold after loading `path`: our folder's saved meta, else (an official checkpoint)
     the AudioSet frontend at the model's input length, which every official AudioSet-trained model uses."""
     config_json = (path if path.is_dir() else path.parent) / "config.json"
@@ -70,7 +71,8 @@ def _meta_for(path: Path, model: nn.Module) -> dict:
     return {"frontend": Frontend.preset("audioset", target_frames=model.config.input_frames).to_dict()}
 
 
-def create_model(name: str, pretrained: str | Path | None = None, checkpoint_stride=None, **overrides) -> nn.Module:
+def create_model(name: str, pretrained: str | Path | None = None, checkpoint_stride: PatchShape | None = None,
+                 **overrides: Any) -> AudioModel:
     """Build a registered model, e.g. `create_model("aum_base", num_classes=527, input_frames=1024)`.
 
     `pretrained`: a `save_pretrained` directory / `.safetensors` file, a HuggingFace AST folder, or an official

@@ -11,8 +11,28 @@ Semantics follow mamba_ssm's `selective_scan_ref` (SPEC.md §8), computed in fp3
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal, overload
+
 import torch
 import torch.nn.functional as F
+
+OptionalTensor = torch.Tensor | None
+ScanFunction = Callable[..., torch.Tensor]  # a selective scan with `selective_scan_ref`'s arguments
+
+
+@overload
+def selective_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                       D: OptionalTensor = ..., z: OptionalTensor = ..., delta_bias: OptionalTensor = ...,
+                       delta_softplus: bool = ..., reverse: bool = ...,
+                       return_last_state: Literal[False] = ...) -> torch.Tensor: ...
+
+
+@overload
+def selective_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                       D: OptionalTensor = ..., z: OptionalTensor = ..., delta_bias: OptionalTensor = ...,
+                       delta_softplus: bool = ..., reverse: bool = ..., *,
+                       return_last_state: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def selective_scan_ref(
@@ -27,7 +47,7 @@ def selective_scan_ref(
     delta_softplus: bool = False,
     reverse: bool = False,
     return_last_state: bool = False,
-):
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     dtype_in = u.dtype
     dtype = torch.float64 if dtype_in == torch.float64 else torch.float32
     u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
@@ -37,14 +57,14 @@ def selective_scan_ref(
         delta = F.softplus(delta)
     batch, dim, length = u.shape
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N)
-    ys = [None] * length
+    ys = []  # (B, D) per step, in scan order
     steps = range(length - 1, -1, -1) if reverse else range(length)
     for t in steps:
         dA = torch.exp(delta[:, :, t, None] * A)  # (B, D, N)
         dBu = delta[:, :, t, None] * B[:, None, :, t] * u[:, :, t, None]  # (B, D, N)
         h = dA * h + dBu
-        ys[t] = torch.einsum("bdn,bn->bd", h, C[:, :, t])  # (B, D)
-    y = torch.stack(ys, dim=-1)  # (B, D, L)
+        ys.append(torch.einsum("bdn,bn->bd", h, C[:, :, t]))  # (B, D)
+    y = torch.stack(ys[::-1] if reverse else ys, dim=-1)  # (B, D, L) in time order
     if D is not None:
         y = y + u * D.to(dtype)[None, :, None]
     if z is not None:
@@ -65,14 +85,18 @@ def merge_directions(y_forward: torch.Tensor, y_backward: torch.Tensor, merge: s
     raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
 
 
-def backward_direction_inputs(forward: dict, backward: dict) -> dict:
+def backward_direction_inputs(forward: dict[str, OptionalTensor],
+                              backward: dict[str, OptionalTensor]) -> dict[str, OptionalTensor]:
     """The backward direction's inputs: each one left None reuses the forward direction's tensor."""
     return {name: forward[name] if backward[name] is None else backward[name] for name in forward}
 
 
-def bidirectional_by_two_scans(scan, u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None,
-                               delta_b=None, B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True,
-                               merge="sum"):
+def bidirectional_by_two_scans(scan: ScanFunction, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
+                               B: torch.Tensor, C: torch.Tensor, D: OptionalTensor = None, z: OptionalTensor = None,
+                               delta_bias: OptionalTensor = None, *, A_b: torch.Tensor, u_b: OptionalTensor = None,
+                               delta_b: OptionalTensor = None, B_b: OptionalTensor = None, C_b: OptionalTensor = None,
+                               D_b: OptionalTensor = None, delta_bias_b: OptionalTensor = None,
+                               delta_softplus: bool = True, merge: str = "sum") -> torch.Tensor:
     """merge(scan(forward inputs, z), scan(backward inputs, z, reverse=True)); all inputs in original time order."""
     forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
     backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
@@ -82,8 +106,12 @@ def bidirectional_by_two_scans(scan, u, delta, A, B, C, D=None, z=None, delta_bi
     return merge_directions(y_forward, y_backward, merge)
 
 
-def bidirectional_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
-                           B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
+def bidirectional_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                           D: OptionalTensor = None, z: OptionalTensor = None, delta_bias: OptionalTensor = None, *,
+                           A_b: torch.Tensor, u_b: OptionalTensor = None, delta_b: OptionalTensor = None,
+                           B_b: OptionalTensor = None, C_b: OptionalTensor = None, D_b: OptionalTensor = None,
+                           delta_bias_b: OptionalTensor = None, delta_softplus: bool = True,
+                           merge: str = "sum") -> torch.Tensor:
     """Reference bidirectional scan: two `selective_scan_ref` calls merged (see `bidirectional_by_two_scans`)."""
     return bidirectional_by_two_scans(selective_scan_ref, u, delta, A, B, C, D, z, delta_bias, A_b=A_b, u_b=u_b,
                                       delta_b=delta_b, B_b=B_b, C_b=C_b, D_b=D_b, delta_bias_b=delta_bias_b,
