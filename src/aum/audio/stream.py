@@ -34,7 +34,7 @@ import torch
 from aum.audio.io import AudioError, _check_path
 from aum.audio.kaldi import fbank, frame_geometry, num_frames
 
-DEFAULT_BLOCK_SECONDS = 10.0
+DEFAULT_BLOCK_SECONDS = 1.0  # also the resolution of "unreadable at T s": a failed read loses its block
 
 
 def audio_duration(path: str | os.PathLike) -> float:
@@ -130,6 +130,14 @@ class FbankStream:
         self._carry = buf[n * self.shift:].clone()  # clone: do not keep the whole block alive
         self.frames_out += n
         return out
+
+
+def window_starts(frames: int, length: int, hop: int) -> list[int]:
+    """First frames of the windows `WindowStream` (and `aum.inference.windows`) cut from `frames` frames."""
+    starts = list(range(0, max(frames - length, 0) + 1, hop))
+    if starts[-1] + length < frames:
+        starts.append(frames - length)
+    return starts
 
 
 class WindowStream:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from aum.cli import predict_timeline
+
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="top-k labels for audio files (sliding windows over long clips)")
@@ -13,8 +15,10 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--whole", action="store_true",
                    help="run a long clip as one sequence instead of averaging windows (natural for AuM)")
-    p.add_argument("--hop", type=int, default=None, help="window hop in frames (default: half a window)")
+    p.add_argument("--hop", type=float, default=None,
+                   help="window hop in frames; in seconds with --timeline (default: half a window)")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
+    predict_timeline.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -38,8 +42,11 @@ def run(args) -> int:
     from aum.inference import audio_paths, predict_files
     from aum.models import from_pretrained
 
+    if args.timeline:
+        return predict_timeline.run(args)
     model = from_pretrained(args.checkpoint).to(args.device)
-    result = predict_files(model, audio_paths(args.path), args.top_k, whole=args.whole, hop=args.hop)
+    hop = None if args.hop is None else int(args.hop)
+    result = predict_files(model, audio_paths(args.path), args.top_k, whole=args.whole, hop=hop)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
