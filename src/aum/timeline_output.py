@@ -71,7 +71,7 @@ def plot_timeline(timeline: dict, out: str | Path, top: int = 5, threshold: floa
     ax_spec.set_ylabel("mel bin")
     ax_spec.set_title(Path(timeline["file"]).name)
     for i in order:
-        ax_scores.plot(centers, scores[:, i], label=labels[i], linewidth=1)
+        ax_scores.plot(centers, scores[:, i], label=labels[i], linewidth=1, marker="o" if len(windows) < 50 else None)
     if threshold is not None:
         ax_scores.axhline(threshold, color="grey", linestyle=":", linewidth=1)
     ax_scores.set_ylim(0, 1.02)
