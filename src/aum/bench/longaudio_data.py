@@ -89,7 +89,7 @@ def _noise_bed(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np
         noise = noises[int(rng.integers(len(noises)))]
         start = int(rng.integers(0, noise.size - seg)) if noise.size > seg else 0
         piece = np.resize(noise[start:], seg)
-        out[pos:pos + seg] = piece * float(rng.uniform(0.05, 0.6))
+        out[pos:pos + seg] = piece * float(rng.uniform(0.02, 0.2))
         pos += seg
     return out
 
