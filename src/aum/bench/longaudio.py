@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voices", type=int, default=120, help="espeak-ng voices for the keyword set")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="probability of background-noise augmentation in training (SNR 5-25 dB)")
     p.add_argument("--recordings", type=int, default=2)
     p.add_argument("--detect-seconds", type=float, default=180.0)
     p.add_argument("--keywords", type=int, default=12, help="keywords per detection recording")
@@ -48,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int):
+def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, noise: float = 0.0):
     from aum.cli.demo import DEMO
     from aum.models import from_pretrained
     from aum.train import run_training
@@ -60,6 +62,8 @@ def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int):
         raw["model"] = {"name": name, "depth": depth, "pool": "mean"}
         raw["data"].update(root=str(data), cache_dir=str(work / "cache"))
         raw["train"]["epochs"] = epochs
+        if noise:
+            raw["augment"] = {"noise": noise, "noise_snr": [5.0, 25.0]}
         summary = run_training(config_from_dict(raw), run_dir)
         log.info("%s: test accuracy %.3f", name, summary["test"]["accuracy"])
     return from_pretrained(run_dir / "best").eval()
@@ -189,7 +193,7 @@ def run(args) -> int:
     work.mkdir(parents=True, exist_ok=True)
     raw = render_raw(work / "kw_raw", args.voices, args.seed)
     data = build_training_set(raw, work / "kw_train", seed=args.seed)
-    models = {name: trained_model(name, work, data, args.epochs, args.depth) for name in MODELS}
+    models = {name: trained_model(name, work, data, args.epochs, args.depth, args.noise) for name in MODELS}
     detection = detection_rows(models, raw, args, work)
     write_csv(out / "detection.csv", detection)
     accuracy = accuracy_rows(models, raw, args)
