@@ -123,3 +123,20 @@ def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Gene
         if kind == "kw":
             truth.append({"label": word, "start": start / RATE, "end": end / RATE})
     return np.clip(audio, -1.0, 1.0), sorted(truth, key=lambda t: t["start"])
+
+
+def write_long_file(path: str | Path, seconds: float, rate: int = 44100, seed: int = 0) -> Path:
+    """A long stereo PCM-16 WAV for memory tests (a gliding tone plus noise), written 10 s at a time."""
+    import soundfile as sf
+
+    rng, done = np.random.default_rng(seed), 0
+    total = int(seconds * rate)
+    with sf.SoundFile(str(path), "w", rate, 2, subtype="PCM_16") as f:
+        while done < total:
+            n = min(10 * rate, total - done)
+            t = (done + np.arange(n)) / rate
+            tone = 0.2 * np.sin(2 * np.pi * (300 + 200 * np.sin(2 * np.pi * t / 30)) * t)
+            noise = 0.05 * rng.standard_normal((n, 2))
+            f.write((np.stack([tone, 0.5 * tone], axis=1) + noise).astype(np.float32))
+            done += n
+    return Path(path)
