@@ -93,6 +93,8 @@ def test_truncated_file_keeps_the_part_before(model, tmp_path):
     result = timeline_file(model, path, TimelineSettings(block_seconds=0.5))
     assert result["windows"] and result["windows"][-1]["end"] <= 4.5
     assert result["error"].startswith(f"{path}: unreadable at ") and " s " in result["error"]
+    whole = timeline_file(model, path, TimelineSettings(block_seconds=0.5, whole=True))
+    assert whole["windows"] and whole["error"] == result["error"]
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"junk" * 100)
     out = timeline_files(model, [path, bad], progress=False)

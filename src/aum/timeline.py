@@ -92,9 +92,14 @@ class _SpectrogramKeeper:
         return torch.cat(parts).T.numpy() if parts else np.zeros((1, 0), np.float32)
 
 
+def _activate(model, logits: torch.Tensor) -> torch.Tensor:
+    """(B, C) logits -> scores: softmax for CE-trained models, else sigmoid."""
+    logits = logits.float()
+    return torch.softmax(logits, -1) if _activation(model) == "softmax" else torch.sigmoid(logits)
+
+
 def _scores(model, x: torch.Tensor) -> torch.Tensor:
-    logits = model(x.to(next(model.parameters()).device)).float()
-    return torch.softmax(logits, -1) if _activation(model) == "softmax" else torch.sigmoid(logits)  # (B, C)
+    return _activate(model, model(x.to(next(model.parameters()).device)))  # (B, C)
 
 
 def _window_rows(starts: list[int], scores: torch.Tensor, window: int, duration: float,
@@ -156,8 +161,7 @@ def window_token_scores(model, tokens: torch.Tensor, grid: tuple[int, int], star
         first = min(start // stride, grid[1] - 1)
         last = max(first + 1, min(-(-(start + window) // stride), grid[1]))
         pooled.append(cells[:, first:last].mean(dim=(0, 1)))
-    logits = model.classifier()(torch.stack(pooled)).float()  # (W, C)
-    return torch.softmax(logits, -1) if _activation(model) == "softmax" else torch.sigmoid(logits)
+    return _activate(model, model.classifier()(torch.stack(pooled)))  # (W, C)
 
 
 @torch.no_grad()
@@ -168,7 +172,8 @@ def _whole(model, path, settings, frontend, labels, duration, keeper) -> tuple[l
     window, hop = settings.frames(frontend)
     chunks, error = [], None
     try:
-        chunks = list(_frames(path, frontend, settings.block_seconds, keeper))
+        for frames in _frames(path, frontend, settings.block_seconds, keeper):
+            chunks.append(frames)  # kept one by one: a file that goes bad part-way keeps what came before
     except AudioError as e:
         error = str(e)
     if not chunks:
