@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
-from aum.bench.longaudio import match_events
+from aum.bench.longaudio import match_events, right_at_keyword
 from aum.bench.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
 from aum.data.readers import NOISE_FOLDER
 
@@ -47,3 +47,12 @@ def test_match_events_within_one_hop():
               {"label": "up", "start": 30.0, "end": 31.0, "score": 0.7}]     # a false alarm
     found, errors, alarms = match_events(truth, events, hop=0.25)
     assert found == 1 and np.allclose(errors, [0.1]) and alarms == 2
+
+
+def test_right_at_keyword_uses_the_nearest_window():
+    truth = [{"label": "yes", "start": 1.0, "end": 1.5}]
+    windows = [{"start": 0.0, "end": 1.0, "scores": {"yes": 0.9, "no": 0.1}},
+               {"start": 0.75, "end": 1.75, "scores": {"yes": 0.2, "no": 0.8}}]
+    assert right_at_keyword(truth, windows) == 0
+    windows[1]["scores"] = {"yes": 0.6, "no": 0.4}
+    assert right_at_keyword(truth, windows) == 1

@@ -84,6 +84,16 @@ def match_events(truth: list[dict], events: list[dict], hop: float) -> tuple[int
     return found, errors, len(unused)
 
 
+def right_at_keyword(truth: list[dict], windows: list[dict]) -> int:
+    """Keywords whose label tops the window centred nearest to them: the classifier alone, no threshold."""
+    centre = lambda x: (x["start"] + x["end"]) / 2
+    hits = 0
+    for t in truth:
+        w = min(windows, key=lambda w: abs(centre(w) - centre(t)))
+        hits += max(w["scores"], key=w["scores"].get) == t["label"]
+    return hits
+
+
 def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
     from aum.timeline import TimelineSettings, timeline_file
 
@@ -97,19 +107,21 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
     rows = []
     for name, model in models.items():
         for whole in (False, True) if name.startswith("aum") else (False,):
-            found = alarms = total = 0
+            found = alarms = total = right = 0
             errors: list[float] = []
             started = time.perf_counter()
             for path, truth in recordings:
                 settings = TimelineSettings(hop=args.hop, threshold=args.threshold, whole=whole, batch_size=32)
                 result = timeline_file(model, path, settings)
                 f, e, a = match_events(truth, result["events"], args.hop)
+                right += right_at_keyword(truth, result["windows"])
                 found, alarms, total, errors = found + f, alarms + a, total + len(truth), errors + e
             rows.append({"model": name, "mode": "whole" if whole else "windowed", "keywords": total,
                          "found": found, "detection_rate": round(found / max(total, 1), 3),
                          "mean_time_error_s": round(float(np.mean(errors)), 3) if errors else "",
                          "max_time_error_s": round(float(np.max(errors)), 3) if errors else "",
-                         "false_alarms": alarms, "minutes": round(args.recordings * args.detect_seconds / 60, 1),
+                         "false_alarms": alarms, "top1_at_keyword": right,
+                         "minutes": round(args.recordings * args.detect_seconds / 60, 1),
                          "seconds": round(time.perf_counter() - started, 1)})
             log.info("detection %s", rows[-1])
     return rows
