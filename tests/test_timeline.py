@@ -123,3 +123,5 @@ def test_cli_timeline_json_csv_plot_for_a_folder(model, tmp_path, capsys):
     assert main(base) == 0
     assert "events" in capsys.readouterr().out
     assert main([*base[:-2], "--threshold", "2"]) == 1  # bad option: one-line error
+    assert main(["predict", str(folder), "--checkpoint", str(ckpt), "--csv"]) == 1
+    assert "--csv only apply with --timeline" in capsys.readouterr().err

@@ -2,11 +2,12 @@
 
 1. Data and models (reused when WORK already holds them): the espeak-ng keyword set with an `other` class
    (`longaudio_data`), AuM-tiny and AST-tiny at the same reduced depth, mean pooling, trained on the same 1 s clips
-   with the demo recipe (`aum.cli.demo.DEMO`).
+   with the demo recipe (`aum.cli.demo.DEMO`; `--noise P` adds background-noise augmentation).
 2. Detection: recordings of --detect-seconds each with --keywords of the test voices (never heard in training)
    at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
-   Events of other labels, or too far away, are false alarms. Nothing here is tuned on these recordings.
+   Events of other labels, or too far away, are false alarms. `top1_at_keyword` counts keywords whose label tops
+   the window centred nearest to them (the classifier alone). Nothing here is tuned on these recordings.
 3. Accuracy vs length: a clip of L seconds holding one keyword; the answer is the best keyword class (`other`
    excluded) of (a) the window scores averaged (`aum.inference.clip_scores`), (b) the highest window score, and
    (c) one whole-sequence pass (`whole=True`; positions interpolated from the 1 s training grid).

@@ -42,6 +42,7 @@ def run(args) -> int:
     from aum.inference import audio_paths, predict_files
     from aum.models import from_pretrained
 
+    predict_timeline.check_without_timeline(args)
     if args.timeline:
         return predict_timeline.run(args)
     model = from_pretrained(args.checkpoint).to(args.device)

@@ -21,6 +21,16 @@ def add_arguments(p) -> None:
                    help="spectrogram with the top classes' scores beneath (one PNG per file for a folder)")
 
 
+TIMELINE_ONLY = {"window": None, "batch_size": 16, "threshold": 0.5, "csv": False, "plot": None}
+
+
+def check_without_timeline(args) -> None:
+    """Timeline options given without --timeline would be ignored: say so instead."""
+    given = [f"--{k.replace('_', '-')}" for k, default in TIMELINE_ONLY.items() if getattr(args, k) != default]
+    if given and not args.timeline:
+        raise ValueError(f"{', '.join(given)} only apply with --timeline")
+
+
 def run(args) -> int:
     from aum.inference import audio_paths
     from aum.models import from_pretrained
