@@ -72,35 +72,44 @@ def scan_forward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, out, ypre,
     nb, nd, length = u0.shape
     ns = A0.shape[1]
     zero = one - one
+    chunks = (length + chunk - 1) // chunk
     for row in prange(nb * nd):
         b, d = row // nd, row % nd
         h = np.empty(ns, dtype=u0.dtype)
         y = np.empty(length, dtype=u0.dtype)
         for k in range(ndir):
             u, dt, A, Bm, Cm, Dv = (u0, dt0, A0, B0, C0, D0) if k == 0 else (u1, dt1, A1, B1, C1, D1)
-            rev = rev0 if k == 0 else True
+            first, step = (length - 1, -1) if (rev0 if k == 0 else True) else (0, 1)
             h[:] = zero
-            for s in range(length):
-                t = length - 1 - s if rev else s
-                if save and s % chunk == 0:
-                    ckpt[k, b, d, s // chunk, :] = h
-                dtv, uv = dt[b, d, t], u[b, d, t]
-                x = dtv * uv
-                acc = zero
-                for n in range(ns):
-                    hn = fast_exp(dtv * A[d, n]) * h[n] + x * Bm[b, t, n]
-                    h[n] = hn
-                    acc += hn * Cm[b, t, n]
-                acc += Dv[d] * uv
-                y[t] = acc if k == 0 else y[t] + acc
-        for t in range(length):
-            m = y[t] * scale
-            if has_z:
+            for c in range(chunks):  # chunk loop: the checkpoint store stays out of the step loop
                 if save:
-                    ypre[b, d, t] = m
-                zv = z[b, d, t]
-                m = m * zv * _sigmoid(zv, one)
-            out[b, d, t] = m
+                    ckpt[k, b, d, c, :] = h
+                for s in range(c * chunk, min(length, (c + 1) * chunk)):
+                    t = first + step * s
+                    dtv, uv = dt[b, d, t], u[b, d, t]
+                    x = dtv * uv
+                    acc = Dv[d] * uv
+                    for n in range(ns):
+                        hn = fast_exp(dtv * A[d, n]) * h[n] + x * Bm[b, t, n]
+                        h[n] = hn
+                        acc += hn * Cm[b, t, n]
+                    y[t] = acc if k == 0 else y[t] + acc
+        _write_output(y, z[b, d] if has_z else y, out[b, d], ypre[b, d] if has_z and save else y, has_z, save,
+                      scale, one)
+
+
+@njit(inline="always", **_JIT)
+def _write_output(y, z, out, ypre, has_z, save, scale, one):
+    """out = scale * y, gated by silu(z) when has_z (then ypre = the value before the gate, when save)."""
+    if not has_z:
+        for t in range(y.shape[0]):
+            out[t] = y[t] * scale
+        return
+    if save:
+        for t in range(y.shape[0]):
+            ypre[t] = y[t] * scale
+    for t in range(y.shape[0]):
+        out[t] = y[t] * scale * z[t] * _sigmoid(z[t], one)
 
 
 @njit(parallel=True, **_JIT)
@@ -137,7 +146,7 @@ def scan_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckp
                 else:
                     u, dt, A, Bm, Cm, Dv = u1, dt1, A1, B1, C1, D1
                     du, ddt, dA, dB, dC, dD = du1, ddt1, dA1, dB1, dC1, dD1
-                rev = rev0 if k == 0 else True
+                first, step = (length - 1, -1) if (rev0 if k == 0 else True) else (0, 1)
                 g[:] = zero
                 a_next[:] = zero
                 dA_row[:] = zero
@@ -146,7 +155,7 @@ def scan_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckp
                     steps = min(length, s0 + chunk) - s0
                     hbuf[0, :] = ckpt[k, b, d, c, :]
                     for j in range(steps):  # recompute the chunk's states from its checkpoint
-                        t = length - 1 - s0 - j if rev else s0 + j
+                        t = first + step * (s0 + j)
                         dtv = dt[b, d, t]
                         x = dtv * u[b, d, t]
                         for n in range(ns):
@@ -154,7 +163,7 @@ def scan_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckp
                             abuf[j, n] = a
                             hbuf[j + 1, n] = a * hbuf[j, n] + x * Bm[b, t, n]
                     for j in range(steps - 1, -1, -1):  # adjoint recurrence, backwards in scan order
-                        t = length - 1 - s0 - j if rev else s0 + j
+                        t = first + step * (s0 + j)
                         dtv, uv, dyv = dt[b, d, t], u[b, d, t], dy[t]
                         x = dtv * uv
                         gB = zero
