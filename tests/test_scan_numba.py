@@ -112,3 +112,24 @@ def test_auto_on_cpu_picks_numba_and_logs_once(monkeypatch, caplog):
     choices = [r.getMessage() for r in caplog.records if "'auto'" in r.getMessage()]
     assert choices == ["selective_scan backend 'auto' uses 'numba' for cpu tensors"]
     dispatch.backend_status.cache_clear()
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("length", [1, 29])
+def test_numba_inference_path_matches_reference(option, length):
+    """Without a gradient the kernel applies Δ bias and softplus itself (its vectorised softplus)."""
+    inputs = {k: None if v is None else v.detach() for k, v in make_inputs(2, 5, 4, length, **OPTIONS[option]).items()}
+    softplus = option != "bare"
+    if not softplus:
+        inputs["delta"] = inputs["delta"].abs() * 0.3
+    inputs["delta"] = inputs["delta"] * 8  # Δ + bias over a wide range: both branches of softplus
+    with torch.no_grad():
+        for reverse in (False, True):
+            torch.testing.assert_close(
+                scan_numba.selective_scan_numba(**inputs, delta_softplus=softplus, reverse=reverse),
+                selective_scan_ref(**inputs, delta_softplus=softplus, reverse=reverse), **FP32_TOL)
+        for style in ("v1", "v2"):
+            both, merge = bidirectional_inputs(style, length=length)
+            both = {k: v.detach() for k, v in both.items()}
+            torch.testing.assert_close(scan_numba.bidirectional_scan_numba(**both, merge=merge),
+                                       bidirectional_scan_ref(**both, merge=merge), **FP32_TOL)

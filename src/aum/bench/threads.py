@@ -24,9 +24,11 @@ from aum.bench import add_option, script_main
 
 COLUMNS = ["model", "tokens", "policy", "torch_threads", "numba_threads", "omp_wait", "numba_layer", "load",
            "median_ms", "min_ms", "slowdown_vs_quiet"]
-# (name, torch threads, numba threads, OMP_WAIT_POLICY, NUMBA_THREADING_LAYER); 0 = every core
+# (name, torch threads, numba threads, OMP_WAIT_POLICY, NUMBA_THREADING_LAYER); 0 = every core, None = the default
+DEFAULT_POLICY = "default (aum.ops.threads)"
 POLICIES = [("1 thread", 1, 1, "", ""), ("all cores", 0, 0, "", ""), ("all cores, passive wait", 0, 0, "PASSIVE", ""),
-            ("all cores, workqueue", 0, 0, "", "workqueue"), ("torch 1, numba all", 1, 0, "PASSIVE", "")]
+            ("all cores, workqueue", 0, 0, "", "workqueue"),
+            (DEFAULT_POLICY, None, None, "PASSIVE", "")]
 SPIN = "import time\nend = time.time() + 3600\nwhile time.time() < end: pass\n"
 
 
@@ -47,7 +49,7 @@ def _worker(spec: dict) -> None:
     from aum.bench.models import build_model, frames_for_tokens
     from aum.ops.threads import configure_threads
 
-    configure_threads(spec["torch_threads"] or None, spec["numba_threads"] or None)
+    configure_threads(spec["torch_threads"], spec["numba_threads"])
     frames = frames_for_tokens(spec["tokens"])
     model = build_model(spec["model"], frames, "-", "auto", spec["depth"]).eval()
     x = torch.randn(1, frames, 128)
@@ -61,11 +63,16 @@ def _worker(spec: dict) -> None:
     print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times)}))
 
 
+def _label(threads: int | None) -> str:
+    return "default" if threads is None else (str(threads) if threads else "all")
+
+
 def _run_policy(args, policy, load: int) -> dict:
     name, torch_threads, numba_threads, wait, layer = policy
     env = dict(os.environ)
     env.pop("OMP_WAIT_POLICY", None)
     env.pop("NUMBA_THREADING_LAYER", None)
+    env.pop("AUM_THREADS", None)
     env.update({k: v for k, v in (("OMP_WAIT_POLICY", wait), ("NUMBA_THREADING_LAYER", layer)) if v})
     spec = dict(model=args.model, tokens=args.tokens, repeats=args.repeats, depth=args.depth,
                 torch_threads=torch_threads, numba_threads=numba_threads)
@@ -80,8 +87,8 @@ def _run_policy(args, policy, load: int) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"thread policy {name!r}: worker failed: {done.stderr.strip().splitlines()[-1:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return dict(model=args.model, tokens=args.tokens, policy=name, torch_threads=torch_threads or "all",
-                numba_threads=numba_threads or "all", omp_wait=wait or "default", numba_layer=layer or "default",
+    return dict(model=args.model, tokens=args.tokens, policy=name, torch_threads=_label(torch_threads),
+                numba_threads=_label(numba_threads), omp_wait=wait or "default", numba_layer=layer or "default",
                 load=load, median_ms=round(result["median_ms"], 1), min_ms=round(result["min_ms"], 1),
                 slowdown_vs_quiet="")
 

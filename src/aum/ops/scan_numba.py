@@ -1,9 +1,10 @@
 """Compiled CPU selective scan (the "numba" backend): a torch.autograd.Function over `scan_numba_kernels`.
 
 Same semantics as `selective_scan_ref` / `bidirectional_scan_ref`, computed in fp32 (fp64 for fp64 inputs).
-Outside the kernels, in torch (so autograd differentiates them): Δ + bias and softplus (one vectorised pass over
-(Bt, D, L), shared by both directions of a Fo-Bi call), and the (Bt, N, L) -> (Bt, L, N) copies of B and C. The
-kernels do everything N-fold, plus the D skips, the merge and the silu(z) gate. Nothing (Bt, D, L, N) is allocated:
+Outside the kernels, in torch: the (Bt, N, L) -> (Bt, L, N) copies of B and C, and, when a gradient is needed,
+Δ + bias and softplus (autograd differentiates them; one pass, shared by both directions of a Fo-Bi call). Without
+a gradient the forward kernel applies bias and softplus per row itself. The kernels do everything N-fold, plus the
+D skips, the merge and the silu(z) gate. Nothing (Bt, D, L, N) is allocated:
 training keeps one state per chunk of `CHECKPOINT_CHUNK` steps.
 
 The kernels are compiled on first use (a few seconds per dtype) and cached on disk by numba (`cache=True`; set
@@ -53,7 +54,8 @@ class _NumbaScan(torch.autograd.Function):
     `shared` names the direction-1 inputs that are the direction-0 tensors (their gradients are accumulated once)."""
 
     @staticmethod
-    def forward(ctx, ndir, rev0, scale, shared, save, u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z):
+    def forward(ctx, ndir, rev0, scale, shared, save, u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z,
+                fused=None):
         dtype = u0.dtype
         batch, channels, length = u0.shape
         state = A0.shape[1]
@@ -66,9 +68,12 @@ class _NumbaScan(torch.autograd.Function):
         chunks = (length + CHECKPOINT_CHUNK - 1) // CHECKPOINT_CHUNK
         ckpt = u0.new_empty(ndir, batch, channels, chunks, state) if save else None
         one = np.ones((), dtype=arrays[0].dtype)[()]
+        if fused is None:  # Δ' given: no bias, no softplus in the kernel
+            no_bias = np.zeros(channels, dtype=arrays[0].dtype)
+            fused = (no_bias, no_bias, False)
         _kernels().scan_forward(*arrays, z_np, out.numpy(), dummy3 if ypre is None else ypre.numpy(),
                                 np.zeros((1,) * 5, arrays[0].dtype) if ckpt is None else ckpt.numpy(),
-                                ndir, rev0, z is not None, save, one * scale, CHECKPOINT_CHUNK, one)
+                                ndir, rev0, z is not None, save, one * scale, CHECKPOINT_CHUNK, one, *fused)
         if save:
             ctx.save_for_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckpt)
         ctx.config = (ndir, rev0, scale, shared, save, dtype)
@@ -103,7 +108,7 @@ class _NumbaScan(torch.autograd.Function):
             for i, name in enumerate(_SHARED_NAMES):
                 if name in shared:
                     out1[(0, 1, 3, 4, 5)[i]] = None
-        return (None, None, None, None, None, *out0, *out1, dz)
+        return (None, None, None, None, None, *out0, *out1, dz, None)
 
 
 def _direction_grads(like, batch, channels, length, state, blocks) -> list[torch.Tensor]:
@@ -129,17 +134,31 @@ def _delta_prime(delta, delta_bias, delta_softplus: bool, dtype) -> torch.Tensor
     return F.softplus(delta) if delta_softplus else delta
 
 
-def _direction(u, delta, A, B, C, D, delta_bias, delta_softplus: bool, dtype, cache: dict) -> list[torch.Tensor]:
-    """u, Δ', A, B and C time-major, D (zeros when None) of one direction; `cache` reuses a shared input's copy."""
+def _direction(u, delta, A, B, C, D, delta_bias, delta_softplus: bool, dtype, cache: dict,
+               fuse: bool) -> list[torch.Tensor]:
+    """u, Δ', A, B and C time-major, D (zeros when None) of one direction; `cache` reuses a shared input's copy.
+    fuse: Δ is passed raw and its bias appended (the kernel adds it and applies softplus; no gradient then)."""
     def once(key, make):
         if key not in cache:
             cache[key] = make()
         return cache[key]
 
-    dt = once((id(delta), id(delta_bias)), lambda: _delta_prime(delta, delta_bias, delta_softplus, dtype))
+    if fuse:
+        dt = once(id(delta), lambda: delta.to(dtype).contiguous())
+    else:
+        dt = once((id(delta), id(delta_bias)), lambda: _delta_prime(delta, delta_bias, delta_softplus, dtype))
     tm = [once(id(x), lambda x=x: x.to(dtype).transpose(1, 2).contiguous()) for x in (B, C)]
-    d_skip = once(id(D), lambda: u.new_zeros(u.shape[1], dtype=dtype) if D is None else D.to(dtype).contiguous())
-    return [once(("u", id(u)), lambda: u.to(dtype).contiguous()), dt, A.to(dtype).contiguous(), *tm, d_skip]
+    zeros = once("zeros", lambda: u.new_zeros(u.shape[1], dtype=dtype))
+    d_skip = zeros if D is None else once(id(D), lambda: D.to(dtype).contiguous())
+    inputs = [once(("u", id(u)), lambda: u.to(dtype).contiguous()), dt, A.to(dtype).contiguous(), *tm, d_skip]
+    if fuse:
+        inputs.append(zeros if delta_bias is None else once(id(delta_bias), lambda: delta_bias.to(dtype).contiguous()))
+    return inputs
+
+
+def _fused(first: list, second: list, save: bool, delta_softplus: bool):
+    """The kernel's (bias_0, bias_1, softplus) when Δ' is made in the kernel (no gradient), else None."""
+    return None if save else (_np(first.pop()), _np(second.pop()), delta_softplus)
 
 
 def _save_states(tensors) -> bool:
@@ -150,10 +169,11 @@ def _save_states(tensors) -> bool:
 def selective_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
     """Compiled twin of `selective_scan_ref` (same arguments, same result within fp32 rounding), O(L) memory."""
     dtype = _compute_dtype(u)
-    first = _direction(u, delta, A, B, C, D, delta_bias, delta_softplus, dtype, {})
-    zc = None if z is None else z.to(dtype).contiguous()
     save = _save_states([u, delta, A, B, C, D, z, delta_bias])
-    y = _NumbaScan.apply(1, bool(reverse), 1.0, (), save, *first, *first, zc)
+    first = _direction(u, delta, A, B, C, D, delta_bias, delta_softplus, dtype, {}, fuse=not save)
+    fused = _fused(first, list(first), save, delta_softplus)
+    zc = None if z is None else z.to(dtype).contiguous()
+    y = _NumbaScan.apply(1, bool(reverse), 1.0, (), save, *first, *first, zc, fused)
     return y.to(u.dtype)
 
 
@@ -164,13 +184,14 @@ def bidirectional_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None,
     forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
     backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
                                                        delta_bias=delta_bias_b))
+    save = _save_states([u, delta, A, B, C, D, z, delta_bias, A_b, u_b, delta_b, B_b, C_b, D_b, delta_bias_b])
     cache: dict = {}
-    first = _direction(u, delta, A, B, C, D, delta_bias, delta_softplus, dtype, cache)
+    first = _direction(u, delta, A, B, C, D, delta_bias, delta_softplus, dtype, cache, fuse=not save)
     second = _direction(backward["u"], backward["delta"], A_b, backward["B"], backward["C"], backward["D"],
-                        backward["delta_bias"], delta_softplus, dtype, cache)
+                        backward["delta_bias"], delta_softplus, dtype, cache, fuse=not save)
+    fused = _fused(first, second, save, delta_softplus)
     shared = tuple(name for name, i in zip(_SHARED_NAMES, (0, 1, 3, 4, 5)) if first[i] is second[i])
     zc = None if z is None else z.to(dtype).contiguous()
-    save = _save_states([u, delta, A, B, C, D, z, delta_bias, A_b, u_b, delta_b, B_b, C_b, D_b, delta_bias_b])
     scale = {"sum": 1.0, "mean": 0.5}[merge]
-    y = _NumbaScan.apply(2, False, scale, shared, save, *first, *second, zc)
+    y = _NumbaScan.apply(2, False, scale, shared, save, *first, *second, zc, fused)
     return y.to(u.dtype)
