@@ -5,13 +5,10 @@ per dtype (cached on disk by numba), and that compile is the cost of this file."
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 import torch
 
-import aum.ops.dispatch as dispatch
-from aum.ops import bidirectional_scan_ref, selective_scan, selective_scan_ref
+from aum.ops import bidirectional_scan_ref, selective_scan_ref
 from test_scan import FP32_TOL, OPTIONS, assert_same, bidirectional_inputs, flipped_scan, make_inputs, run_with_grads
 
 scan_numba = pytest.importorskip("aum.ops.scan_numba")
@@ -100,18 +97,6 @@ def test_numba_backward_without_saved_states_is_an_error():
     with torch.no_grad():
         out = scan_numba.selective_scan_numba(**inputs)
     assert out.grad_fn is None  # nothing to differentiate, nothing saved
-
-
-def test_auto_on_cpu_picks_numba_and_logs_once(monkeypatch, caplog):
-    dispatch.backend_status.cache_clear()
-    monkeypatch.setattr(dispatch, "_logged_choices", set())
-    inputs = {k: v.detach() for k, v in make_inputs(1, 2, 2, 3).items()}
-    with caplog.at_level(logging.INFO, logger="aum.ops.dispatch"):
-        for _ in range(3):
-            selective_scan(**inputs)
-    choices = [r.getMessage() for r in caplog.records if "'auto'" in r.getMessage()]
-    assert choices == ["selective_scan backend 'auto' uses 'numba' for cpu tensors"]
-    dispatch.backend_status.cache_clear()
 
 
 @pytest.mark.parametrize("option", sorted(OPTIONS))

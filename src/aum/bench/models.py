@@ -26,7 +26,6 @@ Writes models.csv and models.png (log-log time and memory vs tokens) to --out (a
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import logging
 import statistics
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from aum.bench import write_csv
 from aum.bench.timing import time_ms
 
 log = logging.getLogger(__name__)
@@ -307,12 +307,7 @@ def run(args: argparse.Namespace) -> int:
     rows.sort(key=lambda r: (r["model"], r["attention"], r["dtype"], r["mode"], r["tokens"]))
     csv_path, png_path = _out_paths(args.out)
     if csv_path is not None:
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {csv_path}")
+        write_csv(csv_path, rows, COLUMNS)
         if not args.no_plot:
             plot(rows, png_path)
             print(f"wrote {png_path}")

@@ -11,7 +11,6 @@ of `--repeats` inference runs after one warm-up, and the slowdown under load aga
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -20,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from aum.bench import add_option, script_main
+from aum.bench import add_option, script_main, write_csv
 
 COLUMNS = ["model", "tokens", "policy", "torch_threads", "numba_threads", "omp_wait", "numba_layer", "load",
            "median_ms", "min_ms", "slowdown_vs_quiet"]
@@ -108,13 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{policy[0]:<28} {quiet['median_ms']:>9} {loaded['median_ms']:>10} {loaded['slowdown_vs_quiet']:>8}x")
     if args.out:
         path = Path(args.out)
-        path = path if path.suffix == ".csv" else path / "threads.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {path}")
+        write_csv(path if path.suffix == ".csv" else path / "threads.csv", rows, COLUMNS)
     return 0
 
 

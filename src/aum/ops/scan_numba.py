@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aum.ops.scan_ref import backward_direction_inputs
+from aum.ops.scan_ref import both_direction_inputs
 
 CHECKPOINT_CHUNK = 64
 _SHARED_NAMES = ("u", "delta", "B", "C", "D")
@@ -181,9 +181,8 @@ def bidirectional_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None,
                              B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
     """Compiled twin of `bidirectional_scan_ref`: both directions, merge and gate in one kernel call."""
     dtype = _compute_dtype(u)
-    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
-    backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
-                                                       delta_bias=delta_bias_b))
+    forward, backward = both_direction_inputs(u, delta, B, C, D, delta_bias, u_b, delta_b, B_b, C_b, D_b,
+                                              delta_bias_b)
     save = _save_states([u, delta, A, B, C, D, z, delta_bias, A_b, u_b, delta_b, B_b, C_b, D_b, delta_bias_b])
     cache: dict = {}
     first = _direction(u, delta, A, B, C, D, delta_bias, delta_softplus, dtype, cache, fuse=not save)

@@ -126,21 +126,29 @@ def _sigmoid(x, one):
     return one / (one + fast_exp(-x))
 
 
+@njit(inline="always", **_JIT)
+def _sizes(u, A, chunk, one):
+    """batch, channels, length, states, checkpoint chunks, and a zero of the compute dtype."""
+    nb, nd, length = u.shape
+    return nb, nd, length, A.shape[1], (length + chunk - 1) // chunk, one - one
+
+
+@njit(inline="always", **_JIT)
+def _two_rows(size, like):
+    """Two separate scratch vectors (separate allocations: no aliasing for the vectoriser to fear)."""
+    return np.empty(size, dtype=like.dtype), np.empty(size, dtype=like.dtype)
+
+
 @njit(parallel=True, **_JIT)
 def scan_forward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, out, ypre, ckpt,
                  ndir, rev0, has_z, save, scale, chunk, one, bias0, bias1, apply_softplus):
     """out = gate(scale * Σ_k (scan_k + D_k u_k)); with `save`, also ypre (before the gate) and the checkpoints.
     dt_k is Δ before its bias: the kernel applies bias_k and, if apply_softplus, softplus per row."""
-    nb, nd, length = u0.shape
-    ns = A0.shape[1]
-    zero = one - one
-    chunks = (length + chunk - 1) // chunk
+    nb, nd, length, ns, chunks, zero = _sizes(u0, A0, chunk, one)
     for row in prange(nb * nd):
         b, d = row // nd, row % nd
-        h = np.empty(ns, dtype=u0.dtype)
-        a2 = np.empty(ns, dtype=u0.dtype)
-        y = np.empty(length, dtype=u0.dtype)
-        dtr = np.empty(length, dtype=u0.dtype)
+        h, a2 = _two_rows(ns, u0)  # state; A log2(e)
+        y, dtr = _two_rows(length, u0)  # output row; Δ' row
         for k in range(ndir):
             u, dt, A, Bm, Cm, Dv = (u0, dt0, A0, B0, C0, D0) if k == 0 else (u1, dt1, A1, B1, C1, D1)
             first, step = (length - 1, -1) if (rev0 if k == 0 else True) else (0, 1)
@@ -183,17 +191,12 @@ def scan_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckp
                   ndir, rev0, has_z, scale, chunk, blocks, one,
                   du0, ddt0, dA0, dB0, dC0, dD0, du1, ddt1, dA1, dB1, dC1, dD1, dz):
     """Gradients of `scan_forward` (saved with `save`) for the output gradient dout; see the module notes."""
-    nb, nd, length = u0.shape
-    ns = A0.shape[1]
-    zero = one - one
+    nb, nd, length, ns, chunks, zero = _sizes(u0, A0, chunk, one)
     per_block = (nd + blocks - 1) // blocks
-    chunks = (length + chunk - 1) // chunk
     for item in prange(nb * blocks):
         b, blk = item // blocks, item % blocks
-        g = np.empty(ns, dtype=u0.dtype)
-        a_next = np.empty(ns, dtype=u0.dtype)
-        dA_row = np.empty(ns, dtype=u0.dtype)
-        a2 = np.empty(ns, dtype=u0.dtype)
+        g, a_next = _two_rows(ns, u0)  # adjoint state; decay of the step after
+        dA_row, a2 = _two_rows(ns, u0)
         hbuf = np.empty((chunk + 1, ns), dtype=u0.dtype)
         abuf = np.empty((chunk, ns), dtype=u0.dtype)
         dy = np.empty(length, dtype=u0.dtype)

@@ -70,13 +70,19 @@ def backward_direction_inputs(forward: dict, backward: dict) -> dict:
     return {name: forward[name] if backward[name] is None else backward[name] for name in forward}
 
 
+def both_direction_inputs(u, delta, B, C, D, delta_bias, u_b, delta_b, B_b, C_b, D_b, delta_bias_b):
+    """(forward, backward) input dicts (u, delta, B, C, D, delta_bias); backward's None entries reuse forward's."""
+    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
+    return forward, backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
+                                                            delta_bias=delta_bias_b))
+
+
 def bidirectional_by_two_scans(scan, u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None,
                                delta_b=None, B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True,
                                merge="sum"):
     """merge(scan(forward inputs, z), scan(backward inputs, z, reverse=True)); all inputs in original time order."""
-    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
-    backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
-                                                       delta_bias=delta_bias_b))
+    forward, backward = both_direction_inputs(u, delta, B, C, D, delta_bias, u_b, delta_b, B_b, C_b, D_b,
+                                              delta_bias_b)
     y_forward = scan(A=A, z=z, delta_softplus=delta_softplus, **forward)
     y_backward = scan(A=A_b, z=z, delta_softplus=delta_softplus, reverse=True, **backward)
     return merge_directions(y_forward, y_backward, merge)
