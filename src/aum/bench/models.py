@@ -6,17 +6,18 @@ Modes: `inference` (eval, inference_mode) and `train` (one step: forward, BCE-wi
 backward, Adam). Dtypes: `fp32`, and `bf16` (autocast; CUDA only by default). AST/SSAST run once per attention
 implementation (`sdpa`: PyTorch's fused attention; `naive`: softmax(QK^T)V spelled out, the papers' baseline).
 
-Timing: median over --repeats after --warmup runs; CUDA events on a GPU, perf_counter on the CPU. The
+Timing: median over --repeats after --warmup runs; CUDA events on a GPU, perf_counter on the CPU. On the CPU the
 configurations of one length run side by side, alternating run by run, so that load from other processes hits them
-alike (ratios within one length are the robust numbers on a shared machine). `growth_4x` is the time at these
-tokens over the time at a quarter of them (linear cost: 4). Peak memory: `torch.cuda.max_memory_allocated`
-(weights + optimizer state + activations of the row) on CUDA; on the CPU the peak of torch's allocations during one
-extra run, replayed from the profiler's memory events (`--no-memory` skips it). A CUDA out-of-memory error is caught
-and recorded as status `oom`; longer sequences of the same row are then recorded as `skipped` without running.
+alike (ratios within one length are the robust numbers on a shared machine); on CUDA one at a time.
+`growth_4x` is the time at these tokens over the time at a quarter of them (linear cost: 4). Peak memory:
+`torch.cuda.max_memory_allocated` (weights + optimizer state + activations of the row) on CUDA; on the CPU the
+peak of torch's allocations during one extra run, replayed from the profiler's memory events (`--no-memory` skips
+it). A CUDA out-of-memory error is caught and recorded as status `oom`; longer sequences of the same row are then
+recorded as `skipped` without running.
 On the CPU the thread policy of `aum.ops.threads` applies (`--threads N` sets torch and numba to N).
 
-    aum bench models                                   # the default sweep for this machine (CPU: tiny sizes,
-                                                       # still minutes per row: add --depth 2 for a quick look)
+    aum bench models                                   # the default sweep for this machine (CPU: tiny models,
+                                                       # 512..16k tokens, minutes: --depth 2 for a quick look)
     aum bench models --models ssamba_tiny,ssast_tiny --attention naive --tokens 22528 --dtypes fp32 \\
         --modes inference --batch 4                    # the SSAMBA paper's efficiency claim (SPEC.md §3)
     aum bench models --models aum_base,ast_base --tokens 512,4096,16384 --dtypes bf16 --out bench_out
@@ -298,7 +299,10 @@ def run(args: argparse.Namespace) -> int:
         here = [c for c in cases if (t in args.train_tokens if c.mode == "train" else t in tokens)]
         skipped = [c for c in here if c in failed]
         rows += [_base_row(c, t, args, device, status="skipped (oom at a shorter length)") for c in skipped]
-        measured = measure_length([c for c in here if c not in failed], t, args, device)
+        todo = [c for c in here if c not in failed]
+        # CPU: side by side; CUDA: one model resident at a time, so that peak memory is that model's alone
+        groups = [todo] if device.type == "cpu" else [[c] for c in todo]
+        measured = [row for group in groups for row in measure_length(group, t, args, device)]
         failed |= {Case(r["model"], r["attention"], r["dtype"], r["mode"]) for r in measured if r["status"] == "oom"}
         rows += measured
         add_growth(rows)
