@@ -37,6 +37,7 @@ import torch
 
 from aum.bench import write_csv
 from aum.bench.timing import time_ms
+from aum.errors import UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ def _cases(args, device: torch.device) -> list[Case]:
 
 def _resolve_device(choice: str) -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: no CUDA device is available")
+        raise UnavailableError("--device cuda: no CUDA device is available")
     return torch.device("cuda" if choice in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from aum.bench import add_option, script_main
+from aum.errors import UnavailableError
 from aum.ops import available_backends, bidirectional_scan, selective_scan
 
 COLUMNS = ["backend", "op", "device", "dtype", "pass", "batch", "dim", "state", "length", "threads", "median_ms",
@@ -156,7 +157,7 @@ def _backends(args, device: str) -> list[str]:
 def _settings(args) -> dict:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but CUDA is not available")
+        raise UnavailableError("--device cuda was asked for but CUDA is not available")
     on_cuda = device == "cuda"
     return dict(device=device, lengths=args.lengths or (CUDA_LENGTHS if on_cuda else CPU_LENGTHS),
                 batch=args.batch or (8 if on_cuda else 2), dim=args.dim or (1536 if on_cuda else 384),
@@ -205,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     backends = _backends(args, settings["device"])
     if not backends:
-        raise RuntimeError(f"no selective-scan backend to time on {settings['device']} (available: "
+        raise UnavailableError(f"no selective-scan backend to time on {settings['device']} (available: "
                            f"{available_backends()}); name one with --backends")
     rows = []
     for length in settings["lengths"]:

@@ -53,13 +53,34 @@ def main(argv: list[str] | None = None) -> int:
         from aum.ops.threads import configure_threads
 
         configure_threads(args.threads, args.threads)
+    from aum.errors import AumError, RunInterrupted
+
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:  # boundary errors: one line, no traceback
-        if args.verbose:
+    except (RunInterrupted, KeyboardInterrupt) as e:  # a clean stop, not a crash
+        print(f"aum {args.command}: {str(e) or 'interrupted'}", file=sys.stderr)
+        return 130
+    except (AumError, FileNotFoundError, ValueError, OSError) as e:  # bad input: one line; else a bug (traceback)
+        if args.verbose or (isinstance(e, OSError) and not user_fixable(e)):
             raise
-        print(f"aum {args.command}: error: {e}", file=sys.stderr)
+        print(f"aum {args.command}: error: {describe(e)}", file=sys.stderr)
         return 1
+
+
+def user_fixable(error: OSError) -> bool:
+    """A missing file, no permission, a full or read-only disk: the user's to fix, not a bug."""
+    import errno
+
+    return isinstance(error, FileNotFoundError) or error.errno in (
+        errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ELOOP, errno.ENOTDIR, errno.EISDIR)
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename and not isinstance(error, FileNotFoundError):
+        from aum.fileinfo import os_error_reason
+
+        return f"{error.filename}: {os_error_reason(error)}"
+    return str(error)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from aum.errors import UnavailableError
+
 BENCHES = {
     "fbank": "our batched fbank vs kaldi-native-fbank (clips/s)",
     "scan": "selective-scan kernels: Triton vs reference vs mamba_ssm (time, bandwidth, exp/s)",
@@ -33,7 +35,7 @@ def load_bench(name: str):
     except ModuleNotFoundError as e:
         if e.name != module_name:
             raise
-        raise RuntimeError(f"'aum bench {name}' is not available: module {module_name} is missing") from None
+        raise UnavailableError(f"'aum bench {name}' is not available: module {module_name} is missing") from None
     if not (callable(getattr(module, "add_arguments", None)) and callable(getattr(module, "run", None))):
         raise RuntimeError(f"{module_name} does not provide add_arguments(parser) and run(args)")
     return module

@@ -35,13 +35,19 @@ def print_table(result: dict, top_k: int) -> None:
 
 
 def run(args) -> int:
+    from aum.devices import resolve_device
+    from aum.errors import ConfigError
     from aum.inference import audio_paths, predict_files
     from aum.models import from_pretrained
 
-    model = from_pretrained(args.checkpoint).to(args.device)
-    result = predict_files(model, audio_paths(args.path), args.top_k, whole=args.whole, hop=args.hop)
+    for flag, value in (("--top-k", args.top_k), ("--hop", args.hop)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} {value}: must be at least 1")
+    model = from_pretrained(args.checkpoint).to(resolve_device(args.device))
+    top_k = min(args.top_k, model.config.num_classes)  # a 5-class model has 5 labels to show
+    result = predict_files(model, audio_paths(args.path), top_k, whole=args.whole, hop=args.hop)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print_table(result, args.top_k)
+        print_table(result, top_k)
     return 0 if result["predictions"] else 1

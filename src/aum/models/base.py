@@ -12,9 +12,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, prediction_head
+from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, pair, prediction_head
 
-CLS_POSITIONS = ("head", "middle", "tail", "none")
+CLS_POSITIONS = ("head", "middle", "tail", "none", "double")  # double = AuM head + tail tokens
 POOL_ALIASES = {"ft_avgtok": "mean", "ft_cls": "cls", "avgtok": "mean"}
 
 
@@ -28,15 +28,21 @@ class AudioModelConfig:
     num_classes: int = 527
     input_frames: int = 1024
     mel_bins: int = 128
-    patch_size: int = 16
-    patch_stride: int = 16
-    cls_position: str = "middle"  # head | middle | tail | none (where the special token(s) sit)
+    patch_size: int | tuple[int, int] = 16  # square, or (frequency, time), e.g. SSAST frame patches (128, 2)
+    patch_stride: int | tuple[int, int] = 16
+    cls_position: str = "middle"  # head | middle | tail | none | double (where the special token(s) sit)
     pool: str = "auto"  # cls | mean (ft_cls / ft_avgtok); auto = cls when a CLS token exists, else mean
     drop_rate: float = 0.0
     drop_path: float = 0.0
     pretrain_heads: bool = False  # mask_embed, cpredlayer, gpredlayer (SSAST-style masked patch modelling)
+    head_norm_eps: float = 1e-5  # the LayerNorm of `mlp_head` (HuggingFace AST uses its layer_norm_eps, 1e-12)
 
     def __post_init__(self):
+        for name in ("patch_size", "patch_stride"):  # YAML / JSON give lists; a square pair is kept as one int
+            value = getattr(self, name)
+            if not isinstance(value, int):
+                f, t = pair(value)
+                setattr(self, name, f if f == t else (f, t))
         self.pool = POOL_ALIASES.get(self.pool, self.pool)
         if self.cls_position not in CLS_POSITIONS:
             raise ValueError(f"cls_position must be one of {CLS_POSITIONS}, got {self.cls_position!r}")
@@ -47,7 +53,7 @@ class AudioModelConfig:
 
     @property
     def num_prefix_tokens(self) -> int:
-        return 0 if self.cls_position == "none" else 1
+        return {"none": 0, "double": 2}.get(self.cls_position, 1)
 
     @property
     def resolved_pool(self) -> str:
@@ -68,10 +74,8 @@ class AudioModel(nn.Module):
         d = config.embed_dim
         self.patch_embed = PatchEmbed(d, config.patch_size, config.patch_stride)
         self.built_grid = self.patch_embed.grid(config.input_frames, config.mel_bins)
-        if config.num_prefix_tokens:
-            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-        if config.num_prefix_tokens == 2:
-            self.dist_token = nn.Parameter(torch.zeros(1, 1, d))
+        for name in self.special_token_names:
+            setattr(self, name, nn.Parameter(torch.zeros(1, 1, d)))
         self.pos_embed = PosEmbed(config.num_prefix_tokens, self.built_grid, d)
         self.pos_drop = nn.Dropout(config.drop_rate)
         if config.pretrain_heads:
@@ -86,7 +90,7 @@ class AudioModel(nn.Module):
         if num_classes <= 0:
             head = nn.Identity()
         elif self.head_norm:
-            head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, num_classes))
+            head = nn.Sequential(nn.LayerNorm(d, eps=self.config.head_norm_eps), nn.Linear(d, num_classes))
         else:
             head = nn.Linear(d, num_classes)
             nn.init.trunc_normal_(head.weight, std=0.02)
@@ -105,9 +109,17 @@ class AudioModel(nn.Module):
     def num_prefix_tokens(self) -> int:
         return self.config.num_prefix_tokens
 
+    @property
+    def special_token_names(self) -> tuple[str, ...]:
+        """Parameter names of the special tokens, in their `pos_embed` prefix order."""
+        if self.config.cls_position == "double":
+            return "cls_token_head", "cls_token_tail"
+        return ("cls_token", "dist_token")[:self.num_prefix_tokens]
+
     def cls_index(self, num_patches: int) -> int:
         """Index of the first special token in the sequence of `num_patches` patches + prefix tokens."""
-        return {"head": 0, "none": 0, "middle": num_patches // 2, "tail": num_patches}[self.config.cls_position]
+        where = {"head": 0, "none": 0, "double": 0, "middle": num_patches // 2, "tail": num_patches}
+        return where[self.config.cls_position]
 
     def patch_grid(self, frames: int) -> tuple[int, int]:
         """(n_f, n_t) patches for an input of `frames` frames (and the configured mel bins)."""
@@ -116,7 +128,7 @@ class AudioModel(nn.Module):
     def _prefix_tokens(self, batch: int) -> torch.Tensor | None:
         if not self.num_prefix_tokens:
             return None
-        tokens = [self.cls_token] + ([self.dist_token] if self.num_prefix_tokens == 2 else [])
+        tokens = [getattr(self, name) for name in self.special_token_names]
         return torch.cat(tokens, dim=1).expand(batch, -1, -1)  # (B, P, D)
 
     def _grid_for(self, num_patches: int) -> tuple[int, int]:
@@ -137,7 +149,10 @@ class AudioModel(nn.Module):
         pos_prefix, pos_patches = self.pos_embed(grid)  # (1, P, D), (1, N, D)
         h = tokens + pos_patches
         prefix = self._prefix_tokens(b)
-        if prefix is not None:
+        if prefix is not None and self.config.cls_position == "double":  # AuM: one token at each end
+            special = prefix + pos_prefix  # (B, 2, D)
+            h = torch.cat([special[:, :1], h, special[:, 1:]], dim=1)  # (B, N + 2, D)
+        elif prefix is not None:
             i = self.cls_index(n)
             h = torch.cat([h[:, :i], prefix + pos_prefix, h[:, i:]], dim=1)  # (B, N + P, D)
         return self._run_blocks(self.pos_drop(h))
@@ -150,6 +165,8 @@ class AudioModel(nn.Module):
         p = self.num_prefix_tokens
         if not p:
             return None, tokens
+        if self.config.cls_position == "double":
+            return torch.cat([tokens[:, :1], tokens[:, -1:]], dim=1), tokens[:, 1:-1]
         i = self.cls_index(tokens.shape[1] - p)
         return tokens[:, i:i + p], torch.cat([tokens[:, :i], tokens[:, i + p:]], dim=1)
 
@@ -179,6 +196,5 @@ class AudioModel(nn.Module):
         """Official init for embeddings: patch conv lecun-normal with zero bias; special tokens trunc-normal."""
         lecun_normal_(self.patch_embed.proj.weight)
         nn.init.zeros_(self.patch_embed.proj.bias)
-        for name in ("cls_token", "dist_token"):
-            if hasattr(self, name):
-                nn.init.trunc_normal_(getattr(self, name), std=0.02)
+        for name in self.special_token_names:
+            nn.init.trunc_normal_(getattr(self, name), std=0.02)

@@ -19,6 +19,7 @@ import logging
 
 import torch
 
+from aum.errors import UnavailableError
 from aum.ops.scan_cpu import bidirectional_scan_cpu, selective_scan_cpu
 from aum.ops.scan_ref import MERGES, bidirectional_by_two_scans, bidirectional_scan_ref, selective_scan_ref
 
@@ -92,7 +93,7 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend != "auto":
         available, reason = backend_status(backend)
         if not available:
-            raise RuntimeError(f"selective_scan backend {backend!r} is unavailable: {reason}")
+            raise UnavailableError(f"selective_scan backend {backend!r} is unavailable: {reason}")
         return backend
     choice = _auto_choice(device)
     if (device.type, choice) not in _logged_choices:

@@ -28,11 +28,11 @@ Design (kernels in `triton_scan_kernels.py`)
   computed as exp2(dt * (A * log2 e)) with A pre-scaled once per program, i.e. one MUFU ex2 and one multiply each.
   The backward needs 2N per step (the recomputed decay a_s and the adjoint's a_{s+1}, re-read from delta rather
   than shifted in registers), so forward+backward costs 3N per direction against mamba_ssm's 2N.
-  Measured without a GPU: both kernels compile to sm_90a cubins (`python -m aum.ops.triton_bench --compile-only`):
+  Measured without a GPU: both kernels compile to sm_90a cubins (`python -m aum.bench.triton --compile-only`):
   forward 128 registers (8 B stack) at block_d:chunk:num_warps = 4:32:4, 86 at 4:16:4; backward 255 (8 B stack)
   at 4:32:4, 249 (no stack) at 4:16:4: the backward is register-bound, occupancy will be low.
   Timings NOT MEASURED (written and tested without a GPU, through TRITON_INTERPRET=1). What the next GPU
-  session should measure (`python -m aum.ops.triton_bench` prints these timings and sweeps the config):
+  session should measure (`python -m aum.bench.triton` prints these timings and sweeps the config):
     1. fused bidirectional forward at B=8, D=1536, N=16, L=4096 bf16 (target <= 1.2 ms) and forward+backward
        (target <= 10 ms), with KERNEL_CONFIG swept over block_d in {4, 8, 16}, chunk in {16, 32, 64}, num_warps;
     2. achieved exponentials/s against the SFU limit (16 ex2/clk/SM, about 3.9e12/s on an H100 SXM) to see whether
@@ -54,6 +54,8 @@ import os
 from dataclasses import dataclass
 
 import torch
+
+from aum.errors import UnavailableError
 
 
 @dataclass
@@ -180,9 +182,9 @@ class _ScanFn(torch.autograd.Function):
 def _check(u, delta, A, B, C):
     ok, reason = triton_available()
     if not ok:
-        raise RuntimeError(f"Triton scan unavailable: {reason}")
+        raise UnavailableError(f"Triton scan unavailable: {reason}")
     if u.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise RuntimeError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
+        raise UnavailableError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
     if u.dim() != 3 or delta.shape != u.shape or A.dim() != 2 or A.shape[0] != u.shape[1]:
         raise ValueError(f"selective scan shapes: u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}")
     expected = (u.shape[0], A.shape[1], u.shape[2])
