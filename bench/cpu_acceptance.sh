@@ -22,4 +22,5 @@ $PY -m aum bench scan --device cpu --threads 0 --batch 2 --dim 384 --state 16 --
 $PY -m aum bench threads --model aum_tiny --tokens 512 --load 2 "${THREADS[@]}" --out "$OUT/threads.csv"
 echo
 echo "== CPU acceptance figures ($(nproc) cores; $(date -u +%FT%TZ)) =="
+if [ "${QUICK:-0}" = 1 ]; then echo "(QUICK: toy sizes, depth 2 and few repeats: a rehearsal, not the figures)"; fi
 $PY -m aum.bench.acceptance "$OUT"

@@ -22,7 +22,7 @@ def _rows(path: Path) -> list[dict]:
 
 def _line(name: str, value: float | None, target: str, ok: bool | None, unit: str = "") -> str:
     shown = "n/a" if value is None else f"{value:.2f}{unit}"
-    verdict = "not measured" if ok is None else ("PASS" if ok else "miss")
+    verdict = "not measured" if value is None else ("-" if ok is None else ("PASS" if ok else "miss"))
     return f"{name:<58} {shown:>12}   target {target:<18} {verdict}"
 
 
