@@ -3,7 +3,7 @@
 # inference + a train step at 512; all threads for every model, as a fair race), the scan alone at L=1024, and
 # the default thread policy quiet and under a 2-process load.
 # Run it on a quiet machine:   bench/cpu_acceptance.sh [OUT_DIR]        (about 10 minutes on 2 cores)
-# Dry run at toy sizes:        QUICK=1 bench/cpu_acceptance.sh /tmp/acc
+# Dry run at toy sizes:        QUICK=1 bench/cpu_acceptance.sh bench_out/rehearsal
 set -euo pipefail
 OUT=${1:-bench_out/cpu_acceptance}
 if [ -z "${PY:-}" ]; then PY=python; if [ -x .venv/bin/python ]; then PY=.venv/bin/python; fi; fi
