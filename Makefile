@@ -59,3 +59,8 @@ gpu-wheels:
 	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
 	  --platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
+
+# Every CPU speed figure of AuM-tiny in one run (bench/cpu_acceptance.sh; QUICK=1 for a toy-size rehearsal)
+.PHONY: cpu-acceptance
+cpu-acceptance: setup
+	bash bench/cpu_acceptance.sh bench_out/cpu_acceptance

@@ -4,6 +4,8 @@ and write CSV (and a PNG where a picture helps). Speed is measured here, never a
 from __future__ import annotations
 
 import argparse
+import csv
+from pathlib import Path
 
 
 def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
@@ -12,6 +14,16 @@ def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
         parser.add_argument(*flags, **kwargs)
     except argparse.ArgumentError:
         pass
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """Write rows (missing keys left empty) to path, making its folder; says where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {path}")
 
 
 def script_main(module, argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # sub-command modules, in the order `aum --help` lists them
@@ -19,13 +20,21 @@ def build_parser() -> argparse.ArgumentParser:
                                      "predict, embed and benchmark attention-free audio models.")
     parser.add_argument("--version", action="version", version=f"aum {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch and the compiled scan (default: aum.ops.threads policy; 0 = all)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"aum.cli.{name}").register(sub)
     return parser
 
 
+# commands that get the CPU inference thread policy of aum.ops.threads (others keep torch's unless --threads)
+INFERENCE_COMMANDS = ("predict", "embed", "eval")
+
+
 def main(argv: list[str] | None = None) -> int:
+    if "torch" not in sys.modules:  # read once by OpenMP at start-up: idle threads yield instead of spinning
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     # `key=value` overrides may follow the flags (`aum train cfg.yaml --out X optim.lr=1e-4`): argparse leaves
     # them over once the positional list was closed by a flag, so collect them here.
@@ -40,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.threads is not None or args.command in INFERENCE_COMMANDS:
+        from aum.ops.threads import configure_threads
+
+        configure_threads(args.threads, args.threads)
     from aum.errors import AumError, RunInterrupted
 
     try:

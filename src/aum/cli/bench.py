@@ -14,6 +14,7 @@ BENCHES = {
     "scan": "selective-scan kernels: Triton vs reference vs mamba_ssm (time, bandwidth, exp/s)",
     "models": "AuM/SSAMBA vs AST/SSAST: time and peak memory vs tokens, inference and training step",
     "longaudio": "keywords found in long recordings (timeline), accuracy vs input length, AuM vs AST",
+    "threads": "CPU thread policies: inference time quiet and under a concurrent load",
 }
 
 

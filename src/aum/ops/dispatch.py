@@ -2,11 +2,13 @@
 
 Backends:
 - "ref": the per-step loop (`scan_ref.py`), the readable twin of every other backend.
+- "numba": the compiled CPU kernel (`scan_numba.py`), for CPU tensors, when numba is importable.
 - "cpu": the chunked plain-torch path (`scan_cpu.py`); pure torch, so it also runs (slowly) on any device.
 - "triton": the Triton kernel (`triton_scan.py`), for CUDA tensors.
 - "mamba_ssm": the official CUDA kernel, when `mamba_ssm.ops.selective_scan_interface` is importable.
 "auto" picks "triton" for CUDA inputs when it is available, else "mamba_ssm", else "cpu" (with a warning);
-"cpu" for CPU inputs. An explicitly requested backend that is unavailable raises with the reason.
+"numba" for CPU inputs, else "cpu" (with a warning naming the reason, once). An explicitly requested backend
+that is unavailable raises with the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aum.ops.scan_ref import MERGES, bidirectional_by_two_scans, bidirectional_s
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("ref", "cpu", "triton", "mamba_ssm")
+BACKENDS = ("ref", "cpu", "numba", "triton", "mamba_ssm")
 _MAMBA_SSM_MODULE = "mamba_ssm.ops.selective_scan_interface"
 _logged_choices: set[tuple[str, str]] = set()
 
@@ -44,7 +46,11 @@ def _mamba_ssm_status() -> tuple[bool, str]:
     return True, ""
 
 
-_PROBES = {"ref": lambda: (True, ""), "cpu": lambda: (True, ""), "triton": _triton_status,
+def _numba_status() -> tuple[bool, str]:
+    return importlib.import_module("aum.ops.scan_numba").numba_status()
+
+
+_PROBES = {"ref": lambda: (True, ""), "cpu": lambda: (True, ""), "numba": _numba_status, "triton": _triton_status,
            "mamba_ssm": _mamba_ssm_status}
 
 
@@ -61,7 +67,17 @@ def available_backends() -> list[str]:
     return [name for name in BACKENDS if backend_status(name)[0]]
 
 
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
+
+
 def _auto_choice(device: torch.device) -> str:
+    if device.type == "cpu":
+        available, reason = backend_status("numba")
+        if not available:
+            _warn_once(f"the compiled CPU selective scan is unavailable ({reason}); using the chunked torch path")
+        return "numba" if available else "cpu"
     if device.type != "cuda":
         return "cpu"
     for name in ("triton", "mamba_ssm"):
@@ -98,6 +114,8 @@ def _mamba_ssm_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_so
 def _scan_function(name: str):
     if name == "triton":
         return importlib.import_module("aum.ops.triton_scan").selective_scan_triton
+    if name == "numba":
+        return importlib.import_module("aum.ops.scan_numba").selective_scan_numba
     return {"ref": selective_scan_ref, "cpu": selective_scan_cpu, "mamba_ssm": _mamba_ssm_scan}[name]
 
 
@@ -106,6 +124,8 @@ def _bidirectional_function(name: str):
         return importlib.import_module("aum.ops.triton_scan").bidirectional_scan_triton
     if name == "mamba_ssm":
         return functools.partial(bidirectional_by_two_scans, _mamba_ssm_scan)
+    if name == "numba":
+        return importlib.import_module("aum.ops.scan_numba").bidirectional_scan_numba
     return {"ref": bidirectional_scan_ref, "cpu": bidirectional_scan_cpu}[name]
 
 

@@ -91,6 +91,16 @@ def backward_direction_inputs(forward: dict[str, OptionalTensor],
     return {name: forward[name] if backward[name] is None else backward[name] for name in forward}
 
 
+def both_direction_inputs(u: torch.Tensor, delta: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                          D: OptionalTensor, delta_bias: OptionalTensor, u_b: OptionalTensor,
+                          delta_b: OptionalTensor, B_b: OptionalTensor, C_b: OptionalTensor, D_b: OptionalTensor,
+                          delta_bias_b: OptionalTensor) -> tuple[dict[str, OptionalTensor], dict[str, OptionalTensor]]:
+    """(forward, backward) input dicts (u, delta, B, C, D, delta_bias); backward's None entries reuse forward's."""
+    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
+    return forward, backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
+                                                            delta_bias=delta_bias_b))
+
+
 def bidirectional_by_two_scans(scan: ScanFunction, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
                                B: torch.Tensor, C: torch.Tensor, D: OptionalTensor = None, z: OptionalTensor = None,
                                delta_bias: OptionalTensor = None, *, A_b: torch.Tensor, u_b: OptionalTensor = None,
@@ -98,9 +108,8 @@ def bidirectional_by_two_scans(scan: ScanFunction, u: torch.Tensor, delta: torch
                                D_b: OptionalTensor = None, delta_bias_b: OptionalTensor = None,
                                delta_softplus: bool = True, merge: str = "sum") -> torch.Tensor:
     """merge(scan(forward inputs, z), scan(backward inputs, z, reverse=True)); all inputs in original time order."""
-    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
-    backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
-                                                       delta_bias=delta_bias_b))
+    forward, backward = both_direction_inputs(u, delta, B, C, D, delta_bias, u_b, delta_b, B_b, C_b, D_b,
+                                              delta_bias_b)
     y_forward = scan(A=A, z=z, delta_softplus=delta_softplus, **forward)
     y_backward = scan(A=A_b, z=z, delta_softplus=delta_softplus, reverse=True, **backward)
     return merge_directions(y_forward, y_backward, merge)
