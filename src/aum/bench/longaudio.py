@@ -2,7 +2,7 @@
 
 1. Data and models (reused when WORK already holds them): the espeak-ng keyword set with an `other` class
    (`longaudio_data`), AuM-tiny and AST-tiny at the same reduced depth, mean pooling, trained on the same 1 s clips
-   with the demo recipe (`aum.cli.demo.DEMO`; `--noise P` adds background-noise augmentation).
+   with the demo recipe (`aum.train.recipes.DEMO`; `--noise P` adds background-noise augmentation).
 2. Detection: recordings of --detect-seconds each with --keywords of the test voices (never heard in training)
    at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
@@ -52,10 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, noise: float = 0.0):
-    from aum.cli.demo import DEMO
     from aum.models import from_pretrained
     from aum.train import run_training
     from aum.train.config import config_from_dict
+    from aum.train.recipes import DEMO
 
     run_dir = work / f"run_{name}"
     if not (run_dir / "best").exists():
