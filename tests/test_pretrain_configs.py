@@ -10,7 +10,7 @@ from aum.data.subset import speaker_subset
 from aum.models import get_config
 from aum.train import load_config
 from aum.train.pretrain import PretrainTask
-from aum.train.tasks import build_task
+from aum.train.task_registry import build_task
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
 OURS = [p for p in CONFIGS if p.name.startswith(("pretrain_", "finetune_"))]

@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from aum.data.build import read_unlabeled
 from aum.models import create_model, save_pretrained
 from aum.models.pretrain import MaskingConfig, encode_masked, masked_patch_losses, patch_targets
-from aum.train.pretrain import read_unlabeled
 
 TINY = {"depth": 2, "embed_dim": 48, "input_frames": 64, "patch_stride": 16, "num_classes": 0}
 

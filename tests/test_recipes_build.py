@@ -11,7 +11,7 @@ import pytest
 from aum.data import build_dataset
 from aum.train import load_config
 from aum.train.run import build_frontend, build_model
-from aum.train.tasks import build_task
+from aum.train.task_registry import build_task
 from test_data_readers import make_speechcommands
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))

@@ -18,7 +18,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import aum.train.pretrain  # noqa: F401  (registers the pretrain task and the `unlabeled` data format)
     from aum.cli.train import launch
     from aum.train import load_config
     from aum.train.logging_utils import format_metrics

@@ -3,6 +3,7 @@
 YAML `data:` keys (paths are relative to `root`; the caller resolves `root` against the config file's folder):
 
     format: speechcommands   # speechcommands | esc50 | json | voxceleb | vggsound | audioset | folder | webdataset
+                             # | unlabeled (pretraining; see unlabeled.py)
     root: data/speech_commands_v0.02
     label_csv: class_labels_indices.csv   # json/audioset: mids (json default: beside the manifest);
                                           # webdataset: required, labels by mid or display_name;
@@ -40,9 +41,18 @@ from aum.data.dataset import ClipDataset
 from aum.data.examples import audio_files, canonical_split
 from aum.data.readers import noise_files, read_esc50, read_folder, read_json, read_speechcommands
 from aum.data.readers_youtube import read_audioset, read_vggsound, read_voxceleb
+from aum.data.unlabeled import unlabeled_examples
 from aum.data.webdataset import read_webdataset
 
 log = logging.getLogger(__name__)
+
+
+def read_unlabeled(split: str, *, sources: list | None = None, root: str | None = None, layout: str = "audio_tree",
+                   val_fraction: float = 0.02):
+    """`format: unlabeled` (pretraining): audio trees or labeled layouts with their labels dropped (see
+    `aum.data.unlabeled`)."""
+    return unlabeled_examples(split, read_examples, sources, root, layout, val_fraction)
+
 
 READERS = {
     "speechcommands": read_speechcommands,
@@ -53,6 +63,7 @@ READERS = {
     "audioset": read_audioset,
     "folder": read_folder,
     "webdataset": read_webdataset,
+    "unlabeled": read_unlabeled,
 }
 MULTILABEL = {"json", "audioset"}
 DATASET_KEYS = {"format", "cache_dir", "noise_dir", "seed"}

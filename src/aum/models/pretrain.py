@@ -24,6 +24,7 @@ from typing import Literal, overload
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from aum.models.base import AudioModel
 
@@ -220,3 +221,26 @@ def masked_patch_losses(model: AudioModel, x: torch.Tensor, masking: MaskingConf
         loss = loss + (mse_weight if objective == "joint" else 1.0) * mse
         logs["mse"] = float(mse.detach())
     return loss, logs
+
+
+class MaskedPatchModel(nn.Module):
+    """The pretext task as a module: `MaskedPatchModel(encoder, masking)(x) -> (loss, logs)`.
+
+    It holds the encoder (its parameters are the encoder's: saving the encoder saves everything trained), so that
+    DistributedDataParallel can wrap it like any model and synchronise the gradients of the masked forward.
+    """
+
+    def __init__(self, encoder: AudioModel, masking: MaskingConfig, objective: str = "joint", passes: int = 2,
+                 mse_weight: float = 10.0) -> None:
+        super().__init__()
+        missing = [n for n in ("mask_embed", "cpredlayer", "gpredlayer") if not hasattr(encoder, n)]
+        if missing:
+            raise ValueError(f"{type(encoder).__name__} has no pretext part(s) {missing}: create it with "
+                             "pretrain_heads=True (model.pretrain_heads: true)")
+        self.encoder, self.masking = encoder, masking
+        self.objective, self.passes, self.mse_weight = objective, passes, mse_weight
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor,
+                                                                                           dict[str, float]]:
+        return masked_patch_losses(self.encoder, x, self.masking, self.objective, self.passes, self.mse_weight,
+                                   generator)

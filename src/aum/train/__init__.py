@@ -3,15 +3,17 @@
     from aum.train import load_config, run_training
     summary = run_training(load_config("configs/demo.yaml", ["train.epochs=3"]), "runs/demo")
 
-Modules: `config` (YAML + overrides), `tasks` (Task protocol, ClassificationTask, register_task), `trainer`
-(the loop), `run` (config -> datasets, model, Trainer), `evaluate` (a checkpoint on a split), `metrics`,
-`schedule`, `distributed`, `checkpoint`, `logging_utils`, `plots`. `pretrain` (masked patch modelling) plugs a
-PretrainTask into the same Trainer.
+Modules: `config` (YAML + overrides), `components` (checks the component sections), `tasks` (Task protocol,
+ClassificationTask), `task_registry` (register_task), `trainer` (the loop), `run` (config -> datasets, model,
+Trainer), `evaluate` (a checkpoint on a split), `metrics`, `schedule`, `distributed`, `checkpoint`,
+`logging_utils`, `plots`, `recipes`. `pretrain` (masked patch modelling) plugs a PretrainTask into the same
+Trainer.
 """
 
 from aum.train.config import Config, ConfigError, load_config, save_config
 from aum.train.run import run_training
-from aum.train.tasks import ClassificationTask, Task, build_task, register_task
+from aum.train.task_registry import build_task, register_task
+from aum.train.tasks import ClassificationTask, Task
 from aum.train.trainer import Trainer
 
 __all__ = ["ClassificationTask", "Config", "ConfigError", "Task", "Trainer", "build_task", "load_config",

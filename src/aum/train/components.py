@@ -34,10 +34,10 @@ def check_model(model: dict) -> None:
 
 
 def check_task(task: dict) -> None:
-    from aum.train.tasks import TASK_CONFIGS, task_builder
+    from aum.train.task_registry import TASK_CONFIGS, task_builder
 
     try:
-        task_builder(task)  # also registers what the task brings (the pretraining task's data formats)
+        task_builder(task)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     name = task.get("name", "classification")

@@ -40,7 +40,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_
     from aum.devices import resolve_device
     from aum.inference import frontend_of, labels_of
     from aum.models import from_pretrained
-    from aum.train.tasks import ClassificationConfig, ClassificationTask
+    from aum.train.tasks import ClassificationConfig, ClassificationTask, autocast_for
 
     model = from_pretrained(checkpoint)
     frontend, labels = frontend_of(model), labels_of(model)
@@ -51,10 +51,10 @@ def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_
     task_meta = model.meta.get("task") or {}
     task = ClassificationTask(ClassificationConfig(loss=task_meta.get("loss", "bce")), labels, dataset.multilabel)
     dev = resolve_device(device)
-    task.amp = dev.type == "cuda"
     model.to(dev).eval()
     loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers)
-    scores, targets, loss = task.collect(model, loader)
+    with autocast_for(dev, dev.type == "cuda"):
+        scores, targets, loss = task.collect(model, loader)
     report = {"checkpoint": str(checkpoint), "split": split, "loss": loss,
               **M.summary_metrics(scores, targets, dataset.multilabel), "bad_clips": dataset.bad_clips,
               "per_class": M.per_class_report(scores, targets, labels)}

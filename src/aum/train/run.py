@@ -22,7 +22,8 @@ from aum.train.config import Config, FrontendConfig
 from aum.train.distributed import DistInfo, cleanup_distributed, seed_everything, setup_distributed
 from aum.train.guards import RunLock
 from aum.train.logging_utils import Progress, format_metrics
-from aum.train.tasks import Task, build_task, task_builder
+from aum.train.task_registry import build_task
+from aum.train.tasks import Task, autocast_for
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,6 @@ def build_trainer(cfg: Config, out_dir: str | Path, info: DistInfo, device: torc
     """Everything a run needs, on this rank: returns (trainer, task, frontend)."""
     from aum.train.trainer import Trainer
 
-    task_builder(cfg.task)  # registers the task's data formats before the datasets are built
     seed_everything(cfg.train.seed + info.rank)
     frontend = build_frontend(cfg.frontend)
     train_ds, train_loader, val_loader = build_loaders(cfg, frontend, info)
@@ -146,7 +146,8 @@ def test_best(cfg: Config, task: Task, model: torch.nn.Module, frontend, out_dir
 
     load_model_weights(model, resolve_checkpoint(out_dir / "best"))
     model.to(device).eval()
-    metrics = task.evaluate(model, eval_loader(cfg, frontend, cfg.train.test_split))
+    with autocast_for(device, cfg.train.amp in ("auto", "bf16") and device.type == "cuda"):
+        metrics = task.evaluate(model, eval_loader(cfg, frontend, cfg.train.test_split))
     (out_dir / "test_metrics.json").write_text(json.dumps(json_safe(metrics), indent=2))
     log.info("test (%s, best checkpoint): %s", cfg.train.test_split, format_metrics(metrics))
     return metrics

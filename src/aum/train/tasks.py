@@ -1,20 +1,22 @@
 """The `Task` interface the Trainer drives, and `ClassificationTask` (BCE or CE; mixup is `augment.mixup`).
 
 A task owns what is specific to an objective; the Trainer owns the loop. To plug in a new objective, implement
-the protocol and register a builder: `register_task("pretrain", build_pretrain_task)`.
+the protocol and register a builder: `aum.train.task_registry.register_task(name, builder, config_type)`.
 
 Hooks the Trainer reads from a task:
 - `select_metric` / `select_mode` ("max" | "min"): the evaluation metric that picks the "best" checkpoint
   (also the default metric of the plateau schedule, ReduceLROnPlateau; `schedule.plateau_metric` overrides it).
 - `checkpoint_meta()`: extra entries stored in the saved model's `meta` (labels, task description).
 - optional `model_overrides()`: model config fields the task dictates (e.g. `num_classes`).
-- attribute `amp` (bool): set by the Trainer; run the forward under `autocast_for(device, amp)`.
+- optional `wrap(model) -> nn.Module`: the module the Trainer trains and wraps in DistributedDataParallel
+  (pretraining: the encoder inside its pretext task); `loss` then receives it. Default: the model itself.
+- optional `find_unused_parameters` (bool): passed to DistributedDataParallel.
+The Trainer runs `loss` and `evaluate` under autocast (`autocast_for`); tasks do not.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -39,36 +41,6 @@ class Task(Protocol):
 
     def checkpoint_meta(self) -> dict:
         """Entries added to the saved model's meta."""
-
-
-TASK_BUILDERS: dict[str, Callable] = {}
-TASK_CONFIGS: dict[str, type] = {}
-
-
-def register_task(name: str, builder: Callable, config_type: type | None = None) -> None:
-    """`builder(task_cfg: dict, train_dataset) -> Task`; `config_type`, the dataclass of the `task:` section
-    (without `name`), lets `load_config` check the section before anything is built."""
-    TASK_BUILDERS[name] = builder
-    if config_type is not None:
-        TASK_CONFIGS[name] = config_type
-
-
-def task_builder(task_cfg: dict) -> Callable:
-    """The builder for `task.name`; importing a task module also registers what it brings (e.g. the pretraining
-    task's `data.format: unlabeled`), so call this before building datasets."""
-    name = (task_cfg or {}).get("name", "classification")
-    if name == "pretrain" and name not in TASK_BUILDERS:
-        import aum.train.pretrain  # noqa: F401  (registers itself)
-    if name not in TASK_BUILDERS:
-        raise ValueError(f"task.name={name!r}: unknown task; known: {sorted(TASK_BUILDERS)}")
-    return TASK_BUILDERS[name]
-
-
-def build_task(task_cfg: dict, train_dataset) -> Task:
-    cfg = dict(task_cfg or {})
-    builder = task_builder(cfg)
-    cfg.pop("name", None)
-    return builder(cfg, train_dataset)
 
 
 def autocast_for(device: torch.device, amp: bool):
@@ -98,12 +70,11 @@ class ClassificationTask:
         self.cfg, self.labels, self.multilabel = cfg, list(labels), multilabel
         self.select_metric = cfg.select_metric or ("mAP" if multilabel else "accuracy")
         self.select_mode = "max"
-        self.amp = False  # set by the Trainer
         self.device = torch.device("cpu")
 
     def model_overrides(self) -> dict:
-        """Model config fields this task dictates."""
-        return {"num_classes": len(self.labels)}
+        """Model config fields this task dictates: its classes, and no pretext heads (they get no gradient)."""
+        return {"num_classes": len(self.labels), "pretrain_heads": False}  # unused pretext heads would stall DDP
 
     # ---------------------------------------------------------------------------------------------- training
     def _criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -113,8 +84,7 @@ class ClassificationTask:
         return torch.sum(-y * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
     def loss(self, model, batch):
-        with autocast_for(batch["x"].device, self.amp):
-            logits = model(batch["x"])
+        logits = model(batch["x"])
         loss = self._criterion(logits, batch["y"])
         return loss, {"loss": float(loss.detach())}
 
@@ -131,8 +101,7 @@ class ClassificationTask:
             if batch is None:
                 continue
             batch = batch_to(batch, device)
-            with autocast_for(device, self.amp):
-                logits = model(batch["x"])
+            logits = model(batch["x"])
             loss_sum += float(self._criterion(logits, batch["y"])) * len(logits)
             n += len(logits)
             scores.append(self.scores(logits.float()).cpu().numpy())
@@ -156,5 +125,3 @@ def build_classification_task(task_cfg: dict, train_dataset) -> ClassificationTa
     cfg = section_from_dict(ClassificationConfig, task_cfg, "task")
     return ClassificationTask(cfg, list(train_dataset.labels), bool(train_dataset.multilabel))
 
-
-register_task("classification", build_classification_task, ClassificationConfig)

@@ -13,6 +13,7 @@ the curves at the end. The train loader must come from `aum.data.make_loader` (i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -30,7 +31,7 @@ from aum.train.distributed import DistInfo, barrier, broadcast_object
 from aum.train.guards import StopRequest, check_bad_share
 from aum.train.logging_utils import Progress, RunLogger, format_metrics
 from aum.train.schedule import LRSchedule, build_optimizer
-from aum.train.tasks import Task, batch_to
+from aum.train.tasks import Task, autocast_for, batch_to
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ class Trainer:
         self.amp = cfg.train.amp in ("auto", "bf16") and self.device.type == "cuda"
         if cfg.train.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"train.amp={cfg.train.amp!r}: choose auto, bf16 or off")
-        task.amp = self.amp
-        self.net = self._wrap_ddp(self.model)
+        # what is trained: the model, or the task's module around it (pretraining: encoder + pretext task)
+        self.net = self._wrap_ddp(task.wrap(self.model) if hasattr(task, "wrap") else self.model)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         _set_loader_epoch(train_loader, 0)
         self.batches_per_epoch = len(train_loader)
@@ -83,7 +84,8 @@ class Trainer:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        return DistributedDataParallel(model, device_ids=ids,
+                                       find_unused_parameters=bool(getattr(self.task, "find_unused_parameters", False)))
 
     def _make_ema(self):
         if self.cfg.train.ema_decay <= 0:
@@ -164,12 +166,9 @@ class Trainer:
     def _micro_step(self, batch: dict, sync: bool) -> dict:
         batch = batch_to(batch, self.device)
         no_sync = self.net.no_sync if (self.info.enabled and not sync) else None
-        if no_sync is not None:
-            with no_sync():
+        with no_sync() if no_sync is not None else contextlib.nullcontext():
+            with autocast_for(self.device, self.amp):
                 loss, logs = self.task.loss(self.net, batch)
-                (loss / self.accum).backward()
-        else:
-            loss, logs = self.task.loss(self.net, batch)
             (loss / self.accum).backward()
         if not math.isfinite(float(logs.get("loss", loss.detach()))):
             raise TrainingError(f"loss is {float(loss)} at step {self.step}; lower optim.lr or check the data")
@@ -252,7 +251,8 @@ class Trainer:
         metrics = None
         if self.info.is_main:
             self.eval_model.eval()
-            metrics = self.task.evaluate(self.eval_model, self.val_loader)
+            with autocast_for(self.device, self.amp):
+                metrics = self.task.evaluate(self.eval_model, self.val_loader)
             self.net.train()
         return broadcast_object(metrics, self.info)
 
