@@ -11,6 +11,7 @@ BENCHES = {
     "fbank": "our batched fbank vs kaldi-native-fbank (clips/s)",
     "scan": "selective-scan kernels: Triton vs reference vs mamba_ssm (time, bandwidth, exp/s)",
     "models": "AuM/SSAMBA vs AST/SSAST: time and peak memory vs tokens, inference and training step",
+    "export": "an ONNX export under onnxruntime beside eager PyTorch (CPU time, parity, export cost)",
 }
 
 
