@@ -1,4 +1,5 @@
-"""`save_pretrained` / `from_pretrained`: `model.safetensors` + `config.json` ({model_name, model_config, meta})."""
+"""`save_pretrained` / `from_pretrained`: `model.safetensors` + `config.json` ({model_name, model_config, meta}),
+and a `README.md` model card (`aum.models.card`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 from pathlib import Path
 
 from torch import nn
+
+from aum.models.card import write_model_card
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ def save_pretrained(model: nn.Module, directory: str | Path, meta: dict | None =
     info = {"model_name": model.model_name, "model_config": model.config.to_dict(),
             "meta": dict(model.meta if meta is None else meta)}
     (directory / CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+    write_model_card(model, directory, info["meta"])
     log.info("saved %s to %s", model.model_name, directory)
     return directory
 
