@@ -21,3 +21,16 @@ def script_main(module, argv: list[str] | None = None) -> int:
     return module.run(parser.parse_args(argv))
 
 
+
+
+def write_csv(path, rows: list[dict], columns: list[str]) -> None:
+    """Write rows (dicts) as CSV with the given column order, creating the folder."""
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)

@@ -11,7 +11,6 @@ hits all alike (median of `--repeats`). Threads: torch and onnxruntime both at `
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aum.bench import add_option
+from aum.bench import add_option, write_csv
 
 COLUMNS = ["model", "frames", "batch", "scan", "runtime", "export_s", "file_mb", "median_ms", "vs_eager",
            "max_abs_diff"]
@@ -92,10 +91,6 @@ def run(args) -> int:
     if args.out:
         out = Path(args.out)
         out = out / "export.csv" if out.suffix != ".csv" else out
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(out, rows, COLUMNS)
         print(f"wrote {out}")
     return 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from aum.ops.scan_ref import finish_output, prepare_inputs
+
 DEFAULT_CHUNK = 8
 
 
@@ -40,12 +42,7 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
         u, delta, B, C, z = _flip_time(u, delta, B, C, z)
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk=chunk).flip(-1)
     dtype_in = u.dtype
-    dtype = torch.float64 if dtype_in == torch.float64 else torch.float32
-    u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
-    if delta_bias is not None:
-        delta = delta + delta_bias.to(dtype)[None, :, None]
-    if delta_softplus:
-        delta = F.softplus(delta)
+    u, delta, A, B, C = prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     batch, dim, length = u.shape
     steps = max(1, min(chunk, length))
     chunks = -(-length // steps)
@@ -60,8 +57,4 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
         entry.append(torch.exp(cum[:, :, c, -1]) * entry[-1] + h_local[:, :, c, -1])
     h = h_local + torch.exp(cum) * torch.stack(entry, dim=2)[:, :, :, None, :]  # (B, D, C, T, N)
     y = torch.einsum("bdctn,bctn->bdct", h, C_p).reshape(batch, dim, -1)[..., :length]  # (B, D, L)
-    if D is not None:
-        y = y + u * D.to(dtype)[None, :, None]
-    if z is not None:
-        y = y * F.silu(z.to(dtype))
-    return y.to(dtype_in)
+    return finish_output(y, u, D, z, dtype_in)

@@ -29,12 +29,7 @@ def selective_scan_ref(
     return_last_state: bool = False,
 ):
     dtype_in = u.dtype
-    dtype = torch.float64 if dtype_in == torch.float64 else torch.float32
-    u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
-    if delta_bias is not None:
-        delta = delta + delta_bias.to(dtype)[None, :, None]
-    if delta_softplus:
-        delta = F.softplus(delta)
+    u, delta, A, B, C = prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     batch, dim, length = u.shape
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N)
     ys = [None] * length
@@ -44,13 +39,28 @@ def selective_scan_ref(
         dBu = delta[:, :, t, None] * B[:, None, :, t] * u[:, :, t, None]  # (B, D, N)
         h = dA * h + dBu
         ys[t] = torch.einsum("bdn,bn->bd", h, C[:, :, t])  # (B, D)
-    y = torch.stack(ys, dim=-1)  # (B, D, L)
-    if D is not None:
-        y = y + u * D.to(dtype)[None, :, None]
-    if z is not None:
-        y = y * F.silu(z.to(dtype))
-    y = y.to(dtype_in)
+    y = finish_output(torch.stack(ys, dim=-1), u, D, z, dtype_in)  # (B, D, L)
     return (y, h) if return_last_state else y
+
+
+def prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus: bool):
+    """u, delta, A, B, C in the compute dtype (fp64 for fp64 input, else fp32); delta with bias and softplus."""
+    dtype = torch.float64 if u.dtype == torch.float64 else torch.float32
+    u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(dtype)[None, :, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    return u, delta, A, B, C
+
+
+def finish_output(y, u, D, z, dtype_in):
+    """y + D * u, gated by silu(z), cast back to the input dtype."""
+    if D is not None:
+        y = y + u * D.to(y.dtype)[None, :, None]
+    if z is not None:
+        y = y * F.silu(z.to(y.dtype))
+    return y.to(dtype_in)
 
 
 MERGES = ("sum", "mean")
