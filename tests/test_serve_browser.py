@@ -1,6 +1,7 @@
 """`aum serve` end to end in a real headless browser (Debian's chromium + chromium-driver, driven by selenium):
 load the page, upload a WAV through the file input, read the labels from the DOM, check the spectrogram and
-timeline are drawn, upload a bad file and read the error message, and save a screenshot.
+timeline are drawn, upload a bad file and read the error message, save a screenshot; then record from the
+microphone (Chromium's fake capture device) and read the labels of the recording.
 
 Skips, saying why, where chromium, chromedriver or selenium are missing (`make sysdeps` installs the first two as
 root). AUM_SCREENSHOT=path.png keeps the screenshot; AUM_BROWSER_CHECKPOINT=DIR serves that checkpoint instead
@@ -63,7 +64,8 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1100,1100"):
+                 "--window-size=1100,1100", "--use-fake-ui-for-media-stream",  # allow the microphone, and feed
+                 "--use-fake-device-for-media-stream"):  # it Chromium's synthetic beeps
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
@@ -105,3 +107,20 @@ def test_page_upload_labels_and_screenshot(server, browser, tmp_path):
     browser.find_element(By.ID, "file").send_keys(str(bad))
     error = wait_for(browser, "#error")
     assert "422" in error.text and "broken.wav" in error.text
+
+
+def test_microphone_recording_is_classified(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    browser.get(url)
+    record = wait_for(browser, "#record")
+    record.click()
+    wait_for(browser, "#record-status")
+    time.sleep(1.5)
+    assert "recording" in browser.find_element(By.ID, "record-status").text
+    record.click()  # stop: the page encodes a WAV and posts it
+    WebDriverWait(browser, 60).until(lambda d: "recording.wav" in d.find_element(By.ID, "clip-info").text)
+    assert browser.find_elements(By.CSS_SELECTOR, "#labels li")
+    assert not browser.find_element(By.ID, "error").is_displayed()
