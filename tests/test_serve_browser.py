@@ -5,7 +5,7 @@ microphone (Chromium's fake capture device) and read the labels of the recording
 
 Skips, saying why, where chromium, chromedriver or selenium are missing (`make sysdeps` installs the first two as
 root). AUM_SCREENSHOT=path.png keeps the screenshot; AUM_BROWSER_CHECKPOINT=DIR serves that checkpoint instead
-of a tiny random model."""
+of a tiny random model, and AUM_BROWSER_WAV=file.wav (longer than one window) is uploaded instead of a tone."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1100,1100", "--use-fake-ui-for-media-stream",  # allow the microphone, and feed
+                 "--window-size=1100,1300", "--use-fake-ui-for-media-stream",  # allow the microphone, and feed
                  "--use-fake-device-for-media-stream"):  # it Chromium's synthetic beeps
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -88,6 +88,7 @@ def test_page_upload_labels_and_screenshot(server, browser, tmp_path):
     url, model = server
     wav = tmp_path / "three_seconds.wav"
     wav.write_bytes(wav_bytes(3.0))
+    wav = os.environ.get("AUM_BROWSER_WAV") or wav
     browser.get(url)
     wait_for(browser, "#upload-form")
     browser.find_element(By.ID, "file").send_keys(str(wav))  # the change event uploads it

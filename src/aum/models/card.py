@@ -48,7 +48,7 @@ def model_card(model_name: str, config: dict, meta: dict, parameters: int) -> st
     family = FAMILIES.get(model_name.split("_")[0], model_name)
     lines = ["---", "library_name: aum", "tags: [audio, audio-classification, " + model_name.split("_")[0] + "]",
              "---", "", f"# {model_name}", "",
-             f"A {family} audio model ({parameters / 1e6:.2f} M parameters) saved by `aum` "
+             f"{family}: an audio model with {parameters / 1e6:.2f} M parameters, saved by `aum` "
              "(`model.safetensors` + `config.json`).", "", "## Model", ""]
     lines += _table({k: config[k] for k in CONFIG_FIELDS if k in config})
     lines += ["", "## Labels", ""]
