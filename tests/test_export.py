@@ -26,7 +26,7 @@ def tiny(name="aum_tiny", depth=1, **kw):
     return m
 
 
-@pytest.mark.parametrize("name,depth,scan", [("aum_tiny", 1, "chunked"), ("ssamba_tiny", 2, "chunked"),
+@pytest.mark.parametrize("name,depth,scan", [("aum_tiny", 1, "parallel"), ("ssamba_tiny", 2, "parallel"),
                                             ("aum_tiny", 1, "ref")])
 def test_onnx_matches_pytorch(tmp_path, name, depth, scan):
     model = tiny(name, depth)
@@ -53,8 +53,8 @@ def test_transformer_baseline_exports(tmp_path):
 def test_traceable_scan_restores_the_backend():
     model = tiny()
     mixers = [m for m in model.modules() if hasattr(m, "scan_backend")]
-    with traceable_scan(model, "chunked"):
-        assert {m.scan_backend for m in mixers} == {"chunked"}
+    with traceable_scan(model, "parallel"):
+        assert {m.scan_backend for m in mixers} == {"parallel"}
     assert {m.scan_backend for m in mixers} == {"auto"}
     with pytest.raises(ValueError, match="export scan"), traceable_scan(model, "cpu"):
         pass

@@ -7,9 +7,9 @@ frontend settings (sample rate, bins, mean/std) and the labels, and a deployment
 compatible library (e.g. kaldi-native-fbank) and normalises it as `(fbank - mean) / (2 * std)`.
 
 Mamba models: the eager CPU scan is a custom autograd Function with in-place steps that exporters cannot trace, so
-for the export every mixer switches to a traceable scan (`scan`): "chunked" (default; a few large ops per chunk of
-steps, see `aum.ops.scan_chunked`) or "ref" (the per-step loop: one set of ops per time step, a graph that grows
-with the length and is slow to export). docs/EXPORT.md has the measured trade-off.
+for the export every mixer switches to a traceable scan (`scan`): "parallel" (default; a log-depth prefix scan of
+whole-sequence ops, see `aum.ops.scan_parallel`) or "ref" (the per-step loop: one set of ops per time step, a
+graph that grows with the length and is slow to export). docs/EXPORT.md has the measured trade-off.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import torch
 log = logging.getLogger(__name__)
 
 FORMATS = {"onnx": "model.onnx", "exported-program": "model.pt2"}
-EXPORT_SCANS = ("chunked", "ref")
+EXPORT_SCANS = ("parallel", "ref")
 INFO_FILE = "export.json"
 
 
 @contextlib.contextmanager
-def traceable_scan(model: torch.nn.Module, scan: str = "chunked"):
+def traceable_scan(model: torch.nn.Module, scan: str = "parallel"):
     """Inside the block every Mamba mixer of `model` runs the traceable `scan` backend; restored afterwards."""
     if scan not in EXPORT_SCANS:
         raise ValueError(f"export scan must be one of {EXPORT_SCANS}, got {scan!r}")
@@ -62,7 +62,7 @@ def example_input(model, frames: int, batch: int = 2, seed: int = 0) -> torch.Te
 
 
 def export_model(model, out_dir: str | Path, fmt: str = "onnx", frames: int | None = None,
-                 scan: str = "chunked") -> Path:
+                 scan: str = "parallel") -> Path:
     """Write `model.onnx` or `model.pt2` and `export.json` into out_dir; returns the model file."""
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")

@@ -1,11 +1,11 @@
 """`aum bench export`: an exported model (onnxruntime / ExportedProgram) beside eager PyTorch on the CPU.
 
-For each traceable scan (`--scans`, default chunked) the model is exported once (export seconds and file size are
+For each traceable scan (`--scans`, default parallel) the model is exported once (export seconds and file size are
 reported); then eager PyTorch (the model's own fast CPU scan), eager PyTorch with the traceable scan, and the
 exported file are timed on one random normalised-fbank batch, alternating A/B/C per repeat so that machine load
 hits all alike (median of `--repeats`). Threads: torch and onnxruntime both at `--threads`.
 
-    aum bench export --checkpoint runs/demo/best --batch 8 --scans chunked,ref --out bench_out/export
+    aum bench export --checkpoint runs/demo/best --batch 8 --scans parallel,ref --out bench_out/export
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--checkpoint", required=True, help="checkpoint folder (from_pretrained)")
     add_option(parser, "--frames", type=int, default=None, help="input frames (default: the training length)")
     add_option(parser, "--batch", type=int, default=8)
-    add_option(parser, "--scans", default="chunked", help="comma list of export scans: chunked, ref")
+    add_option(parser, "--scans", default="parallel", help="comma list of export scans: parallel, ref")
     add_option(parser, "--repeats", type=int, default=10)
     add_option(parser, "--threads", type=int, default=1)
     add_option(parser, "--out", default=None, help="CSV file, or a folder that gets export.csv")

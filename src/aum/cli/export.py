@@ -11,8 +11,9 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint folder, e.g. runs/demo/best")
     p.add_argument("--format", default="onnx", choices=["onnx", "exported-program"])
     p.add_argument("--frames", type=int, default=None, help="fixed input frames (default: the training length)")
-    p.add_argument("--scan", default="chunked", choices=["chunked", "ref"],
-                   help="traceable selective scan for Mamba models (default chunked; ref = per-step loop)")
+    p.add_argument("--scan", default="parallel", choices=["parallel", "ref"],
+                   help="traceable selective scan for Mamba models (default parallel: log-depth prefix scan; "
+                   "ref: the per-step loop)")
     p.add_argument("--out", default=None, help="output folder (default: CHECKPOINT/export)")
     p.add_argument("--no-check", action="store_true", help="skip running the export against PyTorch")
     p.set_defaults(func=run)
