@@ -27,7 +27,7 @@ def tiny(name="aum_tiny", depth=1, **kw):
 
 
 @pytest.mark.parametrize("name,depth,scan", [("aum_tiny", 1, "parallel"), ("ssamba_tiny", 2, "parallel"),
-                                            ("aum_tiny", 1, "ref")])
+                                            ("aum_tiny", 1, "loop"), ("aum_tiny", 1, "ref")])
 def test_onnx_matches_pytorch(tmp_path, name, depth, scan):
     model = tiny(name, depth)
     path = export_model(model, tmp_path, "onnx", scan=scan)

@@ -8,8 +8,9 @@ compatible library (e.g. kaldi-native-fbank) and normalises it as `(fbank - mean
 
 Mamba models: the eager CPU scan is a custom autograd Function with in-place steps that exporters cannot trace, so
 for the export every mixer switches to a traceable scan (`scan`): "parallel" (default; a log-depth prefix scan of
-whole-sequence ops, see `aum.ops.scan_parallel`) or "ref" (the per-step loop: one set of ops per time step, a
-graph that grows with the length and is slow to export). docs/EXPORT.md has the measured trade-off.
+whole-sequence ops, see `aum.ops.scan_parallel`: quick to export, slower to run), "loop" (`aum.ops.scan_loop`: a
+lean per-step loop, unrolled at the export length) or "ref" (the reference loop, more ops per step). The choice is
+logged with a warning that the graph is slower than eager PyTorch. docs/EXPORT.md has the measured trade-off.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 log = logging.getLogger(__name__)
 
 FORMATS = {"onnx": "model.onnx", "exported-program": "model.pt2"}
-EXPORT_SCANS = ("parallel", "ref")
+EXPORT_SCANS = ("parallel", "loop", "ref")
 INFO_FILE = "export.json"
 
 
@@ -73,6 +74,9 @@ def export_model(model, out_dir: str | Path, fmt: str = "onnx", frames: int | No
     model = model.eval().cpu()
     x = example_input(model, frames)
     dynamic = {"x": {0: torch.export.Dim("batch")}}
+    if any(hasattr(m, "scan_backend") for m in model.modules()):
+        log.warning("the selective scan is exported as the %r scan: the exported graph runs slower than eager "
+                    "PyTorch's CPU kernel (measured ratios in docs/EXPORT.md)", scan)
     with traceable_scan(model, scan), torch.no_grad():
         if fmt == "onnx":
             torch.onnx.export(model, (x,), str(path), dynamo=True, dynamic_shapes=dynamic, input_names=["fbank"],

@@ -11,7 +11,7 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint folder, e.g. runs/demo/best")
     p.add_argument("--format", default="onnx", choices=["onnx", "exported-program"])
     p.add_argument("--frames", type=int, default=None, help="fixed input frames (default: the training length)")
-    p.add_argument("--scan", default="parallel", choices=["parallel", "ref"],
+    p.add_argument("--scan", default="parallel", choices=["parallel", "loop", "ref"],
                    help="traceable selective scan for Mamba models (default parallel: log-depth prefix scan; "
                    "ref: the per-step loop)")
     p.add_argument("--out", default=None, help="output folder (default: CHECKPOINT/export)")

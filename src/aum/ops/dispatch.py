@@ -4,6 +4,7 @@ Backends:
 - "ref": the per-step loop (`scan_ref.py`), the readable twin of every other backend.
 - "cpu": the chunked plain-torch path (`scan_cpu.py`); pure torch, so it also runs (slowly) on any device.
 - "parallel": a log-depth prefix scan of plain tensor ops (`scan_parallel.py`), traceable by torch.export / ONNX.
+- "loop": a lean per-step loop (`scan_loop.py`), traceable; the exported graph grows with the length.
 - "triton": the Triton kernel (`triton_scan.py`), for CUDA tensors.
 - "mamba_ssm": the official CUDA kernel, when `mamba_ssm.ops.selective_scan_interface` is importable.
 "auto" picks "triton" for CUDA inputs when it is available, else "mamba_ssm", else "cpu" (with a warning);
@@ -19,12 +20,13 @@ import logging
 import torch
 
 from aum.ops.scan_cpu import bidirectional_scan_cpu, selective_scan_cpu
+from aum.ops.scan_loop import selective_scan_loop
 from aum.ops.scan_parallel import selective_scan_parallel
 from aum.ops.scan_ref import MERGES, bidirectional_by_two_scans, bidirectional_scan_ref, selective_scan_ref
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("ref", "cpu", "parallel", "triton", "mamba_ssm")
+BACKENDS = ("ref", "cpu", "parallel", "loop", "triton", "mamba_ssm")
 _MAMBA_SSM_MODULE = "mamba_ssm.ops.selective_scan_interface"
 _logged_choices: set[tuple[str, str]] = set()
 
@@ -45,8 +47,9 @@ def _mamba_ssm_status() -> tuple[bool, str]:
     return True, ""
 
 
-_PROBES = {"ref": lambda: (True, ""), "cpu": lambda: (True, ""), "parallel": lambda: (True, ""),
-           "triton": _triton_status, "mamba_ssm": _mamba_ssm_status}
+_ALWAYS = lambda: (True, "")  # noqa: E731 - plain torch backends
+_PROBES = {"ref": _ALWAYS, "cpu": _ALWAYS, "parallel": _ALWAYS, "loop": _ALWAYS, "triton": _triton_status,
+           "mamba_ssm": _mamba_ssm_status}
 
 
 @functools.cache
@@ -100,13 +103,13 @@ def _scan_function(name: str):
     if name == "triton":
         return importlib.import_module("aum.ops.triton_scan").selective_scan_triton
     return {"ref": selective_scan_ref, "cpu": selective_scan_cpu, "parallel": selective_scan_parallel,
-            "mamba_ssm": _mamba_ssm_scan}[name]
+            "loop": selective_scan_loop, "mamba_ssm": _mamba_ssm_scan}[name]
 
 
 def _bidirectional_function(name: str):
     if name == "triton":
         return importlib.import_module("aum.ops.triton_scan").bidirectional_scan_triton
-    if name in ("mamba_ssm", "parallel"):
+    if name in ("mamba_ssm", "parallel", "loop"):
         return functools.partial(bidirectional_by_two_scans, _scan_function(name))
     return {"ref": bidirectional_scan_ref, "cpu": bidirectional_scan_cpu}[name]
 
