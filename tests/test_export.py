@@ -11,7 +11,7 @@ import torch
 
 from aum.audio import Frontend
 from aum.cli import main
-from aum.export import example_input, export_model, parity, run_exported, traceable_scan
+from aum.export import choose_scan, example_input, export_model, parity, run_exported, traceable_scan
 from aum.models import create_model, save_pretrained
 
 pytest.importorskip("onnx", reason="the ONNX export needs onnx + onnxscript (pip install 'aum[export]')")
@@ -48,6 +48,12 @@ def test_exported_program_and_other_frame_count(tmp_path):
 def test_transformer_baseline_exports(tmp_path):
     model = tiny("ast_tiny", num_heads=2)
     assert parity(model, export_model(model, tmp_path, "onnx")) < 1e-4
+
+
+def test_auto_scan_is_the_loop_on_short_inputs_only():
+    model = tiny()  # 32 bins -> 2 frequency rows of patches
+    assert choose_scan(model, 48) == "loop" and choose_scan(model, 16 * 40) == "parallel"
+    assert choose_scan(model, 48, "ref") == "ref"
 
 
 def test_traceable_scan_restores_the_backend():

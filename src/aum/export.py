@@ -7,10 +7,12 @@ frontend settings (sample rate, bins, mean/std) and the labels, and a deployment
 compatible library (e.g. kaldi-native-fbank) and normalises it as `(fbank - mean) / (2 * std)`.
 
 Mamba models: the eager CPU scan is a custom autograd Function with in-place steps that exporters cannot trace, so
-for the export every mixer switches to a traceable scan (`scan`): "parallel" (default; a log-depth prefix scan of
-whole-sequence ops, see `aum.ops.scan_parallel`: quick to export, slower to run), "loop" (`aum.ops.scan_loop`: a
-lean per-step loop, unrolled at the export length) or "ref" (the reference loop, more ops per step). The choice is
-logged with a warning that the graph is slower than eager PyTorch. docs/EXPORT.md has the measured trade-off.
+for the export every mixer switches to a traceable scan (`scan`): "loop" (`aum.ops.scan_loop`: a lean per-step
+loop, unrolled at the export length: fastest to run, export time grows with the length), "parallel"
+(`aum.ops.scan_parallel`: a log-depth prefix scan, quick to export at any length, slower to run) or "ref" (the
+reference loop, more ops per step). "auto" (default) takes "loop" up to LOOP_MAX_TOKENS tokens, else "parallel".
+The choice is logged with a warning that the graph is slower than eager PyTorch; docs/EXPORT.md has the measured
+trade-off.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = {"onnx": "model.onnx", "exported-program": "model.pt2"}
 EXPORT_SCANS = ("parallel", "loop", "ref")
+LOOP_MAX_TOKENS = 64  # unrolled loops export in under a minute up to here (measured, docs/EXPORT.md)
 INFO_FILE = "export.json"
 
 
@@ -56,6 +59,14 @@ def input_frames(model, frames: int | None = None) -> int:
     return int(frontend.get("target_frames", model.config.input_frames))
 
 
+def choose_scan(model, frames: int, scan: str = "auto") -> str:
+    """The export scan: `scan` itself, or for "auto" "loop" on short sequences and "parallel" on long ones."""
+    if scan != "auto":
+        return scan
+    n_f, n_t = model.patch_grid(frames)
+    return "loop" if n_f * n_t + model.num_prefix_tokens <= LOOP_MAX_TOKENS else "parallel"
+
+
 def example_input(model, frames: int, batch: int = 2, seed: int = 0) -> torch.Tensor:
     """A random normalised-fbank batch (batch, frames, mel_bins) for tracing and parity checks."""
     gen = torch.Generator().manual_seed(seed)
@@ -63,7 +74,7 @@ def example_input(model, frames: int, batch: int = 2, seed: int = 0) -> torch.Te
 
 
 def export_model(model, out_dir: str | Path, fmt: str = "onnx", frames: int | None = None,
-                 scan: str = "parallel") -> Path:
+                 scan: str = "auto") -> Path:
     """Write `model.onnx` or `model.pt2` and `export.json` into out_dir; returns the model file."""
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -72,6 +83,7 @@ def export_model(model, out_dir: str | Path, fmt: str = "onnx", frames: int | No
     path = out_dir / FORMATS[fmt]
     frames = input_frames(model, frames)
     model = model.eval().cpu()
+    scan = choose_scan(model, frames, scan)
     x = example_input(model, frames)
     dynamic = {"x": {0: torch.export.Dim("batch")}}
     if any(hasattr(m, "scan_backend") for m in model.modules()):
