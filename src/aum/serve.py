@@ -108,7 +108,7 @@ def decode_upload(name: str, data: bytes, sample_rate: int) -> np.ndarray:
             return load_audio(path, sample_rate).numpy()
         except (AudioError, OSError, RuntimeError) as e:
             reason = str(e).replace(f"{path}: ", "")
-            raise UploadError(422, f"{name}: not a readable audio file ({reason})") from None
+            raise UploadError(422, f"{name}: {reason}") from None  # load_audio's reason, e.g. "not a readable ..."
 
 
 def create_app(model, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5):
