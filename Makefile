@@ -36,6 +36,8 @@ sysdeps:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	PYTHONPATH=src $(VENV)/bin/lint-imports
+	PYTHONPATH=src $(VENV)/bin/mypy -p aum.models -m aum.ops.scan_ref -m aum.ops.triton_scan -m aum.ops.triton_scan_kernels
 
 test: setup lint
 	$(PY) -m pytest -q
@@ -48,3 +50,23 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) bench_out .pytest_cache .ruff_cache
+
+# The GPU check (bench/gpu_check.sh): no set-up step, since the GPU machine brings its own torch + Triton and has no
+# registry; `make gpu-wheels` (here, with network) fetches the wheels its tests need into .whl/ for Python 3.12.
+# CPU rehearsal: make gpu-check GPU_CHECK_ARGS=--dry-run
+GPU_CHECK_ARGS ?=
+GPU_WHEELS ?= soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 soxr==1.1.0 kaldi-native-fbank==1.23.0
+.PHONY: gpu-check gpu-wheels
+
+gpu-check:
+	bash bench/gpu_check.sh $(GPU_CHECK_ARGS)
+
+gpu-wheels:
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
+
+# Every CPU speed figure of AuM-tiny in one run (bench/cpu_acceptance.sh; QUICK=1 for a toy-size rehearsal)
+.PHONY: cpu-acceptance
+cpu-acceptance: setup
+	bash bench/cpu_acceptance.sh bench_out/cpu_acceptance

@@ -25,7 +25,7 @@ def test_models_bench_writes_csv_and_png(tmp_path, capsys):
     assert rc == 0
     rows = read_rows(tmp_path / "models.csv")
     assert [r["status"] for r in rows] == ["ok"] * 4  # 2 models x 2 modes
-    assert {(r["model"], r["attention"], r["scan_backend"]) for r in rows} == {("aum_tiny", "-", "cpu"),
+    assert {(r["model"], r["attention"], r["scan_backend"]) for r in rows} == {("aum_tiny", "-", "numba"),
                                                                                 ("ast_tiny", "naive", "-")}
     assert {r["mode"] for r in rows} == {"inference", "train"}
     assert {int(r["tokens"]): int(r["frames"]) for r in rows} == {16: 32}
@@ -62,3 +62,24 @@ def test_missing_bench_module_fails_clearly(monkeypatch):
         cli_bench.load_bench("nothere")
     with pytest.raises(SystemExit):
         main(["bench", "unknown-bench"])
+
+
+def test_models_bench_growth_and_train_at_the_shortest_length(tmp_path):
+    out = tmp_path / "g.csv"
+    assert main(["bench", "models", "--models", "aum_tiny,ast_tiny", "--tokens", "8,32", "--depth", "1",
+                 "--warmup", "0", "--repeats", "1", "--device", "cpu", "--out", str(out), "--no-plot"]) == 0
+    rows = read_rows(out)
+    assert {(r["mode"], r["tokens"]) for r in rows} == {("inference", "8"), ("inference", "32"), ("train", "8")}
+    assert all(float(r["growth_4x"]) > 0 for r in rows if r["tokens"] == "32")
+    assert all(float(r["peak_mem_mb"]) > 0 for r in rows)
+
+
+def test_threads_bench_one_policy(tmp_path, monkeypatch):
+    from aum.bench import threads as bench_threads
+
+    monkeypatch.setattr(bench_threads, "POLICIES", [("1 thread", 1, 1, "", "")])
+    out = tmp_path / "t.csv"
+    assert main(["bench", "threads", "--tokens", "8", "--depth", "1", "--repeats", "1", "--load", "1",
+                 "--out", str(out)]) == 0
+    rows = read_rows(out)
+    assert [r["load"] for r in rows] == ["0", "1"] and float(rows[1]["slowdown_vs_quiet"]) > 0

@@ -1,11 +1,11 @@
 """Official checkpoint loading: key mapping, variant detection, grid resampling, heads, Vim ImageNet weights."""
 
-import pickle
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from aum.errors import CheckpointError
 from aum.models import create_model, load_official, to_official_state_dict
 from aum.models.checkpoints import read_state_dict
 
@@ -25,7 +25,7 @@ def test_aum_official_round_trip_1024_frames_into_128(tmp_path):
     assert "8x64 -> 8x8" in str(report)
     pos = src.pos_embed.pos_embed.detach()
     grid = pos[:, 1:].reshape(1, 8, 64, 192).permute(0, 3, 1, 2)
-    want = F.interpolate(grid, size=(8, 8), mode="bilinear", align_corners=False)
+    want = F.interpolate(grid, size=(8, 8), mode="bilinear", align_corners=False, antialias=True)  # timm / AuM
     want = want.permute(0, 2, 3, 1).reshape(1, 64, 192)
     torch.testing.assert_close(dst.pos_embed.pos_embed[:, 1:], want)
     torch.testing.assert_close(dst.pos_embed.pos_embed[:, :1], pos[:, :1])  # CLS slot first, kept
@@ -80,7 +80,8 @@ def test_ssl_pretrained_checkpoint_into_finetune_model():
     sd["p_input_fdim"], sd["p_input_tdim"] = torch.tensor(128), torch.tensor(1024)
     ft = small("ssamba_tiny", input_frames=128, num_classes=35)
     report = load_official(ft, sd)
-    assert report.ok and "8x64 -> 12x12 cropped/interpolated" in str(report)
+    assert report.ok and "grid 8x64 -> 12x12: time centre-cropped 64 -> 12 (from index 26), frequency " \
+                         "interpolated 8 -> 12" in str(report)
     assert {"mlp_head.1.weight (not in checkpoint)", "mlp_head.0.weight (not in checkpoint)"} <= set(
         report.reinitialised)
     grid = pre.pos_embed.pos_embed.detach()[:, 1:].reshape(1, 8, 64, 192).permute(0, 3, 1, 2)[..., 26:38]
@@ -108,7 +109,7 @@ def test_vim_imagenet_weights_into_aum_small_v2(tmp_path):
 
 def test_read_state_dict_uses_weights_only(tmp_path):
     torch.save({"module.a": torch.ones(1), "obj": object()}, tmp_path / "bad.pth")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CheckpointError, match=r"refused: not a plain state dict \(pickled code\)"):
         read_state_dict(tmp_path / "bad.pth")
     with pytest.raises(FileNotFoundError):
         read_state_dict(tmp_path / "missing.pth")

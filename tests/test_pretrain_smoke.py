@@ -145,7 +145,7 @@ def test_finetune_from_official_ssamba_pth(tmp_path):
     assert report.ok and "8x8 -> 12x12" in report.reshaped["pos_embed.pos_embed"]
     assert any(k.startswith("cpredlayer") for k in report.ignored)
     assert torch.equal(model.patch_embed.proj.weight, pretrained.patch_embed.proj.weight)  # kernel reused
-    assert model.patch_embed.stride == 10
+    assert model.patch_embed.stride == (10, 10)
 
 
 def test_pretraining_resume_is_exact(tmp_path, one_thread):

@@ -3,6 +3,7 @@ bidirectional semantics, and the backend dispatcher. Shapes stay tiny; long L on
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import pytest
@@ -216,13 +217,26 @@ def test_mamba_ssm_backend_matches_its_import():
     assert ("mamba_ssm" in dispatch.available_backends()) == importable
 
 
-def test_auto_on_cpu_picks_cpu_and_logs_once(fresh_dispatch, caplog):
+def three_auto_scans(caplog) -> list[str]:
+    """The dispatcher's 'auto' log lines over three CPU scans."""
     inputs = {k: v.detach() for k, v in make_inputs(1, 2, 2, 3).items()}
     with caplog.at_level(logging.INFO, logger="aum.ops.dispatch"):
         for _ in range(3):
             selective_scan(**inputs)
-    choices = [r.getMessage() for r in caplog.records if "'auto'" in r.getMessage()]
-    assert choices == ["selective_scan backend 'auto' uses 'cpu' for cpu tensors"]
+    return [r.getMessage() for r in caplog.records if "'auto'" in r.getMessage()]
+
+
+@pytest.mark.skipif(not dispatch.backend_status("numba")[0], reason="numba is not installed")
+def test_auto_on_cpu_picks_numba_and_logs_once(fresh_dispatch, caplog):
+    assert three_auto_scans(caplog) == ["selective_scan backend 'auto' uses 'numba' for cpu tensors"]
+
+
+def test_auto_on_cpu_without_numba_picks_cpu_and_says_so_once(fresh_dispatch, caplog):
+    fresh_dispatch.setitem(dispatch._PROBES, "numba", lambda: (False, "numba is not installed"))
+    fresh_dispatch.setattr(dispatch, "_warn_once", functools.cache(dispatch.log.warning))
+    assert three_auto_scans(caplog) == ["selective_scan backend 'auto' uses 'cpu' for cpu tensors"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "numba is not installed" in warnings[0]
 
 
 def test_auto_on_cuda_prefers_triton_then_mamba_ssm_then_warns(fresh_dispatch, caplog):

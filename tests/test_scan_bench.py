@@ -1,4 +1,4 @@
-"""Smoke test of `aum bench scan` at a toy size: rows for both CPU backends and passes, CSV written."""
+"""Smoke test of `aum bench scan` at a toy size: rows for every CPU backend and pass, CSV written."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def test_scan_bench_writes_rows(tmp_path, capsys):
                               "--device", "cpu", "--out", str(tmp_path)])
     assert scan_bench.run(args) == 0
     rows = list(csv.DictReader((tmp_path / "scan.csv").open()))
-    assert {(r["backend"], r["pass"]) for r in rows} == {(b, p) for b in ("cpu", "ref") for p in ("fwd", "fwd+bwd")}
+    expected = {(b, p) for b in ("numba", "cpu", "ref") for p in ("fwd", "fwd+bwd")}
+    assert {(r["backend"], r["pass"]) for r in rows} == expected
     assert all(float(r["median_ms"]) > 0 and float(r["peak_mem_MiB"]) >= 0 for r in rows)
     assert all(float(r["speedup_vs_ref"]) > 0 for r in rows)
     assert "selective scan (scan) on cpu" in capsys.readouterr().out

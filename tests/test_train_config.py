@@ -90,8 +90,8 @@ def test_head_lr_multiplier_group():
     model = torch.nn.Module()
     model.body, model.head = torch.nn.Linear(2, 2), torch.nn.Linear(2, 3)
     opt = build_optimizer(model, load_config(None, ["optim.lr=1e-4", "optim.head_lr_mult=3"]).optim)
-    assert [g["name"] for g in opt.param_groups] == ["body", "head"]
-    assert opt.param_groups[1]["lr"] == pytest.approx(3e-4)
+    assert [g["name"] for g in opt.param_groups] == ["body", "body_no_decay", "head", "head_no_decay"]
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-4, 1e-4, 3e-4, 3e-4])
 
 
 def test_saved_config_keeps_relative_data_paths_valid_from_elsewhere(tmp_path, monkeypatch):
@@ -106,3 +106,21 @@ def test_saved_config_keeps_relative_data_paths_valid_from_elsewhere(tmp_path, m
     again = load_config(tmp_path / "run" / "best" / "config.yaml")
     assert again.data["root"] == str(tmp_path / "demo_out" / "data")
     assert again.data["cache_dir"] == str(tmp_path / "cache")
+
+
+@pytest.mark.parametrize("name", ["aum_tiny", "ssamba_tiny", "ast_tiny"])
+def test_weight_decay_skips_vectors_marked_params_positions_and_tokens(name):
+    from aum import create_model
+
+    model = create_model(name, num_classes=3, input_frames=128, depth=2)
+    opt = build_optimizer(model, load_config(None, ["optim.weight_decay=0.1"]).optim)
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    grouped = [p for g in opt.param_groups for p in g["params"]]
+    assert len(grouped) == len({id(p) for p in grouped}) == sum(1 for p in model.parameters() if p.requires_grad)
+    for pname, p in model.named_parameters():
+        special = getattr(p, "_no_weight_decay", False) or p.ndim <= 1 or any(
+            k in pname for k in ("pos_embed", "cls_token", "dist_token", "mask_embed"))
+        assert (id(p) in decayed) == (not special), pname
+    names = {n for n, _ in model.named_parameters()}
+    assert any(n.endswith("A_log") for n in names) or name.startswith("ast")
+    assert {g["name"] for g in opt.param_groups} >= {"body", "body_no_decay"}

@@ -165,13 +165,20 @@ def test_errors_are_explicit(interpreted):
     assert ok and reason
 
 
-def test_kernel_bench_smoke(interpreted, capsys):
-    from aum.ops import triton_bench
+def test_kernel_bench_smoke(interpreted, capsys, tmp_path):
+    import csv
+
+    from aum.bench import triton as triton_bench
 
     assert triton_bench.main(["--batch", "1", "--dim", "4", "--state", "4", "--lengths", "9", "--dtype", "fp32",
-                              "--configs", "4:8:4", "--warmup", "0", "--repeats", "1"]) == 0
+                              "--configs", "4:8:4,2:8:1:1", "--warmup", "0", "--repeats", "1",
+                              "--out", str(tmp_path / "kernel.csv")]) == 0
     out = capsys.readouterr().out
     assert "best bi_fwdbwd at L=9" in out and interpreted.KERNEL_CONFIG.chunk == 8
+    rows = list(csv.DictReader((tmp_path / "kernel.csv").open()))
+    assert [(r["case"], r["config"]) for r in rows] == [(c, k) for k in ("4:8:4", "2:8:1:1")
+                                                        for c in ("fwd1", "bi_fwd", "bi_fwdbwd")]
+    assert all(float(r["ms"]) > 0 and r["length"] == "9" and r["dtype"] == "float32" for r in rows)
 
 
 @pytest.mark.skipif(IN_INTERPRETER, reason="compiles the real kernels, which the interpreter replaces")
@@ -179,7 +186,7 @@ def test_kernel_bench_smoke(interpreted, capsys):
 def test_kernels_compile_for_hopper_without_a_gpu():
     """Catches what the interpreter cannot: Triton front-end rules and lowering of the real kernels (sm_90)."""
     pytest.importorskip("triton.backends.nvidia.compiler")
-    from aum.ops import triton_bench
+    from aum.bench import triton as triton_bench
 
     rows = triton_bench.compile_report([(4, 32, 4, 8)], arch=90, dtype="bf16")
     assert [r["kernel"] for r in rows] == ["fwd", "bwd"]

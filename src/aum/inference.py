@@ -42,12 +42,9 @@ def labels_of(model) -> list[str]:
 def features(waveform, sample_rate: int, frontend) -> torch.Tensor:
     """Normalised fbank of the whole clip (frames, bins), zero-padded up to the training length if shorter."""
     from aum.audio import fbank, normalize, pad_or_crop, resample
+    from aum.audio.arrays import to_mono
 
-    wav = torch.as_tensor(np.asarray(waveform) if not torch.is_tensor(waveform) else waveform, dtype=torch.float32)
-    if wav.ndim == 2:  # (channels, samples) -> mono
-        wav = wav.mean(dim=0)
-    if wav.ndim != 1 or wav.numel() == 0:
-        raise ValueError(f"expected a non-empty mono waveform (samples,), got shape {tuple(wav.shape)}")
+    wav = to_mono(waveform)  # (samples,), (channels, samples) or (samples, channels); int PCM scaled; finite
     if sample_rate != frontend.sample_rate:
         wav = resample(wav, sample_rate, frontend.sample_rate)
     fb = fbank(wav, frontend.sample_rate, frontend.num_mel_bins)  # (frames, bins)
@@ -63,6 +60,10 @@ def windows(fb: torch.Tensor, length: int, hop: int | None = None) -> torch.Tens
 
 def window_starts(frames: int, length: int, hop: int | None = None) -> list[int]:
     """First frame of each window (see `windows`)."""
+    if hop is not None and hop <= 0:
+        from aum.errors import ConfigError
+
+        raise ConfigError(f"hop must be a positive number of frames, got {hop}")
     hop = hop or max(1, length // 2)
     starts = list(range(0, max(frames - length, 0) + 1, hop))
     if starts[-1] + length < frames:
@@ -123,6 +124,7 @@ def embed_waveform(model, waveform, sample_rate: int, whole: bool = False, hop: 
 def audio_paths(file_or_dir: str | Path) -> list[Path]:
     """The file itself, or every audio file under the folder (recursively, sorted)."""
     from aum.data.examples import is_audio
+    from aum.errors import AudioError
 
     path = Path(file_or_dir)
     if path.is_file():
@@ -132,7 +134,12 @@ def audio_paths(file_or_dir: str | Path) -> list[Path]:
         if not files:
             raise FileNotFoundError(f"{path}: no audio files in this folder")
         return files
-    raise FileNotFoundError(f"{path}: no such file or folder")
+    from aum.fileinfo import file_problem
+
+    problem = file_problem(path)
+    if problem == "file not found":
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    raise AudioError(path, problem or "not an audio file or folder")
 
 
 def readable_audio(paths: list[Path], sample_rate: int, bad_files: list):

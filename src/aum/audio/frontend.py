@@ -60,8 +60,10 @@ class Frontend:
     std: float = NORM_STATS["audioset"][1]
 
     def __post_init__(self):
-        if self.sample_rate <= 0 or self.num_mel_bins < 3 or self.target_frames <= 0:
-            raise ValueError(f"invalid frontend settings: {self.to_dict()}")
+        for name, value, least in (("sample_rate", self.sample_rate, 1), ("num_mel_bins", self.num_mel_bins, 3),
+                                   ("target_frames", self.target_frames, 1)):
+            if value < least:
+                raise ValueError(f"frontend {name}={value}: must be at least {least}")
         if not (math.isfinite(self.mean) and math.isfinite(self.std) and self.std > 0):
             raise ValueError(f"frontend needs a finite mean and a positive std, got {self.mean}, {self.std}")
 

@@ -3,44 +3,50 @@
 Every bad input raises `AudioError` ("<path>: <reason>", one line, no chained library traceback). Silent audio
 loads normally (datasets contain silence on purpose); call `is_silent(waveform)` to detect it.
 Float files are returned as stored: samples beyond [-1, 1] are not clipped.
+soundfile and soxr are imported where audio is read or resampled, so that `import aum` and the model, ops and
+bench paths run where they are not installed (a missing one is an `UnavailableError` naming the package).
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 from pathlib import Path
 
 import numpy as np
-import soundfile
-import soxr
 import torch
+
+from aum.errors import AudioError, UnavailableError
+from aum.fileinfo import file_problem
+
+__all__ = ["AudioError", "decode_audio", "is_silent", "load_audio", "resample"]
 
 DEFAULT_MAX_SECONDS = 3600.0
 SILENCE_THRESHOLD = 1e-4  # peak |sample| at or below this (about -80 dBFS) counts as silence
 
 
-class AudioError(ValueError):
-    """A file that cannot be used as audio. `str(error)` is one line: "<path>: <reason>"."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = str(path)
-        self.reason = " ".join(str(reason).split())  # one line whatever the library said
-        super().__init__(f"{self.path}: {self.reason}")
+def _audio_package(name: str):
+    """soundfile or soxr, imported on first use; missing, it is an UnavailableError saying what needs it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise UnavailableError(f"{name} is not installed: reading or resampling audio needs it "
+                               f"(pip install {name})") from None
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(path, "file not found")
-    if path.is_dir():
-        raise AudioError(path, "is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    problem = file_problem(path)
+    if problem == "is a directory":
+        problem = "is a directory, not an audio file"
+    if problem:
+        raise AudioError(path, problem)
 
 
 def _decode(path: Path | str, max_seconds: float, source=None) -> tuple[np.ndarray, int]:
     """(samples, channels) float32 and the file's sample rate; libsndfile errors become AudioError naming `path`.
     `source` (an open binary file) is read instead of `path` when given."""
+    soundfile = _audio_package("soundfile")
     try:
         with soundfile.SoundFile(path if source is None else source) as f:
             rate, frames = f.samplerate, f.frames
@@ -64,7 +70,7 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
     x = waveform.detach().to("cpu", torch.float32)
     if orig_rate == new_rate:
         return x
-    out = soxr.resample(x.numpy().T, orig_rate, new_rate)  # soxr wants (samples, channels)
+    out = _audio_package("soxr").resample(x.numpy().T, orig_rate, new_rate)  # soxr wants (samples, channels)
     return torch.from_numpy(np.ascontiguousarray(out.T, dtype=np.float32))
 
 

@@ -197,6 +197,9 @@ def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int 
                       waveform.device, dtype)  # (K + 1, M)
     win = feature_window(window, length, waveform.device, dtype)  # (L,)
     lead, samples = waveform.shape[:-1], waveform.shape[-1]
+    if samples == 0:
+        raise ValueError(f"fbank got an empty waveform (shape {tuple(waveform.shape)}, 0 samples); one frame "
+                         f"needs {length} samples at {sample_rate:g} Hz")
     x = waveform.reshape(-1, samples).to(dtype)  # (B, T)
     if subtract_mean and samples > 0:
         x = x - x.mean(dim=-1, keepdim=True)

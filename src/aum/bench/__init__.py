@@ -4,6 +4,8 @@ and write CSV (and a PNG where a picture helps). Speed is measured here, never a
 from __future__ import annotations
 
 import argparse
+import csv
+from pathlib import Path
 
 
 def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
@@ -14,6 +16,16 @@ def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
         pass
 
 
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """Write rows (missing keys left empty) to path, making its folder; says where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {path}")
+
+
 def script_main(module, argv: list[str] | None = None) -> int:
     """`python -m aum.bench.<name>`: the module's own options (`add_arguments`) and `run`."""
     parser = argparse.ArgumentParser(prog=f"python -m {module.__name__}", description=module.__doc__.splitlines()[0])
@@ -22,15 +34,3 @@ def script_main(module, argv: list[str] | None = None) -> int:
 
 
 
-
-def write_csv(path, rows: list[dict], columns: list[str]) -> None:
-    """Write rows (dicts) as CSV with the given column order, creating the folder."""
-    import csv
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)

@@ -92,5 +92,4 @@ def run(args) -> int:
         out = Path(args.out)
         out = out / "export.csv" if out.suffix != ".csv" else out
         write_csv(out, rows, COLUMNS)
-        print(f"wrote {out}")
     return 0

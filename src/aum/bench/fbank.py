@@ -27,6 +27,7 @@ import torch
 
 from aum.audio import fbank
 from aum.bench import add_option, script_main
+from aum.errors import UnavailableError
 
 SAMPLE_RATE = 16000
 KNF_BINS = 80  # the most common Kaldi setting; kaldi-native-fbank cannot do 128 at 16 kHz (see module doc)
@@ -101,7 +102,7 @@ def _cases(clips: torch.Tensor, device: str, thread_counts: list[int]) -> list[t
                               lambda b=bins: fbank(clips, num_mel_bins=b)))
             cases.append(("aum.audio.fbank", "cpu", "per-clip", 128, threads, lambda: [fbank(c) for c in clips]))
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but CUDA is not available")
+        raise UnavailableError("--device cuda was asked for but CUDA is not available")
     if device in ("auto", "cuda") and torch.cuda.is_available():
         on_gpu = clips.cuda()
         for bins in (KNF_BINS, 128):

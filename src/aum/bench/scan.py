@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from aum.bench import add_option, script_main
+from aum.errors import UnavailableError
 from aum.ops import available_backends, bidirectional_scan, selective_scan
 
 COLUMNS = ["backend", "op", "device", "dtype", "pass", "batch", "dim", "state", "length", "threads", "median_ms",
@@ -50,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--op", default="scan", choices=["scan", "bidirectional"], help="one direction or both")
     add_option(parser, "--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="input dtype")
     add_option(parser, "--repeats", type=int, default=5, help="timed runs per row; the median is reported (default 5)")
-    add_option(parser, "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_option(parser, "--threads", type=int, default=None,
+               help="CPU threads of torch and numba (default: torch's choice, numba all cores)")
     add_option(parser, "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when present")
     add_option(parser, "--no-memory", action="store_true", help="skip the peak-memory measurement (faster)")
     add_option(parser, "--out", default=None, help="CSV file, or a folder that gets scan.csv")
@@ -148,14 +150,14 @@ def _backends(args, device: str) -> list[str]:
     if args.backends:
         return list(args.backends)
     have = available_backends()
-    wanted = ["triton", "mamba_ssm"] if device == "cuda" else ["cpu", "ref"]
+    wanted = ["triton", "mamba_ssm"] if device == "cuda" else ["numba", "cpu", "ref"]
     return [name for name in wanted if name in have]
 
 
 def _settings(args) -> dict:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but CUDA is not available")
+        raise UnavailableError("--device cuda was asked for but CUDA is not available")
     on_cuda = device == "cuda"
     return dict(device=device, lengths=args.lengths or (CUDA_LENGTHS if on_cuda else CPU_LENGTHS),
                 batch=args.batch or (8 if on_cuda else 2), dim=args.dim or (1536 if on_cuda else 384),
@@ -195,14 +197,16 @@ def _measure(args, settings: dict, backends: list[str], length: int, with_backwa
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+    if getattr(args, "threads", None) is not None:
+        from aum.ops.threads import configure_threads
+
+        configure_threads(args.threads, args.threads)
     if args.repeats < 1:
         raise ValueError("--repeats must be positive")
     settings = _settings(args)
     backends = _backends(args, settings["device"])
     if not backends:
-        raise RuntimeError(f"no selective-scan backend to time on {settings['device']} (available: "
+        raise UnavailableError(f"no selective-scan backend to time on {settings['device']} (available: "
                            f"{available_backends()}); name one with --backends")
     rows = []
     for length in settings["lengths"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # sub-command modules, in the order `aum --help` lists them
@@ -19,13 +20,21 @@ def build_parser() -> argparse.ArgumentParser:
                                      "predict, embed and benchmark attention-free audio models.")
     parser.add_argument("--version", action="version", version=f"aum {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch and the compiled scan (default: aum.ops.threads policy; 0 = all)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"aum.cli.{name}").register(sub)
     return parser
 
 
+# commands that get the CPU inference thread policy of aum.ops.threads (others keep torch's unless --threads)
+INFERENCE_COMMANDS = ("predict", "embed", "eval")
+
+
 def main(argv: list[str] | None = None) -> int:
+    if "torch" not in sys.modules:  # read once by OpenMP at start-up: idle threads yield instead of spinning
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     # `key=value` overrides may follow the flags (`aum train cfg.yaml --out X optim.lr=1e-4`): argparse leaves
     # them over once the positional list was closed by a flag, so collect them here.
@@ -40,13 +49,38 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.threads is not None or args.command in INFERENCE_COMMANDS:
+        from aum.ops.threads import configure_threads
+
+        configure_threads(args.threads, args.threads)
+    from aum.errors import AumError, RunInterrupted
+
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:  # boundary errors: one line, no traceback
-        if args.verbose:
+    except (RunInterrupted, KeyboardInterrupt) as e:  # a clean stop, not a crash
+        print(f"aum {args.command}: {str(e) or 'interrupted'}", file=sys.stderr)
+        return 130
+    except (AumError, FileNotFoundError, ValueError, OSError) as e:  # bad input: one line; else a bug (traceback)
+        if args.verbose or (isinstance(e, OSError) and not user_fixable(e)):
             raise
-        print(f"aum {args.command}: error: {e}", file=sys.stderr)
+        print(f"aum {args.command}: error: {describe(e)}", file=sys.stderr)
         return 1
+
+
+def user_fixable(error: OSError) -> bool:
+    """A missing file, no permission, a full or read-only disk: the user's to fix, not a bug."""
+    import errno
+
+    return isinstance(error, FileNotFoundError) or error.errno in (
+        errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ELOOP, errno.ENOTDIR, errno.EISDIR)
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename and not isinstance(error, FileNotFoundError):
+        from aum.fileinfo import os_error_reason
+
+        return f"{error.filename}: {os_error_reason(error)}"
+    return str(error)
 
 
 if __name__ == "__main__":

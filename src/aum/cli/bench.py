@@ -7,10 +7,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from aum.errors import UnavailableError
+
 BENCHES = {
     "fbank": "our batched fbank vs kaldi-native-fbank (clips/s)",
     "scan": "selective-scan kernels: Triton vs reference vs mamba_ssm (time, bandwidth, exp/s)",
     "models": "AuM/SSAMBA vs AST/SSAST: time and peak memory vs tokens, inference and training step",
+    "longaudio": "keywords found in long recordings (timeline), accuracy vs input length, AuM vs AST",
+    "threads": "CPU thread policies: inference time quiet and under a concurrent load",
     "export": "an ONNX export under onnxruntime beside eager PyTorch (CPU time, parity, export cost)",
 }
 
@@ -33,7 +37,7 @@ def load_bench(name: str):
     except ModuleNotFoundError as e:
         if e.name != module_name:
             raise
-        raise RuntimeError(f"'aum bench {name}' is not available: module {module_name} is missing") from None
+        raise UnavailableError(f"'aum bench {name}' is not available: module {module_name} is missing") from None
     if not (callable(getattr(module, "add_arguments", None)) and callable(getattr(module, "run", None))):
         raise RuntimeError(f"{module_name} does not provide add_arguments(parser) and run(args)")
     return module

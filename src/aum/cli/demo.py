@@ -2,7 +2,7 @@
 
 1. render the spoken-keyword set with espeak-ng (Speech Commands v2 layout, voices disjoint between splits),
    unless DIR/data already holds it;
-2. train AuM-tiny (reduced depth, see DEMO below: said in the output) on the training voices;
+2. train AuM-tiny (reduced depth, see `aum.train.recipes.DEMO`: said in the output) on the training voices;
 3. evaluate the best checkpoint on the test split (voices never heard in training) and print the accuracy;
 4. classify one test file with `model.predict` and print its top labels.
 
@@ -16,18 +16,9 @@ import shutil
 import time
 from pathlib import Path
 
+from aum.train.recipes import DEMO
+
 # the demo recipe; configs/demo.yaml holds the same values (data.root is set at run time)
-DEMO = {
-    "model": {"name": "aum_tiny", "depth": 4, "pool": "mean"},
-    "data": {"format": "speechcommands"},
-    "augment": {},  # SpecAugment/roll slowed learning too much for a few-minute run (measured)
-    "task": {"name": "classification", "loss": "ce"},
-    "frontend": {"preset": "speechcommands", "num_mel_bins": 64, "target_frames": 100},
-    "optim": {"name": "adamw", "lr": 2.0e-3, "betas": [0.9, 0.999], "weight_decay": 0.01},
-    "schedule": {"name": "cosine", "warmup_steps": 20, "min_lr_ratio": 0.0},
-    "train": {"epochs": 20, "batch_size": 16, "eval_batch_size": 64, "num_workers": 0, "seed": 0,
-              "log_every_steps": 10, "device": "cpu", "val_split": "validation", "test_split": "test"},
-}
 DEMO_WORDS, DEMO_VOICES, DEMO_PER_VOICE = 10, 200, 1  # speaker variety is what generalises to unseen voices
 TARGET_ACCURACY, TARGET_SECONDS = 0.80, 600
 

@@ -17,10 +17,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from aum.devices import resolve_device
+    from aum.errors import ConfigError
     from aum.inference import audio_paths, embed_files
     from aum.models import from_pretrained
 
-    model = from_pretrained(args.checkpoint).to(args.device)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out}: exists and is not a folder (embeddings are written into a folder)")
+    model = from_pretrained(args.checkpoint).to(resolve_device(args.device))
     root = Path(args.path)
     result = embed_files(model, audio_paths(root), Path(args.out), root if root.is_dir() else root.parent,
                          whole=args.whole, tokens=not args.no_tokens)

@@ -1,4 +1,4 @@
-"""`aum models`: `list [PATTERN]`, `info NAME` (parameters, config), `convert OFFICIAL.pth OUT_DIR --model NAME`."""
+"""`aum models`: `list [PATTERN]`, `info NAME`, `convert OFFICIAL.pth OUT_DIR --model NAME`, `export-hf DIR OUT`."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def register(sub) -> None:
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(func=run_info)
 
-    conv = actions.add_parser("convert", help="official .pth (AuM, SSAMBA, AST, SSAST, Vim ImageNet) -> a "
-                              "save_pretrained folder; prints the load report")
-    conv.add_argument("checkpoint", help="official checkpoint (.pth, loaded with weights_only=True)")
+    conv = actions.add_parser("convert", help="official .pth (AuM, SSAMBA, AST, SSAST, Vim / DeiT ImageNet) or a "
+                              "HuggingFace AST folder -> a save_pretrained folder; prints the load report")
+    conv.add_argument("checkpoint", help="official checkpoint (.pth, loaded with weights_only=True) or a folder")
     conv.add_argument("out_dir", help="output folder (model.safetensors + config.json)")
     conv.add_argument("--model", required=True, help="registered name, e.g. aum_base (see 'aum models list')")
     _add_overrides(conv)
@@ -30,15 +30,28 @@ def register(sub) -> None:
                       "missing / unexpected / mis-shaped keys or an AuM v1/v2 mismatch (the report lists them)")
     conv.set_defaults(func=run_convert)
 
+    hf = actions.add_parser("export-hf", help="our AST folder -> a HuggingFace ASTForAudioClassification folder "
+                            "(config.json, model.safetensors, preprocessor_config.json)")
+    hf.add_argument("model_dir", help="a save_pretrained folder (e.g. a training run's best/)")
+    hf.add_argument("out_dir", help="output folder")
+    hf.set_defaults(func=run_export_hf)
+
 
 def _add_overrides(parser) -> None:
     parser.add_argument("--num-classes", type=int, help="classifier outputs (config num_classes)")
     parser.add_argument("--input-frames", type=int, help="frames the positional embedding is built for")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="any other config field, e.g. --set aum_type=v2 --set patch_stride=16 (repeatable)")
+                        help="any other config field, e.g. --set aum_type=v2 --set patch_stride=16 --set "
+                        "patch_size=128,2 (repeatable); convert also takes checkpoint_stride=F[,T]")
 
 
 def _parse_value(text: str, default):
+    if isinstance(default, (tuple, list)) or (isinstance(default, int) and not isinstance(default, bool)
+                                              and "," in text):  # patch_size=128,2 or (128, 2)
+        parts = [int(p) for p in text.strip("()[] ").split(",") if p.strip()]
+        if len(parts) not in (1, 2):
+            raise ValueError(f"expected F or F,T, got {text!r}")
+        return parts[0] if len(parts) == 1 or parts[0] == parts[1] else tuple(parts)
     if isinstance(default, bool):
         if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError(f"expected a boolean, got {text!r}")
@@ -50,6 +63,8 @@ def overrides_from_args(name: str, args) -> dict:
     from aum.models import get_config
 
     defaults = get_config(name).to_dict()
+    if getattr(args, "func", None) is run_convert:
+        defaults["checkpoint_stride"] = (0, 0)  # a load option, not a config field
     out = {}
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -108,11 +123,26 @@ def run_info(args) -> int:
 
 
 def run_convert(args) -> int:
-    from aum.models import create_model, load_official, save_pretrained
+    from aum.models import create_model, load_checkpoint, save_pretrained
+    from aum.models.checkpoints import checkpoint_fields
 
-    model = create_model(args.model, **overrides_from_args(args.model, args))
-    report = load_official(model, args.checkpoint, strict=not args.non_strict)
+    overrides = overrides_from_args(args.model, args)
+    stride = overrides.pop("checkpoint_stride", None)
+    found = checkpoint_fields(args.model, args.checkpoint, overrides, stride)  # patch shape, tokens, unique stride
+    if found:
+        print(f"taken from the checkpoint: {found}")
+    model = create_model(args.model, **{**found, **overrides})
+    report = load_checkpoint(model, args.checkpoint, strict=not args.non_strict, checkpoint_stride=stride)
     print(report)
-    out = save_pretrained(model, args.out_dir, meta={"converted_from": str(args.checkpoint)})
+    out = save_pretrained(model, args.out_dir, meta={**model.meta, "converted_from": str(args.checkpoint)})
     print(f"wrote {out}/model.safetensors and config.json ({args.model})")
+    return 0
+
+
+def run_export_hf(args) -> int:
+    from aum.models import from_pretrained
+    from aum.models.convert_hf import export_hf
+
+    out = export_hf(from_pretrained(args.model_dir), args.out_dir)
+    print(f"wrote {out}/config.json, model.safetensors and preprocessor_config.json (ASTForAudioClassification)")
     return 0

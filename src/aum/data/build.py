@@ -58,17 +58,28 @@ MULTILABEL = {"json", "audioset"}
 DATASET_KEYS = {"format", "cache_dir", "noise_dir", "seed"}
 
 
+def reader_options(data_cfg: dict) -> dict:
+    """The reader's keyword options from a `data:` section; an unknown format or key is a ValueError naming the
+    closest valid one."""
+    from aum.errors import did_you_mean
+
+    fmt = data_cfg.get("format")
+    if fmt not in READERS:
+        raise ValueError(f"data.format must be one of {', '.join(READERS)}, got {fmt!r}"
+                         f"{did_you_mean(str(fmt), READERS)}")
+    accepted = set(inspect.signature(READERS[fmt]).parameters) - {"split"}
+    unknown = sorted(set(data_cfg) - accepted - DATASET_KEYS)
+    if unknown:
+        raise ValueError(f"data: key(s) {unknown} not used by format {fmt!r}"
+                         f"{did_you_mean(unknown[0], accepted | DATASET_KEYS)}; it takes {sorted(accepted)}")
+    return {k: v for k, v in data_cfg.items() if k in accepted}
+
+
 def read_examples(data_cfg: dict, split: str):
     """(examples, labels, multilabel) for `split` of the dataset described by `data_cfg`."""
     fmt = data_cfg.get("format")
-    if fmt not in READERS:
-        raise ValueError(f"data.format must be one of {', '.join(READERS)}, got {fmt!r}")
+    options = reader_options(data_cfg)
     reader = READERS[fmt]
-    accepted = set(inspect.signature(reader).parameters) - {"split"}
-    unknown = set(data_cfg) - accepted - DATASET_KEYS
-    if unknown:
-        raise ValueError(f"data: key(s) {sorted(unknown)} not used by format {fmt!r}; it takes {sorted(accepted)}")
-    options = {k: v for k, v in data_cfg.items() if k in accepted}
     examples, labels = reader(canonical_split(split), **options)
     if not examples:
         raise ValueError(f"data ({fmt}, root {data_cfg.get('root')}): no clips found for split {split!r}")

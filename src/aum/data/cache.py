@@ -33,15 +33,21 @@ class FeatureCache:
         digest = hashlib.sha1(f"{resolved}|{stat.st_mtime_ns}|{stat.st_size}|{frontend_key}".encode()).hexdigest()
         return self.cache_dir / digest[:2] / f"{digest}.npy"
 
-    def load(self, entry: Path) -> torch.Tensor | None:
-        """The cached (T, F) features, or None when absent or unreadable (a broken entry is recomputed)."""
+    def load(self, entry: Path, shape: tuple[int, int] | None = None) -> torch.Tensor | None:
+        """The cached (T, F) features, or None when absent, unreadable, or not float32 of `shape` (a broken or
+        stale entry is recomputed)."""
         try:
-            return torch.from_numpy(np.load(entry, allow_pickle=False))
+            data = np.load(entry, allow_pickle=False)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
             log.warning("%s: unreadable cache entry, recomputing (%s)", entry, e)
             return None
+        if data.dtype != np.float32 or (shape is not None and tuple(data.shape) != tuple(shape)):
+            log.warning("%s: stale cache entry (%s %s, expected float32 %s), recomputing", entry, data.dtype,
+                        tuple(data.shape), tuple(shape) if shape is not None else "(T, F)")
+            return None
+        return torch.from_numpy(data)
 
     def save(self, entry: Path, features: torch.Tensor) -> None:
         entry.parent.mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,8 @@ class ClipDataset(Dataset):
     def clean_features(self, index: int) -> torch.Tensor | None:
         """Un-augmented normalised fbank (T, F), through the feature cache when there is one."""
         entry = self._cache_entry(index)
-        cached = self.cache.load(entry) if entry is not None else None
+        shape = (self.frontend.target_frames, self.frontend.num_mel_bins)
+        cached = self.cache.load(entry, shape) if entry is not None else None
         if cached is not None:
             return cached
         wav = self.waveform(index)

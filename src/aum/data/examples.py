@@ -13,6 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aum.errors import DataError
+
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus")
@@ -26,7 +28,7 @@ class Example:
     target: list[int] = field(default_factory=list)
 
 
-class DataFormatError(ValueError):
+class DataFormatError(DataError):
     """A dataset file that does not match its layout; the message is one line naming the file."""
 
 
@@ -78,6 +80,15 @@ def read_label_csv(path: str | Path) -> tuple[list[str], dict[str, int], list[st
         raise DataFormatError(f"{path}: indices must be 0..{len(rows) - 1} without gaps")
     mids = [r["mid"].strip() for r in rows]
     names = [r["display_name"].strip() for r in rows]
+    for kind, values in (("mid", mids), ("display_name", names)):
+        first: dict[str, int] = {}
+        for i, value in enumerate(values):
+            if not value:
+                raise DataFormatError(f"{path}: empty {kind} at index {i}")
+            if value in first:
+                raise DataFormatError(f"{path}: {kind} {value!r} is used by index {first[value]} and index {i}; "
+                                      "each class needs its own")
+            first[value] = i
     return mids, {m: i for i, m in enumerate(mids)}, names
 
 

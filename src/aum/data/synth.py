@@ -31,6 +31,7 @@ import soundfile
 import soxr
 
 from aum.data.readers import NOISE_FOLDER
+from aum.errors import UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Voice:
 def espeak_binary() -> str:
     binary = shutil.which("espeak-ng")
     if binary is None:
-        raise RuntimeError(INSTALL_HINT)
+        raise UnavailableError(INSTALL_HINT)
     return binary
 
 
@@ -114,7 +115,7 @@ def speak(binary: str, voice: Voice, word: str, pitch: int, speed: int) -> tuple
     result = subprocess.run(command, capture_output=True)
     if result.returncode != 0 or not result.stdout:
         stderr = result.stderr.decode(errors="replace").strip().replace("\n", " ")
-        raise RuntimeError(f"espeak-ng failed for voice {voice.language}+{voice.variant}, word {word!r}: {stderr}")
+        raise UnavailableError(f"espeak-ng failed for voice {voice.language}+{voice.variant}, word {word!r}: {stderr}")
     audio, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
     return audio.reshape(-1), rate
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from aum.models.base import AudioModel, AudioModelConfig
-from aum.models.layers import ViTBlock, init_vit_weights
+from aum.models.layers import Attention, ViTBlock, init_vit_weights, modules_of_type
 from aum.models.registry import register_model
 
 
@@ -32,7 +32,7 @@ class ASTConfig(AudioModelConfig):
     dist_token: bool = True
     attention: str = "sdpa"  # sdpa | naive (explicit softmax(QK^T / sqrt(d)) V, the papers' baseline)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         if self.cls_position not in ("head", "none"):
             raise ValueError(f"{self.family}: special tokens sit at the head (or 'none'), got {self.cls_position!r}")
@@ -55,6 +55,7 @@ class SSASTConfig(ASTConfig):
 
 class TransformerAudioModel(AudioModel):
     head_norm: ClassVar[bool] = True
+    config: ASTConfig
 
     def __init__(self, config: ASTConfig):
         super().__init__(config)
@@ -69,8 +70,8 @@ class TransformerAudioModel(AudioModel):
     def set_attention(self, mode: str) -> None:
         """Switch every block between "sdpa" and "naive" attention (and the config) in place."""
         self.config = dataclasses.replace(self.config, attention=mode)
-        for block in self.blocks:
-            block.attn.mode = mode
+        for attention in modules_of_type(self.blocks, Attention):
+            attention.mode = mode
 
     def _run_blocks(self, h: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from aum.models.base import AudioModel, AudioModelConfig
-from aum.models.layers import DropPath, MambaBlock
+from aum.models.layers import DropPath, MambaBlock, modules_of_type
 from aum.models.mamba import MIXER_TYPES, MambaMixer
 from aum.models.registry import register_model
 
@@ -34,7 +34,7 @@ class AuMConfig(AudioModelConfig):
     double_final_norm: bool = False  # SSAMBA's non-fused path applies norm_f twice
     scan_backend: str = "auto"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         if self.aum_type not in MIXER_TYPES:
             raise ValueError(f"aum_type must be one of {MIXER_TYPES}, got {self.aum_type!r}")
@@ -46,6 +46,8 @@ class AuMConfig(AudioModelConfig):
 
 class MambaAudioModel(AudioModel):
     """Stack of Add -> Norm -> Mixer blocks (`layers.i`), final `norm_f`, official mamba_ssm init."""
+
+    config: AuMConfig
 
     def __init__(self, config: AuMConfig):
         super().__init__(config)
@@ -60,7 +62,7 @@ class MambaAudioModel(AudioModel):
         self.drop_path = DropPath(config.drop_path) if config.drop_path > 0 else nn.Identity()
         self._init_weights()
 
-    def _norm(self, dim: int) -> nn.Module:
+    def _norm(self, dim: int) -> nn.RMSNorm | nn.LayerNorm:
         eps = self.config.norm_eps
         return nn.RMSNorm(dim, eps=eps) if self.config.norm == "rms" else nn.LayerNorm(dim, eps=eps)
 
@@ -70,17 +72,21 @@ class MambaAudioModel(AudioModel):
             if isinstance(module, nn.Linear) and module.bias is not None and not getattr(module.bias, "_no_reinit",
                                                                                          False):
                 nn.init.zeros_(module.bias)
-        for layer in self.layers:
-            nn.init.kaiming_uniform_(layer.mixer.out_proj.weight, a=math.sqrt(5))
+        for mixer in self.mixers():
+            nn.init.kaiming_uniform_(mixer.out_proj.weight, a=math.sqrt(5))
             with torch.no_grad():
-                layer.mixer.out_proj.weight /= math.sqrt(self.config.depth)
+                mixer.out_proj.weight /= math.sqrt(self.config.depth)
         self._init_embeddings()
+
+    def mixers(self) -> list[MambaMixer]:
+        """The mixer of every layer, in layer order."""
+        return modules_of_type(self.layers, MambaMixer)
 
     def set_scan_backend(self, backend: str) -> None:
         """Switch the selective-scan backend of every layer (and the config) in place."""
         self.config = dataclasses.replace(self.config, scan_backend=backend)
-        for layer in self.layers:
-            layer.mixer.scan_backend = backend
+        for mixer in self.mixers():
+            mixer.scan_backend = backend
 
     def _run_blocks(self, h: torch.Tensor) -> torch.Tensor:
         residual = None

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
-from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, prediction_head
+from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, pair, prediction_head
 
-CLS_POSITIONS = ("head", "middle", "tail", "none")
+CLS_POSITIONS = ("head", "middle", "tail", "none", "double")  # double = AuM head + tail tokens
 POOL_ALIASES = {"ft_avgtok": "mean", "ft_cls": "cls", "avgtok": "mean"}
 
 
@@ -28,15 +29,21 @@ class AudioModelConfig:
     num_classes: int = 527
     input_frames: int = 1024
     mel_bins: int = 128
-    patch_size: int = 16
-    patch_stride: int = 16
-    cls_position: str = "middle"  # head | middle | tail | none (where the special token(s) sit)
+    patch_size: int | tuple[int, int] = 16  # square, or (frequency, time), e.g. SSAST frame patches (128, 2)
+    patch_stride: int | tuple[int, int] = 16
+    cls_position: str = "middle"  # head | middle | tail | none | double (where the special token(s) sit)
     pool: str = "auto"  # cls | mean (ft_cls / ft_avgtok); auto = cls when a CLS token exists, else mean
     drop_rate: float = 0.0
     drop_path: float = 0.0
     pretrain_heads: bool = False  # mask_embed, cpredlayer, gpredlayer (SSAST-style masked patch modelling)
+    head_norm_eps: float = 1e-5  # the LayerNorm of `mlp_head` (HuggingFace AST uses its layer_norm_eps, 1e-12)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        for name in ("patch_size", "patch_stride"):  # YAML / JSON give lists; a square pair is kept as one int
+            value = getattr(self, name)
+            if not isinstance(value, int):
+                f, t = pair(value)
+                setattr(self, name, f if f == t else (f, t))
         self.pool = POOL_ALIASES.get(self.pool, self.pool)
         if self.cls_position not in CLS_POSITIONS:
             raise ValueError(f"cls_position must be one of {CLS_POSITIONS}, got {self.cls_position!r}")
@@ -47,13 +54,13 @@ class AudioModelConfig:
 
     @property
     def num_prefix_tokens(self) -> int:
-        return 0 if self.cls_position == "none" else 1
+        return {"none": 0, "double": 2}.get(self.cls_position, 1)
 
     @property
     def resolved_pool(self) -> str:
         return self.pool if self.pool != "auto" else ("cls" if self.num_prefix_tokens else "mean")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -64,14 +71,14 @@ class AudioModel(nn.Module):
 
     def __init__(self, config: AudioModelConfig):
         super().__init__()
-        self.config, self.meta, self.model_name = config, {}, config.family
+        self.config = config
+        self.meta: dict[str, Any] = {}  # labels, frontend settings, provenance (saved with the weights)
+        self.model_name = config.family
         d = config.embed_dim
         self.patch_embed = PatchEmbed(d, config.patch_size, config.patch_stride)
         self.built_grid = self.patch_embed.grid(config.input_frames, config.mel_bins)
-        if config.num_prefix_tokens:
-            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-        if config.num_prefix_tokens == 2:
-            self.dist_token = nn.Parameter(torch.zeros(1, 1, d))
+        for name in self.special_token_names:
+            setattr(self, name, nn.Parameter(torch.zeros(1, 1, d)))
         self.pos_embed = PosEmbed(config.num_prefix_tokens, self.built_grid, d)
         self.pos_drop = nn.Dropout(config.drop_rate)
         if config.pretrain_heads:
@@ -83,18 +90,20 @@ class AudioModel(nn.Module):
     def _build_head(self, num_classes: int) -> None:
         """`head` Linear (AuM) or `mlp_head` LayerNorm + Linear; num_classes 0 = no head parameters (Identity)."""
         d = self.config.embed_dim
+        head: nn.Module
         if num_classes <= 0:
             head = nn.Identity()
         elif self.head_norm:
-            head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, num_classes))
+            head = nn.Sequential(nn.LayerNorm(d, eps=self.config.head_norm_eps), nn.Linear(d, num_classes))
         else:
-            head = nn.Linear(d, num_classes)
-            nn.init.trunc_normal_(head.weight, std=0.02)
-            nn.init.zeros_(head.bias)
+            linear = nn.Linear(d, num_classes)
+            nn.init.trunc_normal_(linear.weight, std=0.02)
+            nn.init.zeros_(linear.bias)
+            head = linear
         setattr(self, "mlp_head" if self.head_norm else "head", head)
 
     def classifier(self) -> nn.Module:
-        return self.mlp_head if self.head_norm else self.head
+        return self.get_submodule("mlp_head" if self.head_norm else "head")
 
     def reset_classifier(self, num_classes: int) -> None:
         self.config = dataclasses.replace(self.config, num_classes=num_classes)
@@ -105,9 +114,17 @@ class AudioModel(nn.Module):
     def num_prefix_tokens(self) -> int:
         return self.config.num_prefix_tokens
 
+    @property
+    def special_token_names(self) -> tuple[str, ...]:
+        """Parameter names of the special tokens, in their `pos_embed` prefix order."""
+        if self.config.cls_position == "double":
+            return "cls_token_head", "cls_token_tail"
+        return ("cls_token", "dist_token")[:self.num_prefix_tokens]
+
     def cls_index(self, num_patches: int) -> int:
         """Index of the first special token in the sequence of `num_patches` patches + prefix tokens."""
-        return {"head": 0, "none": 0, "middle": num_patches // 2, "tail": num_patches}[self.config.cls_position]
+        where = {"head": 0, "none": 0, "double": 0, "middle": num_patches // 2, "tail": num_patches}
+        return where[self.config.cls_position]
 
     def patch_grid(self, frames: int) -> tuple[int, int]:
         """(n_f, n_t) patches for an input of `frames` frames (and the configured mel bins)."""
@@ -116,7 +133,7 @@ class AudioModel(nn.Module):
     def _prefix_tokens(self, batch: int) -> torch.Tensor | None:
         if not self.num_prefix_tokens:
             return None
-        tokens = [self.cls_token] + ([self.dist_token] if self.num_prefix_tokens == 2 else [])
+        tokens = [getattr(self, name) for name in self.special_token_names]
         return torch.cat(tokens, dim=1).expand(batch, -1, -1)  # (B, P, D)
 
     def _grid_for(self, num_patches: int) -> tuple[int, int]:
@@ -137,7 +154,10 @@ class AudioModel(nn.Module):
         pos_prefix, pos_patches = self.pos_embed(grid)  # (1, P, D), (1, N, D)
         h = tokens + pos_patches
         prefix = self._prefix_tokens(b)
-        if prefix is not None:
+        if prefix is not None and self.config.cls_position == "double":  # AuM: one token at each end
+            special = prefix + pos_prefix  # (B, 2, D)
+            h = torch.cat([special[:, :1], h, special[:, 1:]], dim=1)  # (B, N + 2, D)
+        elif prefix is not None:
             i = self.cls_index(n)
             h = torch.cat([h[:, :i], prefix + pos_prefix, h[:, i:]], dim=1)  # (B, N + P, D)
         return self._run_blocks(self.pos_drop(h))
@@ -150,6 +170,8 @@ class AudioModel(nn.Module):
         p = self.num_prefix_tokens
         if not p:
             return None, tokens
+        if self.config.cls_position == "double":
+            return torch.cat([tokens[:, :1], tokens[:, -1:]], dim=1), tokens[:, 1:-1]
         i = self.cls_index(tokens.shape[1] - p)
         return tokens[:, i:i + p], torch.cat([tokens[:, :i], tokens[:, i + p:]], dim=1)
 
@@ -164,13 +186,18 @@ class AudioModel(nn.Module):
 
     def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         special, patches = self._split(tokens)
-        pooled = special.mean(dim=1) if self.config.resolved_pool == "cls" else patches.mean(dim=1)  # (B, D)
+        if self.config.resolved_pool == "cls":
+            assert special is not None, "pool='cls' without a special token"  # the config refuses this
+            pooled = special.mean(dim=1)  # (B, D)
+        else:
+            pooled = patches.mean(dim=1)  # (B, D)
         return pooled if pre_logits else self.classifier()(pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def predict(self, waveform, sample_rate: int, top_k: int = 5):
+    def predict(self, waveform: ArrayLike | torch.Tensor, sample_rate: int,
+                top_k: int = 5) -> list[tuple[str, float]]:
         from aum.inference import predict_waveform
 
         return predict_waveform(self, waveform, sample_rate, top_k=top_k)
@@ -178,7 +205,8 @@ class AudioModel(nn.Module):
     def _init_embeddings(self) -> None:
         """Official init for embeddings: patch conv lecun-normal with zero bias; special tokens trunc-normal."""
         lecun_normal_(self.patch_embed.proj.weight)
-        nn.init.zeros_(self.patch_embed.proj.bias)
-        for name in ("cls_token", "dist_token"):
-            if hasattr(self, name):
-                nn.init.trunc_normal_(getattr(self, name), std=0.02)
+        bias = self.patch_embed.proj.bias
+        if bias is not None:  # the patch convolution always has one
+            nn.init.zeros_(bias)
+        for name in self.special_token_names:
+            nn.init.trunc_normal_(getattr(self, name), std=0.02)

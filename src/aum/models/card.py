@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aum.models.base import AudioModel
 
 CARD = "README.md"
 MAX_LISTED_LABELS = 50
@@ -37,7 +41,7 @@ def _table(rows: dict) -> list[str]:
     return ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows.items()]]
 
 
-def _fmt(v) -> str:
+def _fmt(v: object) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
@@ -85,7 +89,7 @@ def model_card(model_name: str, config: dict, meta: dict, parameters: int) -> st
     return "\n".join(lines)
 
 
-def write_model_card(model, directory: str | Path, meta: dict) -> Path:
+def write_model_card(model: AudioModel, directory: str | Path, meta: dict[str, Any]) -> Path:
     """Write `README.md` into a save_pretrained folder."""
     path = Path(directory) / CARD
     parameters = sum(p.numel() for p in model.parameters())

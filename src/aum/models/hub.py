@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
-from torch import nn
-
+from aum.fileinfo import respect_umask
+from aum.models.base import AudioModel
 from aum.models.card import write_model_card
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
 
-def save_pretrained(model: nn.Module, directory: str | Path, meta: dict | None = None) -> Path:
+def save_pretrained(model: AudioModel, directory: str | Path, meta: dict[str, Any] | None = None) -> Path:
     """Write weights and config to `directory` (created). `meta` defaults to `model.meta`."""
     from safetensors.torch import save_file
 
@@ -24,27 +25,36 @@ def save_pretrained(model: nn.Module, directory: str | Path, meta: dict | None =
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(directory / WEIGHTS))
-    info = {"model_name": model.model_name, "model_config": model.config.to_dict(),
-            "meta": dict(model.meta if meta is None else meta)}
+    respect_umask(directory / WEIGHTS)  # safetensors creates 0600; config.json gets the umask's mode
+    saved_meta = dict(model.meta if meta is None else meta)
+    info = {"model_name": model.model_name, "model_config": model.config.to_dict(), "meta": saved_meta}
     (directory / CONFIG).write_text(json.dumps(info, indent=2) + "\n")
-    write_model_card(model, directory, info["meta"])
+    write_model_card(model, directory, saved_meta)
     log.info("saved %s to %s", model.model_name, directory)
     return directory
 
 
-def from_pretrained(directory_or_file: str | Path) -> nn.Module:
+def from_pretrained(directory_or_file: str | Path) -> AudioModel:
     """Rebuild the model from `config.json` and load its weights strictly; `model.meta` is restored."""
-    from safetensors.torch import load_file
-
+    from aum.checkpoint_io import load_weights, read_json_file
+    from aum.errors import CheckpointError
+    from aum.models.convert_hf import check_not_foreign, files_found, is_hf_folder, load_hf_folder
     from aum.models.registry import build_model, get_config
 
     path = Path(directory_or_file)
     directory = path if path.is_dir() else path.parent
     weights = path if path.is_file() else directory / WEIGHTS
-    if not (directory / CONFIG).is_file() or not weights.is_file():
-        raise FileNotFoundError(f"{path}: expected {CONFIG} and {WEIGHTS} (written by save_pretrained)")
-    info = json.loads((directory / CONFIG).read_text())
-    model = build_model(info["model_name"], get_config(info["model_name"], **info["model_config"]))
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    if is_hf_folder(directory):  # HuggingFace ASTForAudioClassification: converted on the fly
+        return load_hf_folder(directory)
+    if not (directory / CONFIG).exists() and not weights.exists():
+        raise FileNotFoundError(f"{path}: expected {CONFIG} and {WEIGHTS} (written by save_pretrained); "
+                                f"{files_found(directory)}")
+    check_not_foreign(directory)  # a config.json of another library: says which model it describes
+    info = read_json_file(directory / CONFIG, required=("model_name", "model_config"))
+    try:
+        model = build_model(info["model_name"], get_config(info["model_name"], **info["model_config"]))
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(directory / CONFIG, f"does not describe a model ({e})") from None
+    load_weights(model, weights)
     model.meta = info.get("meta") or {}
     return model

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+PatchShape = int | Sequence[int]  # an int (square) or (frequency, time)
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def pair(value: PatchShape) -> tuple[int, int]:
+    """An int or a 2-sequence as (frequency, time)."""
+    if isinstance(value, int):
+        return value, value
+    f, t = value
+    return int(f), int(t)
 
 
 def patch_grid(length: int, patch: int, stride: int) -> int:
@@ -14,6 +27,12 @@ def patch_grid(length: int, patch: int, stride: int) -> int:
     if length < patch:
         raise ValueError(f"input axis of {length} bins/frames is shorter than one patch ({patch})")
     return (length - patch) // stride + 1
+
+
+def grid_shape(mel_bins: int, frames: int, patch: PatchShape, stride: PatchShape) -> tuple[int, int]:
+    """(n_f, n_t) patches of a (mel_bins x frames) image for a patch (f, t) and a stride (f, t) (or ints)."""
+    (pf, pt), (sf, st) = pair(patch), pair(stride)
+    return patch_grid(mel_bins, pf, sf), patch_grid(frames, pt, st)
 
 
 class DropPath(nn.Module):
@@ -35,15 +54,17 @@ class DropPath(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    """(B, T, F) fbank -> (B, 1, F, T) image -> Conv2d -> (B, N, D) tokens in frequency-major order (f * n_t + t)."""
+    """(B, T, F) fbank -> (B, 1, F, T) image -> Conv2d -> (B, N, D) tokens in frequency-major order (f * n_t + t).
 
-    def __init__(self, embed_dim: int, patch_size: int = 16, stride: int = 16):
+    `patch_size` / `stride`: an int (square) or (frequency, time), e.g. SSAST frame patches (128, 2)."""
+
+    def __init__(self, embed_dim: int, patch_size: PatchShape = 16, stride: PatchShape = 16) -> None:
         super().__init__()
-        self.patch_size, self.stride = patch_size, stride
-        self.proj = nn.Conv2d(1, embed_dim, kernel_size=patch_size, stride=stride)
+        self.patch_size, self.stride = pair(patch_size), pair(stride)
+        self.proj = nn.Conv2d(1, embed_dim, kernel_size=self.patch_size, stride=self.stride)
 
     def grid(self, frames: int, mel_bins: int) -> tuple[int, int]:
-        return patch_grid(mel_bins, self.patch_size, self.stride), patch_grid(frames, self.patch_size, self.stride)
+        return grid_shape(mel_bins, frames, self.patch_size, self.stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3:
@@ -51,28 +72,22 @@ class PatchEmbed(nn.Module):
         x = x.transpose(1, 2)  # (B, F, T)
         if self.stride != self.patch_size:  # overlapping patches: a real convolution
             return self.proj(x.unsqueeze(1)).flatten(2).transpose(1, 2)  # (B, N, D)
-        p, (n_f, n_t) = self.patch_size, self.grid(x.shape[2], x.shape[1])
-        patches = x[:, :n_f * p, :n_t * p].reshape(-1, n_f, p, n_t, p).permute(0, 1, 3, 2, 4)  # (B, n_f, n_t, p, p)
-        patches = patches.reshape(x.shape[0], n_f * n_t, p * p)  # (B, N, p*p), frequency-major
+        (pf, pt), (n_f, n_t) = self.patch_size, self.grid(x.shape[2], x.shape[1])
+        patches = x[:, :n_f * pf, :n_t * pt].reshape(-1, n_f, pf, n_t, pt)
+        patches = patches.permute(0, 1, 3, 2, 4)  # (B, n_f, n_t, pf, pt)
+        patches = patches.reshape(x.shape[0], n_f * n_t, pf * pt)  # (B, N, pf*pt), frequency-major
         return F.linear(patches, self.proj.weight.flatten(1), self.proj.bias)  # (B, N, D): same as the conv
 
 
 def resample_grid(pos: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int],
-                  antialias: bool = False, crop_time: bool = False) -> torch.Tensor:
-    """Resample patch positional embeddings (1, n_f*n_t, D) from `old_grid` to `new_grid` (bilinear).
-
-    `crop_time=True` follows SSAST/SSAMBA fine-tuning: a shorter time axis is cut centrally instead of squeezed.
-    """
+                  antialias: bool = False) -> torch.Tensor:
+    """Resample patch positional embeddings (1, n_f*n_t, D) from `old_grid` to `new_grid` (bilinear)."""
     if tuple(old_grid) == tuple(new_grid):
         return pos
     dim = pos.shape[-1]
     grid = pos.reshape(1, old_grid[0], old_grid[1], dim).permute(0, 3, 1, 2)  # (1, D, n_f, n_t)
-    if crop_time and new_grid[1] < old_grid[1]:
-        start = old_grid[1] // 2 - new_grid[1] // 2
-        grid = grid[..., start:start + new_grid[1]]  # (1, D, n_f, new_t)
-    if tuple(grid.shape[-2:]) != tuple(new_grid):
-        grid = F.interpolate(grid.float(), size=new_grid, mode="bilinear", align_corners=False,
-                             antialias=antialias).to(pos.dtype)  # (1, D, new_f, new_t)
+    grid = F.interpolate(grid.float(), size=tuple(new_grid), mode="bilinear", align_corners=False,
+                         antialias=antialias).to(pos.dtype)  # (1, D, new_f, new_t)
     return grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], dim)  # (1, N', D)
 
 
@@ -84,7 +99,7 @@ class PosEmbed(nn.Module):
 
     def __init__(self, num_prefix: int, grid: tuple[int, int], embed_dim: int):
         super().__init__()
-        self.num_prefix, self.grid = num_prefix, tuple(grid)
+        self.num_prefix, self.grid = num_prefix, pair(grid)
         self.pos_embed = nn.Parameter(torch.zeros(1, num_prefix + grid[0] * grid[1], embed_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
 
@@ -97,7 +112,7 @@ class PosEmbed(nn.Module):
 class MambaBlock(nn.Module):
     """Add -> Norm -> Mixer (mamba_ssm `Block`), returning (mixer output, residual)."""
 
-    def __init__(self, dim: int, mixer: nn.Module, norm: nn.Module, drop_path: float = 0.0,
+    def __init__(self, dim: int, mixer: nn.Module, norm: nn.LayerNorm | nn.RMSNorm, drop_path: float = 0.0,
                  residual_in_fp32: bool = True):
         super().__init__()
         self.mixer, self.norm = mixer, norm
@@ -167,6 +182,11 @@ def prediction_head(dim: int, out: int = 256) -> nn.Sequential:
 def lecun_normal_(weight: torch.Tensor) -> None:
     fan_in = weight[0].numel()
     nn.init.trunc_normal_(weight, std=math.sqrt(1.0 / fan_in) / 0.87962566103423978)
+
+
+def modules_of_type(module: nn.Module, kind: type[ModuleT]) -> list[ModuleT]:
+    """Every submodule of `module` (itself included) that is a `kind`, in registration order."""
+    return [m for m in module.modules() if isinstance(m, kind)]
 
 
 def init_vit_weights(module: nn.Module) -> None:

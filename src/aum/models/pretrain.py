@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import torch
 import torch.nn.functional as F
+
+from aum.models.base import AudioModel
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class MaskingConfig:
     cluster_min: int = 3
     cluster_max: int = 5
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.strategy not in ("cluster", "random"):
             raise ValueError(f"masking.strategy must be 'cluster' or 'random', got {self.strategy!r}")
         if not 1 <= self.cluster_min <= self.cluster_max:
@@ -59,8 +62,20 @@ class MaskingConfig:
         return size
 
 
+@overload
+def cluster_mask(grid: tuple[int, int], mask_size: int, cluster_range: tuple[int, int] = ...,
+                 generator: torch.Generator | None = ..., return_blocks: Literal[False] = ...) -> torch.Tensor: ...
+
+
+@overload
+def cluster_mask(grid: tuple[int, int], mask_size: int, cluster_range: tuple[int, int] = ...,
+                 generator: torch.Generator | None = ..., *,
+                 return_blocks: Literal[True]) -> tuple[torch.Tensor, int, torch.Tensor]: ...
+
+
 def cluster_mask(grid: tuple[int, int], mask_size: int, cluster_range: tuple[int, int] = (3, 5),
-                 generator: torch.Generator | None = None, return_blocks: bool = False):
+                 generator: torch.Generator | None = None,
+                 return_blocks: bool = False) -> torch.Tensor | tuple[torch.Tensor, int, torch.Tensor]:
     """One clip's cluster mask: `mask_size` distinct patch indices (frequency-major), never index 0.
 
     A cluster factor c is drawn uniformly from `cluster_range` (inclusive); c x c blocks with random top-left
@@ -146,7 +161,7 @@ def _gather(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return tokens.gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
 
 
-def encode_masked(model, x: torch.Tensor, mask_index: torch.Tensor) -> torch.Tensor:
+def encode_masked(model: AudioModel, x: torch.Tensor, mask_index: torch.Tensor) -> torch.Tensor:
     """Encoder outputs at the masked positions: (B, M, D), in the order of `mask_index` (B, M).
 
     The learnable `mask_embed` replaces the patch embedding of masked patches before the positional embedding
@@ -163,7 +178,7 @@ def encode_masked(model, x: torch.Tensor, mask_index: torch.Tensor) -> torch.Ten
     return _gather(hidden, mask_index)
 
 
-def pretrain_grid(model, x: torch.Tensor) -> tuple[int, int]:
+def pretrain_grid(model: AudioModel, x: torch.Tensor) -> tuple[int, int]:
     """The (n_f, n_t) patch grid of `x` (B, T, F), checked against the 16x16 non-overlapping target patches."""
     grid = tuple(model.patch_grid(x.shape[1]))
     expect = (x.shape[2] // PATCH, x.shape[1] // PATCH)
@@ -174,9 +189,9 @@ def pretrain_grid(model, x: torch.Tensor) -> tuple[int, int]:
     return grid
 
 
-def masked_patch_losses(model, x: torch.Tensor, masking: MaskingConfig, objective: str = "joint",
+def masked_patch_losses(model: AudioModel, x: torch.Tensor, masking: MaskingConfig, objective: str = "joint",
                         passes: int = 2, mse_weight: float = 10.0,
-                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The pretext loss of one batch x (B, T, F) and its logs {"nce", "mse", "masked_acc"} (floats).
 
     objective "joint": nce + mse_weight * mse; with passes=2 (official) the discriminative and generative terms come

@@ -2,13 +2,15 @@
 
 Backends:
 - "ref": the per-step loop (`scan_ref.py`), the readable twin of every other backend.
+- "numba": the compiled CPU kernel (`scan_numba.py`), for CPU tensors, when numba is importable.
 - "cpu": the chunked plain-torch path (`scan_cpu.py`); pure torch, so it also runs (slowly) on any device.
 - "parallel": a log-depth prefix scan of plain tensor ops (`scan_parallel.py`), traceable by torch.export / ONNX.
 - "loop": a lean per-step loop (`scan_loop.py`), traceable; the exported graph grows with the length.
 - "triton": the Triton kernel (`triton_scan.py`), for CUDA tensors.
 - "mamba_ssm": the official CUDA kernel, when `mamba_ssm.ops.selective_scan_interface` is importable.
 "auto" picks "triton" for CUDA inputs when it is available, else "mamba_ssm", else "cpu" (with a warning);
-"cpu" for CPU inputs. An explicitly requested backend that is unavailable raises with the reason.
+"numba" for CPU inputs, else "cpu" (with a warning naming the reason, once). An explicitly requested backend
+that is unavailable raises with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 
 import torch
 
+from aum.errors import UnavailableError
 from aum.ops.scan_cpu import bidirectional_scan_cpu, selective_scan_cpu
 from aum.ops.scan_loop import selective_scan_loop
 from aum.ops.scan_parallel import selective_scan_parallel
@@ -26,7 +29,7 @@ from aum.ops.scan_ref import MERGES, bidirectional_by_two_scans, bidirectional_s
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("ref", "cpu", "parallel", "loop", "triton", "mamba_ssm")
+BACKENDS = ("ref", "cpu", "numba", "parallel", "loop", "triton", "mamba_ssm")
 _MAMBA_SSM_MODULE = "mamba_ssm.ops.selective_scan_interface"
 _logged_choices: set[tuple[str, str]] = set()
 
@@ -47,8 +50,13 @@ def _mamba_ssm_status() -> tuple[bool, str]:
     return True, ""
 
 
+def _numba_status() -> tuple[bool, str]:
+    return importlib.import_module("aum.ops.scan_numba").numba_status()
+
+
 _ALWAYS = lambda: (True, "")  # noqa: E731 - plain torch backends
-_PROBES = {"ref": _ALWAYS, "cpu": _ALWAYS, "parallel": _ALWAYS, "loop": _ALWAYS, "triton": _triton_status,
+_PROBES = {"ref": _ALWAYS, "cpu": _ALWAYS, "numba": _numba_status, "parallel": _ALWAYS, "loop": _ALWAYS,
+           "triton": _triton_status,
            "mamba_ssm": _mamba_ssm_status}
 
 
@@ -65,7 +73,17 @@ def available_backends() -> list[str]:
     return [name for name in BACKENDS if backend_status(name)[0]]
 
 
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
+
+
 def _auto_choice(device: torch.device) -> str:
+    if device.type == "cpu":
+        available, reason = backend_status("numba")
+        if not available:
+            _warn_once(f"the compiled CPU selective scan is unavailable ({reason}); using the chunked torch path")
+        return "numba" if available else "cpu"
     if device.type != "cuda":
         return "cpu"
     for name in ("triton", "mamba_ssm"):
@@ -81,7 +99,7 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend != "auto":
         available, reason = backend_status(backend)
         if not available:
-            raise RuntimeError(f"selective_scan backend {backend!r} is unavailable: {reason}")
+            raise UnavailableError(f"selective_scan backend {backend!r} is unavailable: {reason}")
         return backend
     choice = _auto_choice(device)
     if (device.type, choice) not in _logged_choices:
@@ -102,6 +120,8 @@ def _mamba_ssm_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_so
 def _scan_function(name: str):
     if name == "triton":
         return importlib.import_module("aum.ops.triton_scan").selective_scan_triton
+    if name == "numba":
+        return importlib.import_module("aum.ops.scan_numba").selective_scan_numba
     return {"ref": selective_scan_ref, "cpu": selective_scan_cpu, "parallel": selective_scan_parallel,
             "loop": selective_scan_loop, "mamba_ssm": _mamba_ssm_scan}[name]
 
@@ -111,6 +131,8 @@ def _bidirectional_function(name: str):
         return importlib.import_module("aum.ops.triton_scan").bidirectional_scan_triton
     if name in ("mamba_ssm", "parallel", "loop"):
         return functools.partial(bidirectional_by_two_scans, _scan_function(name))
+    if name == "numba":
+        return importlib.import_module("aum.ops.scan_numba").bidirectional_scan_numba
     return {"ref": bidirectional_scan_ref, "cpu": bidirectional_scan_cpu}[name]
 
 

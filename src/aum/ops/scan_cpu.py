@@ -25,7 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from aum.ops.scan_ref import backward_direction_inputs, merge_directions
+from aum.ops.scan_ref import both_direction_inputs, merge_directions
 
 LOG2E = 1.0 / math.log(2.0)
 CHUNK_TARGET_ELEMENTS = 3 << 18  # 3 MiB of fp32 per chunk buffer (measured best on a 2-core CPU)
@@ -243,9 +243,8 @@ def bidirectional_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, *
                            B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
     """Fast twin of `bidirectional_scan_ref`: both directions run stacked in one chunked scan."""
     dtype = _compute_dtype(u)
-    forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
-    backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
-                                                       delta_bias=delta_bias_b))
+    forward, backward = both_direction_inputs(u, delta, B, C, D, delta_bias, u_b, delta_b, B_b, C_b, D_b,
+                                              delta_bias_b)
     forward_inputs = _direction_inputs(u, delta, B, C, delta_bias, delta_softplus, False, dtype)
     if all(backward[name] is forward[name] for name in ("u", "delta", "B", "C", "delta_bias")):  # Fo-Bi: reuse
         stacked = _time_major([forward_inputs], mirror=True)

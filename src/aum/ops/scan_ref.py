@@ -11,8 +11,28 @@ Semantics follow mamba_ssm's `selective_scan_ref` (SPEC.md §8), computed in fp3
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal, overload
+
 import torch
 import torch.nn.functional as F
+
+OptionalTensor = torch.Tensor | None
+ScanFunction = Callable[..., torch.Tensor]  # a selective scan with `selective_scan_ref`'s arguments
+
+
+@overload
+def selective_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                       D: OptionalTensor = ..., z: OptionalTensor = ..., delta_bias: OptionalTensor = ...,
+                       delta_softplus: bool = ..., reverse: bool = ...,
+                       return_last_state: Literal[False] = ...) -> torch.Tensor: ...
+
+
+@overload
+def selective_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                       D: OptionalTensor = ..., z: OptionalTensor = ..., delta_bias: OptionalTensor = ...,
+                       delta_softplus: bool = ..., reverse: bool = ..., *,
+                       return_last_state: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def selective_scan_ref(
@@ -27,23 +47,25 @@ def selective_scan_ref(
     delta_softplus: bool = False,
     reverse: bool = False,
     return_last_state: bool = False,
-):
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     dtype_in = u.dtype
     u, delta, A, B, C = prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     batch, dim, length = u.shape
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N)
-    ys = [None] * length
+    ys = []  # (B, D) per step, in scan order
     steps = range(length - 1, -1, -1) if reverse else range(length)
     for t in steps:
         dA = torch.exp(delta[:, :, t, None] * A)  # (B, D, N)
         dBu = delta[:, :, t, None] * B[:, None, :, t] * u[:, :, t, None]  # (B, D, N)
         h = dA * h + dBu
-        ys[t] = torch.einsum("bdn,bn->bd", h, C[:, :, t])  # (B, D)
-    y = finish_output(torch.stack(ys, dim=-1), u, D, z, dtype_in)  # (B, D, L)
+        ys.append(torch.einsum("bdn,bn->bd", h, C[:, :, t]))  # (B, D)
+    y = torch.stack(ys[::-1] if reverse else ys, dim=-1)  # (B, D, L) in time order
+    y = finish_output(y, u, D, z, dtype_in)
     return (y, h) if return_last_state else y
 
 
-def prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus: bool):
+def prepare_inputs(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                   delta_bias: OptionalTensor, delta_softplus: bool) -> tuple[torch.Tensor, ...]:
     """u, delta, A, B, C in the compute dtype (fp64 for fp64 input, else fp32); delta with bias and softplus."""
     dtype = torch.float64 if u.dtype == torch.float64 else torch.float32
     u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
@@ -54,7 +76,8 @@ def prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus: bool):
     return u, delta, A, B, C
 
 
-def finish_output(y, u, D, z, dtype_in):
+def finish_output(y: torch.Tensor, u: torch.Tensor, D: OptionalTensor, z: OptionalTensor,
+                  dtype_in: torch.dtype) -> torch.Tensor:
     """y + D * u, gated by silu(z), cast back to the input dtype."""
     if D is not None:
         y = y + u * D.to(y.dtype)[None, :, None]
@@ -75,25 +98,42 @@ def merge_directions(y_forward: torch.Tensor, y_backward: torch.Tensor, merge: s
     raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
 
 
-def backward_direction_inputs(forward: dict, backward: dict) -> dict:
+def backward_direction_inputs(forward: dict[str, OptionalTensor],
+                              backward: dict[str, OptionalTensor]) -> dict[str, OptionalTensor]:
     """The backward direction's inputs: each one left None reuses the forward direction's tensor."""
     return {name: forward[name] if backward[name] is None else backward[name] for name in forward}
 
 
-def bidirectional_by_two_scans(scan, u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None,
-                               delta_b=None, B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True,
-                               merge="sum"):
-    """merge(scan(forward inputs, z), scan(backward inputs, z, reverse=True)); all inputs in original time order."""
+def both_direction_inputs(u: torch.Tensor, delta: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                          D: OptionalTensor, delta_bias: OptionalTensor, u_b: OptionalTensor,
+                          delta_b: OptionalTensor, B_b: OptionalTensor, C_b: OptionalTensor, D_b: OptionalTensor,
+                          delta_bias_b: OptionalTensor) -> tuple[dict[str, OptionalTensor], dict[str, OptionalTensor]]:
+    """(forward, backward) input dicts (u, delta, B, C, D, delta_bias); backward's None entries reuse forward's."""
     forward = dict(u=u, delta=delta, B=B, C=C, D=D, delta_bias=delta_bias)
-    backward = backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
-                                                       delta_bias=delta_bias_b))
+    return forward, backward_direction_inputs(forward, dict(u=u_b, delta=delta_b, B=B_b, C=C_b, D=D_b,
+                                                            delta_bias=delta_bias_b))
+
+
+def bidirectional_by_two_scans(scan: ScanFunction, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
+                               B: torch.Tensor, C: torch.Tensor, D: OptionalTensor = None, z: OptionalTensor = None,
+                               delta_bias: OptionalTensor = None, *, A_b: torch.Tensor, u_b: OptionalTensor = None,
+                               delta_b: OptionalTensor = None, B_b: OptionalTensor = None, C_b: OptionalTensor = None,
+                               D_b: OptionalTensor = None, delta_bias_b: OptionalTensor = None,
+                               delta_softplus: bool = True, merge: str = "sum") -> torch.Tensor:
+    """merge(scan(forward inputs, z), scan(backward inputs, z, reverse=True)); all inputs in original time order."""
+    forward, backward = both_direction_inputs(u, delta, B, C, D, delta_bias, u_b, delta_b, B_b, C_b, D_b,
+                                              delta_bias_b)
     y_forward = scan(A=A, z=z, delta_softplus=delta_softplus, **forward)
     y_backward = scan(A=A_b, z=z, delta_softplus=delta_softplus, reverse=True, **backward)
     return merge_directions(y_forward, y_backward, merge)
 
 
-def bidirectional_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
-                           B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
+def bidirectional_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                           D: OptionalTensor = None, z: OptionalTensor = None, delta_bias: OptionalTensor = None, *,
+                           A_b: torch.Tensor, u_b: OptionalTensor = None, delta_b: OptionalTensor = None,
+                           B_b: OptionalTensor = None, C_b: OptionalTensor = None, D_b: OptionalTensor = None,
+                           delta_bias_b: OptionalTensor = None, delta_softplus: bool = True,
+                           merge: str = "sum") -> torch.Tensor:
     """Reference bidirectional scan: two `selective_scan_ref` calls merged (see `bidirectional_by_two_scans`)."""
     return bidirectional_by_two_scans(selective_scan_ref, u, delta, A, B, C, D, z, delta_bias, A_b=A_b, u_b=u_b,
                                       delta_b=delta_b, B_b=B_b, C_b=C_b, D_b=D_b, delta_bias_b=delta_bias_b,

@@ -28,11 +28,11 @@ Design (kernels in `triton_scan_kernels.py`)
   computed as exp2(dt * (A * log2 e)) with A pre-scaled once per program, i.e. one MUFU ex2 and one multiply each.
   The backward needs 2N per step (the recomputed decay a_s and the adjoint's a_{s+1}, re-read from delta rather
   than shifted in registers), so forward+backward costs 3N per direction against mamba_ssm's 2N.
-  Measured without a GPU: both kernels compile to sm_90a cubins (`python -m aum.ops.triton_bench --compile-only`):
+  Measured without a GPU: both kernels compile to sm_90a cubins (`python -m aum.bench.triton --compile-only`):
   forward 128 registers (8 B stack) at block_d:chunk:num_warps = 4:32:4, 86 at 4:16:4; backward 255 (8 B stack)
   at 4:32:4, 249 (no stack) at 4:16:4: the backward is register-bound, occupancy will be low.
   Timings NOT MEASURED (written and tested without a GPU, through TRITON_INTERPRET=1). What the next GPU
-  session should measure (`python -m aum.ops.triton_bench` prints these timings and sweeps the config):
+  session should measure (`python -m aum.bench.triton` prints these timings and sweeps the config):
     1. fused bidirectional forward at B=8, D=1536, N=16, L=4096 bf16 (target <= 1.2 ms) and forward+backward
        (target <= 10 ms), with KERNEL_CONFIG swept over block_d in {4, 8, 16}, chunk in {16, 32, 64}, num_warps;
     2. achieved exponentials/s against the SFU limit (16 ex2/clk/SM, about 3.9e12/s on an H100 SXM) to see whether
@@ -52,8 +52,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import torch
+
+from aum.errors import UnavailableError
+from aum.ops.scan_ref import OptionalTensor
 
 
 @dataclass
@@ -66,6 +70,15 @@ class ScanKernelConfig:
 
 
 KERNEL_CONFIG = ScanKernelConfig()  # module-level so tests and benchmarks can tune it
+
+
+class ScanSpec(TypedDict):
+    """What one launch computes (the kernels' compile-time switches and the merge scale)."""
+
+    bidir: bool
+    reverse: bool
+    softplus: bool
+    scale: float  # 1 for one direction or "sum", 0.5 for "mean"
 
 
 def triton_available() -> tuple[bool, str]:
@@ -86,8 +99,16 @@ def _next_pow2(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
-def _vec(x, dim, like):  # (D,) fp32, zeros when absent
+def _vec(x: OptionalTensor, dim: int, like: torch.Tensor) -> torch.Tensor:  # (D,) fp32, zeros when absent
     return torch.zeros(dim, dtype=torch.float32, device=like.device) if x is None else x.float().contiguous()
+
+
+def _kernel_inputs(direction: list[OptionalTensor], dim: int, like: torch.Tensor) -> list[torch.Tensor]:
+    """(u, delta, A, B, C, D, bias) as the kernels read them: contiguous, A fp32, D and bias (D,) fp32."""
+    u, dt, A, Bm, Cm, Dv, bias = direction
+    assert u is not None and dt is not None and A is not None and Bm is not None and Cm is not None  # required
+    return [u.contiguous(), dt.contiguous(), A.float().contiguous(), Bm.contiguous(), Cm.contiguous(),
+            _vec(Dv, dim, like), _vec(bias, dim, like)]
 
 
 class _ScanFn(torch.autograd.Function):
@@ -95,22 +116,19 @@ class _ScanFn(torch.autograd.Function):
     (all None when spec.bidir is False)."""
 
     @staticmethod
-    def forward(ctx, spec, z, *tensors):
+    def forward(ctx: Any, spec: ScanSpec, z: OptionalTensor, *tensors: OptionalTensor) -> torch.Tensor:
         from aum.ops.triton_scan_kernels import scan_fwd_kernel
 
         dir0 = list(tensors[:7])
         shared = [x is None for x in tensors[7:]]
         dir1 = [a if b is None else b for a, b in zip(dir0, tensors[7:])]
-        u = dir0[0]
+        u, A = dir0[0], dir0[2]
+        assert u is not None and A is not None  # required (D and bias may be None)
         batch, dim, length = u.shape
-        n_state = dir0[2].shape[1]
+        n_state = A.shape[1]
         cfg = KERNEL_CONFIG
         n_chunks = _cdiv(length, cfg.chunk)
-        resolved = []
-        for d in (dir0, dir1):
-            uu, dt, A, Bm, Cm, Dv, bias = d
-            resolved.append([uu.contiguous(), dt.contiguous(), A.float().contiguous(), Bm.contiguous(),
-                             Cm.contiguous(), _vec(Dv, dim, u), _vec(bias, dim, u)])
+        resolved = [_kernel_inputs(d, dim, u) for d in (dir0, dir1)]
         z_c = z.contiguous() if z is not None else resolved[0][0]
         out = torch.empty_like(resolved[0][0])
         store_states = any(ctx.needs_input_grad)
@@ -130,7 +148,7 @@ class _ScanFn(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, dout):
+    def backward(ctx: Any, dout: torch.Tensor) -> tuple[OptionalTensor, ...]:
         from aum.ops.triton_scan_kernels import scan_bwd_kernel
 
         z, ck, *flat = ctx.saved_tensors
@@ -144,11 +162,13 @@ class _ScanFn(torch.autograd.Function):
         f32 = dict(dtype=torch.float32, device=u.device)
         partial = torch.empty if cfg.deterministic else torch.zeros  # atomics add into zeros
 
-        def buffers(share_with=None):  # du, ddt, dB, dC, dA, dD, dbias for one direction
-            share = [False] * 4 if share_with is None else ctx.shared[:2] + ctx.shared[3:5]  # u, delta, B, C
-            fresh = [torch.empty(batch, dim, length, **f32), torch.empty(batch, dim, length, **f32),
-                     partial(n_parts, batch, n_state, length, **f32), partial(n_parts, batch, n_state, length, **f32)]
-            big = [share_with[i] if s else fresh[i] for i, s in enumerate(share)]
+        def buffers(share_with: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+            """du, ddt, dB, dC, dA, dD, dbias for one direction; u, delta, B, C shared with `share_with`'s."""
+            big = [torch.empty(batch, dim, length, **f32), torch.empty(batch, dim, length, **f32),
+                   partial(n_parts, batch, n_state, length, **f32), partial(n_parts, batch, n_state, length, **f32)]
+            if share_with is not None:
+                share = ctx.shared[:2] + ctx.shared[3:5]  # u, delta, B, C
+                big = [share_with[i] if s else fresh for i, (s, fresh) in enumerate(zip(share, big))]
             return big + [torch.empty(batch, dim, n_state, **f32), torch.empty(batch, dim, **f32),
                           torch.empty(batch, dim, **f32)]
 
@@ -163,7 +183,8 @@ class _ScanFn(torch.autograd.Function):
                               SHARE_B=ctx.shared[3], SHARE_C=ctx.shared[4], ATOMIC=not cfg.deterministic,
                               num_warps=cfg.num_warps)
 
-        def reduce(g, other=None):  # -> grads of (u, delta, A, B, C, D, bias); shared D/bias add `other`'s
+        def reduce(g: list[torch.Tensor], other: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+            """-> grads of (u, delta, A, B, C, D, bias); shared D/bias add `other`'s."""
             du, ddt, dB, dC, dA, dD, dbias = g
             dD, dbias = dD.sum(0), dbias.sum(0)
             if other is not None:
@@ -177,12 +198,12 @@ class _ScanFn(torch.autograd.Function):
         return (None, dz_out, *grads)
 
 
-def _check(u, delta, A, B, C):
+def _check(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> None:
     ok, reason = triton_available()
     if not ok:
-        raise RuntimeError(f"Triton scan unavailable: {reason}")
+        raise UnavailableError(f"Triton scan unavailable: {reason}")
     if u.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise RuntimeError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
+        raise UnavailableError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
     if u.dim() != 3 or delta.shape != u.shape or A.dim() != 2 or A.shape[0] != u.shape[1]:
         raise ValueError(f"selective scan shapes: u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}")
     expected = (u.shape[0], A.shape[1], u.shape[2])
@@ -190,15 +211,21 @@ def _check(u, delta, A, B, C):
         raise ValueError(f"selective scan: B {tuple(B.shape)} and C {tuple(C.shape)} must be (batch, N, L)={expected}")
 
 
-def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
+def selective_scan_triton(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                          D: OptionalTensor = None, z: OptionalTensor = None, delta_bias: OptionalTensor = None,
+                          delta_softplus: bool = False, reverse: bool = False) -> torch.Tensor:
     """u, delta, z (B, D, L); A (D, N); B, C (B, N, L); D, delta_bias (D,). Returns (B, D, L) in u's dtype."""
     _check(u, delta, A, B, C)
-    spec = dict(bidir=False, reverse=bool(reverse), softplus=bool(delta_softplus), scale=1.0)
+    spec = ScanSpec(bidir=False, reverse=bool(reverse), softplus=bool(delta_softplus), scale=1.0)
     return _apply(spec, z, (u, delta, A, B, C, D, delta_bias), (None,) * 7)
 
 
-def bidirectional_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
-                              B_b=None, C_b=None, D_b=None, delta_bias_b=None, delta_softplus=True, merge="sum"):
+def bidirectional_scan_triton(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
+                              C: torch.Tensor, D: OptionalTensor = None, z: OptionalTensor = None,
+                              delta_bias: OptionalTensor = None, *, A_b: torch.Tensor, u_b: OptionalTensor = None,
+                              delta_b: OptionalTensor = None, B_b: OptionalTensor = None, C_b: OptionalTensor = None,
+                              D_b: OptionalTensor = None, delta_bias_b: OptionalTensor = None,
+                              delta_softplus: bool = True, merge: str = "sum") -> torch.Tensor:
     """merge(scan(u, ..., z), scan(u_b, ..., z, reverse=True)) in one launch; every *_b left None reuses the forward
     tensor; inputs in original time order; merge "sum" (Fo-Bi v1) or "mean" (Bi-Bi v2)."""
     if merge not in ("sum", "mean"):
@@ -206,9 +233,10 @@ def bidirectional_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None
     _check(u, delta, A, B, C)
     _check(u if u_b is None else u_b, delta if delta_b is None else delta_b, A_b, B if B_b is None else B_b,
            C if C_b is None else C_b)
-    spec = dict(bidir=True, reverse=False, softplus=bool(delta_softplus), scale=1.0 if merge == "sum" else 0.5)
+    spec = ScanSpec(bidir=True, reverse=False, softplus=bool(delta_softplus), scale=1.0 if merge == "sum" else 0.5)
     return _apply(spec, z, (u, delta, A, B, C, D, delta_bias), (u_b, delta_b, A_b, B_b, C_b, D_b, delta_bias_b))
 
 
-def _apply(spec, z, dir0, dir1):
+def _apply(spec: ScanSpec, z: OptionalTensor, dir0: tuple[OptionalTensor, ...],
+           dir1: tuple[OptionalTensor, ...]) -> torch.Tensor:
     return _ScanFn.apply(spec, z, *dir0, *dir1)

@@ -7,6 +7,8 @@
 
 A directory is written as `<name>.tmp`, then the old one is moved to `<name>.old`, the new one renamed into
 place and the old one removed; `resolve_checkpoint` finds `<name>.old` if a kill landed between the renames.
+A failed write (a full disk, ...) removes `<name>.tmp`, leaves the previous `<name>/` as it was and raises a
+one-line `CheckpointError` naming the folder and the cause ("no space left on device").
 `trainer_state.pt` holds only tensors and plain Python values and is read with `torch.load(weights_only=True)`.
 """
 
@@ -20,11 +22,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+
+from aum.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
 TRAINER_STATE = "trainer_state.pt"
 TRAIN_CONFIG = "train_config.yaml"
+WRITE_ERRORS = (OSError, RuntimeError, SafetensorError)  # torch.save reports a failed write as RuntimeError
+LOW_SPACE_BYTES = 16 * 2**20
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -52,19 +59,43 @@ def write_checkpoint_dir(final: Path, fill) -> Path:
     final = Path(final)
     tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    fill(tmp)
-    for f in tmp.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    _fsync_dir(tmp)
+    try:
+        tmp.mkdir(parents=True)
+        fill(tmp)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+    except WRITE_ERRORS as e:  # e.g. a full disk: the previous checkpoint at `final` is left as it was
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_failure(final, e) from None
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except OSError as e:
+        if old.exists() and not final.exists():
+            os.replace(old, final)
+        raise write_failure(final, e) from None
     _fsync_dir(final.parent)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def write_failure(final: Path, error: BaseException) -> CheckpointError:
+    """A one-line error for a failed checkpoint write; a full disk is named even when a library hid the errno."""
+    from aum.checkpoint_io import write_failure as failure
+
+    result = failure(final, error)
+    try:
+        free = shutil.disk_usage(final.parent).free
+    except OSError:
+        return result
+    if free < LOW_SPACE_BYTES and "no space" not in result.cause:
+        result = CheckpointError(final, f"could not write the checkpoint: no space left on device ({free} bytes "
+                                 f"free; {result.cause.removeprefix('could not write the checkpoint: ')})")
+    return result
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -87,10 +118,9 @@ def save_model_dir(model: torch.nn.Module, directory: Path, meta: dict) -> None:
 
 def load_model_weights(model: torch.nn.Module, directory: Path) -> None:
     """Load `model.safetensors` from a checkpoint directory into an existing model (strict)."""
-    from safetensors.torch import load_file
+    from aum.checkpoint_io import load_weights
 
-    state = load_file(str(Path(directory) / "model.safetensors"))
-    model.load_state_dict(state, strict=True)
+    load_weights(model, Path(directory) / "model.safetensors")
 
 
 # ----------------------------------------------------------------------------------------------- RNG state
@@ -132,6 +162,11 @@ def save_trainer_state(state: dict, directory: Path) -> None:
 
 def load_trainer_state(directory: Path) -> dict:
     path = Path(directory) / TRAINER_STATE
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no trainer state; only a 'last' checkpoint can be resumed")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    from aum.checkpoint_io import read_torch_file
+
+    state = read_torch_file(path)
+    if not isinstance(state, dict) or not {"epoch", "step", "optimizer"} <= set(state):
+        raise CheckpointError(path, "not a trainer state (no epoch / step / optimizer entries)")
+    return state

@@ -1,8 +1,9 @@
 """Training configuration: one dataclass tree, loaded from YAML, with `section.key=value` overrides.
 
 Sections owned by the trainer (`frontend`, `optim`, `schedule`, `train`) are dataclasses and reject unknown keys.
-Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts: their consumer
-(`create_model`, `aum.data.build_dataset`, the task builder) validates them and names any unknown key.
+Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts, checked when the recipe
+is loaded against what their registered component accepts (`aum.train.components`): an unknown key anywhere is a
+one-line ConfigError naming the section, the key, the closest valid key and the valid ones.
 
     cfg = load_config("configs/demo.yaml", ["optim.lr=1e-4", "train.epochs=3"])
     save_config(cfg, "runs/demo/config.yaml")
@@ -19,6 +20,10 @@ from typing import Any
 
 import yaml
 
+from aum.errors import ConfigError
+
+__all__ = ["Config", "ConfigError", "load_config", "save_config"]
+
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -32,6 +37,16 @@ class FrontendConfig:
     target_frames: int = 1024
     mean: float | None = None
     std: float | None = None
+
+    def __post_init__(self):
+        if self.sample_rate <= 0:
+            raise ConfigError(f"frontend.sample_rate={self.sample_rate}: must be a positive rate in Hz")
+        if self.num_mel_bins < 3:
+            raise ConfigError(f"frontend.num_mel_bins={self.num_mel_bins}: must be at least 3 (128 for the "
+                              "published models)")
+        if self.target_frames < 1:
+            raise ConfigError(f"frontend.target_frames={self.target_frames}: must be a positive number of frames "
+                              "(1024 = 10.24 s for AudioSet)")
 
 
 @dataclass
@@ -81,22 +96,29 @@ class TrainConfig:
     val_split: str = "validation"
     test_split: str | None = "test"  # evaluated with the best checkpoint at the end (None = skip)
     balanced_sampler: bool = False  # AudioSet-style class-balanced sampling with replacement
+    max_bad_fraction: float = 0.5  # fail the run when more than this share of an epoch's clips is unreadable
+
+    def __post_init__(self):
+        for key in ("epochs", "batch_size", "eval_every_epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key}={getattr(self, key)}: must be at least 1")
+        for key in ("max_steps", "save_every_steps", "num_workers"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.{key}={getattr(self, key)}: must be 0 or more")
+        if not 0.0 <= self.max_bad_fraction <= 1.0:
+            raise ConfigError(f"train.max_bad_fraction={self.max_bad_fraction}: must be between 0 and 1")
 
 
 @dataclass
 class Config:
-    model: dict = field(default_factory=lambda: {"name": "aum-tiny"})
+    model: dict = field(default_factory=lambda: {"name": "aum_tiny"})
     data: dict = field(default_factory=dict)
     augment: dict = field(default_factory=dict)
-    task: dict = field(default_factory=lambda: {"name": "classification"})
+    task: dict = field(default_factory=dict)  # task.name defaults to "classification" (aum pretrain: "pretrain")
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used; the message names the key and the fix."""
 
 
 def parse_scalar(text: Any) -> Any:
@@ -161,7 +183,10 @@ def section_from_dict(cls, values: dict, where: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+        from aum.errors import did_you_mean
+
+        raise ConfigError(f"{where}: unknown key(s) {unknown}{did_you_mean(unknown[0], known)}; "
+                          f"known keys: {sorted(known)}")
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()})
 
 
@@ -251,7 +276,11 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         if isinstance(raw.get("data"), dict):
             raw["data"] = resolve_data_paths(raw["data"], path.parent)
     try:
-        return config_from_dict(apply_overrides(raw, list(overrides)))
+        cfg = config_from_dict(apply_overrides(raw, list(overrides)))
+        from aum.train.components import check_components
+
+        check_components(cfg)
+        return cfg
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
 

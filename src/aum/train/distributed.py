@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from aum.errors import UnavailableError
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,7 @@ def setup_distributed(device: str = "auto") -> tuple[DistInfo, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("train.device=cuda but CUDA is not available (use train.device=cpu or auto)")
+        raise UnavailableError("train.device=cuda but CUDA is not available (use train.device=cpu or auto)")
     if world <= 1:
         return DistInfo(), torch.device("cuda" if use_cuda else "cpu")
     info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))

@@ -13,8 +13,6 @@ import logging
 import math
 from pathlib import Path
 
-import torch
-
 from aum.train import metrics as M
 
 log = logging.getLogger(__name__)
@@ -39,6 +37,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_
                         batch_size: int = 32, num_workers: int = 0, device: str = "auto") -> dict:
     """Scalar metrics + `per_class` rows (+ `confusion` for single-label data); written to out_dir if given."""
     from aum.data import build_dataset, make_loader
+    from aum.devices import resolve_device
     from aum.inference import frontend_of, labels_of
     from aum.models import from_pretrained
     from aum.train.tasks import ClassificationConfig, ClassificationTask
@@ -51,8 +50,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_
                          f"{list(dataset.labels)[:5]}...; evaluate on the same label set")
     task_meta = model.meta.get("task") or {}
     task = ClassificationTask(ClassificationConfig(loss=task_meta.get("loss", "bce")), labels, dataset.multilabel)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = resolve_device(device)
     task.amp = dev.type == "cuda"
     model.to(dev).eval()
     loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers)

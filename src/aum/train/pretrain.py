@@ -30,6 +30,7 @@ import torch
 
 from aum.data import READERS, Example, read_examples
 from aum.data.examples import canonical_split, is_audio, require_dir, stable_fraction
+from aum.errors import DataError, UnavailableError
 from aum.models.pretrain import MaskingConfig, masked_patch_losses
 from aum.train.tasks import autocast_for, batch_to, register_task
 
@@ -78,7 +79,7 @@ class PretrainTask:
 
     def _losses(self, model, x: torch.Tensor, masking: MaskingConfig, generator=None):
         if isinstance(model, torch.nn.parallel.DistributedDataParallel):
-            raise RuntimeError("masked patch pretraining does not run under DistributedDataParallel yet: the "
+            raise UnavailableError("masked patch pretraining does not run under DistributedDataParallel yet: the "
                                "masked forward bypasses DDP's forward; pretrain on one process")
         missing = [n for n in ("mask_embed", "cpredlayer", "gpredlayer") if not hasattr(model, n)]
         if missing:
@@ -108,7 +109,7 @@ class PretrainTask:
                 sums[key] = sums.get(key, 0.0) + value * len(x)
             count += len(x)
         if count == 0:
-            raise RuntimeError("pretraining validation loader yielded no usable clip")
+            raise DataError("pretraining validation loader yielded no usable clip")
         return {key: value / count for key, value in sums.items()}
 
     def checkpoint_meta(self) -> dict:
@@ -127,7 +128,7 @@ def build_pretrain_task(task_cfg: dict, train_dataset=None) -> PretrainTask:
     return PretrainTask(cfg)
 
 
-register_task("pretrain", build_pretrain_task)
+register_task("pretrain", build_pretrain_task, PretrainConfig)
 
 
 # ---------------------------------------------------------------------------------------------- unlabeled data

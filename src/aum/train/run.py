@@ -9,14 +9,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import torch
 
+from aum.errors import ConfigError
 from aum.train.config import Config, FrontendConfig
 from aum.train.distributed import DistInfo, cleanup_distributed, seed_everything, setup_distributed
+from aum.train.guards import RunLock
 from aum.train.logging_utils import Progress, format_metrics
 from aum.train.tasks import Task, build_task, task_builder
 
@@ -103,17 +107,36 @@ def build_trainer(cfg: Config, out_dir: str | Path, info: DistInfo, device: torc
 def run_training(cfg: Config, out_dir: str | Path, resume: bool = False, progress: Progress | None = None) -> dict:
     """Train, then evaluate the best checkpoint on `train.test_split` (rank 0); returns the summary dict."""
     out_dir = Path(out_dir)
-    if not resume and (out_dir / "last").exists():
-        raise ValueError(f"{out_dir}: already holds a run; pass --resume to continue it or choose another --out")
-    info, device = setup_distributed(cfg.train.device)
-    try:
+    with contextlib.ExitStack() as stack:
+        if int(os.environ.get("RANK", "0")) == 0:  # one run per folder: torchrun's rank 0 holds the lock
+            stack.enter_context(RunLock(out_dir))
+        if not resume and (out_dir / "last").exists():
+            raise ConfigError(f"{out_dir}: already holds a run; pass --resume to continue it or choose another --out")
+        info, device = setup_distributed(cfg.train.device)
+        stack.callback(cleanup_distributed)
         trainer, task, frontend = build_trainer(cfg, out_dir, info, device, progress)
+        if info.is_main:
+            warn_split_overlap(cfg, trainer.train_loader.dataset, trainer.val_loader)
         summary = trainer.fit(resume=resume)
         if info.is_main and cfg.train.test_split:
             summary["test"] = test_best(cfg, task, trainer.model, frontend, out_dir, device)
         return summary
-    finally:
-        cleanup_distributed()
+
+
+def warn_split_overlap(cfg: Config, train_ds, val_loader=None) -> None:
+    """Warn when validation / test clips also appear in the training split (same path or same content)."""
+    from aum.data.build import read_examples
+    from aum.data.overlap import report_overlap
+
+    for split in dict.fromkeys(s for s in (cfg.train.val_split, cfg.train.test_split) if s):
+        if split == cfg.train.val_split and val_loader is not None:
+            examples = val_loader.dataset.examples
+        else:
+            try:
+                examples, _, _ = read_examples({**cfg.data, "seed": cfg.train.seed}, split)
+            except (ValueError, OSError):
+                continue  # a split that cannot be read is reported when it is used
+        report_overlap(cfg.train.train_split, train_ds.examples, split, examples)
 
 
 def test_best(cfg: Config, task: Task, model: torch.nn.Module, frontend, out_dir: Path, device) -> dict:

@@ -16,21 +16,37 @@ from aum.train.config import OptimConfig, ScheduleConfig
 SCHEDULES = ("multistep", "cosine", "plateau", "constant")
 
 
+NO_DECAY_NAMES = ("pos_embed", "cls_token", "dist_token", "cls_token_head", "cls_token_tail", "mask_embed")
+
+
+def decays(name: str, param: torch.nn.Parameter) -> bool:
+    """Weight decay applies to matrices and kernels only, as in mamba_ssm, timm and nanoGPT: never to parameters
+    marked `_no_weight_decay` (A_log, D), to vectors and scalars (norms, biases) or to positions and special tokens."""
+    if getattr(param, "_no_weight_decay", False) or param.ndim <= 1:
+        return False
+    return not any(part in NO_DECAY_NAMES for part in name.split("."))
+
+
 def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """Two parameter groups: the classifier head (lr x head_lr_mult) and the rest. The head is
-    `model.classifier()` when the model has one (aum models: `head` or AST's `mlp_head`), else `head.*`."""
+    """Parameter groups: the classifier head (lr x head_lr_mult) and the rest, each split into decayed and
+    not-decayed parameters (`decays`). The head is `model.classifier()` when the model has one (aum models: `head`
+    or AST's `mlp_head`), else `head.*`."""
     if hasattr(model, "classifier"):
         head_ids = {id(p) for p in model.classifier().parameters()}
     else:
         head_ids = {id(p) for name, p in model.named_parameters() if name.split(".")[0] == "head"}
-    head, body = [], []
-    for p in model.parameters():
+    buckets: dict[tuple[str, bool], list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
         if p.requires_grad:
-            (head if id(p) in head_ids else body).append(p)
-    groups = [{"params": body, "lr": cfg.lr, "base_lr": cfg.lr, "name": "body"}]
-    if head:
-        lr = cfg.lr * cfg.head_lr_mult
-        groups.append({"params": head, "lr": lr, "base_lr": lr, "name": "head"})
+            buckets.setdefault(("head" if id(p) in head_ids else "body", decays(name, p)), []).append(p)
+    groups = []
+    for part in ("body", "head"):
+        lr = cfg.lr * (cfg.head_lr_mult if part == "head" else 1.0)
+        for decay in (True, False):
+            if buckets.get((part, decay)):
+                groups.append({"params": buckets[(part, decay)], "lr": lr, "base_lr": lr,
+                               "weight_decay": cfg.weight_decay if decay else 0.0,
+                               "name": part if decay else f"{part}_no_decay"})
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if cfg.name not in kinds:
         raise ValueError(f"optim.name={cfg.name!r}: choose one of {sorted(kinds)}")

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aum.errors import DataError
 from aum.train import metrics as M
 
 
@@ -41,11 +42,15 @@ class Task(Protocol):
 
 
 TASK_BUILDERS: dict[str, Callable] = {}
+TASK_CONFIGS: dict[str, type] = {}
 
 
-def register_task(name: str, builder: Callable) -> None:
-    """`builder(task_cfg: dict, train_dataset) -> Task`."""
+def register_task(name: str, builder: Callable, config_type: type | None = None) -> None:
+    """`builder(task_cfg: dict, train_dataset) -> Task`; `config_type`, the dataclass of the `task:` section
+    (without `name`), lets `load_config` check the section before anything is built."""
     TASK_BUILDERS[name] = builder
+    if config_type is not None:
+        TASK_CONFIGS[name] = config_type
 
 
 def task_builder(task_cfg: dict) -> Callable:
@@ -133,7 +138,7 @@ class ClassificationTask:
             scores.append(self.scores(logits.float()).cpu().numpy())
             targets.append(batch["y"].float().cpu().numpy())
         if n == 0:
-            raise RuntimeError("evaluation loader yielded no usable clip")
+            raise DataError("evaluation loader yielded no usable clip (every clip of the split was unreadable)")
         return np.concatenate(scores), np.concatenate(targets), loss_sum / n
 
     def evaluate(self, model, loader) -> dict[str, float]:
@@ -152,4 +157,4 @@ def build_classification_task(task_cfg: dict, train_dataset) -> ClassificationTa
     return ClassificationTask(cfg, list(train_dataset.labels), bool(train_dataset.multilabel))
 
 
-register_task("classification", build_classification_task)
+register_task("classification", build_classification_task, ClassificationConfig)

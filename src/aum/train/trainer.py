@@ -16,16 +16,19 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import signal
 import time
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
+from aum.errors import RunInterrupted, TrainingError
 from aum.models.card import training_record
 from aum.train import checkpoint as ckpt
 from aum.train.config import Config, save_config
 from aum.train.distributed import DistInfo, barrier, broadcast_object
+from aum.train.guards import StopRequest, check_bad_share
 from aum.train.logging_utils import Progress, RunLogger, format_metrics
 from aum.train.schedule import LRSchedule, build_optimizer
 from aum.train.tasks import Task, batch_to
@@ -71,6 +74,8 @@ class Trainer:
         self.best_value: float | None = None
         self.best_epoch = -1
         self.bad_clips_total = 0  # skipped (unreadable) training clips, all epochs of this process
+        self.good_clips = 0  # clips trained on in the current epoch (this process)
+        self.stop = StopRequest()  # Ctrl-C / SIGTERM: finish the step, save last/, raise RunInterrupted
         self.logger = RunLogger(self.out_dir / "logs", enabled=self.info.is_main)
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -171,7 +176,7 @@ class Trainer:
             loss, logs = self.task.loss(self.net, batch)
             (loss / self.accum).backward()
         if not math.isfinite(float(logs.get("loss", loss.detach()))):
-            raise RuntimeError(f"loss is {float(loss)} at step {self.step}; lower optim.lr or check the data")
+            raise TrainingError(f"loss is {float(loss)} at step {self.step}; lower optim.lr or check the data")
         return logs
 
     def _optimizer_step(self) -> None:
@@ -194,7 +199,19 @@ class Trainer:
         self.progress.start_epoch(self.epoch, self.batches_per_epoch, self.batches_done)
         window = {"sums": {}, "n": 0, "clips": 0, "t": time.perf_counter()}  # sums of every logged value
         epoch_loss, epoch_batches, pending = 0.0, 0, 0
-        for batch in self.train_loader:
+        self.good_clips, boundary = 0, self.batches_done
+        batches = iter(self.train_loader)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except RuntimeError:  # Ctrl-C reaches DataLoader workers too; they die before the main process stops
+                if not self.stop.requested:
+                    raise
+                self.batches_done = boundary  # back to the last optimizer step (drops a partial accumulation)
+                self.optimizer.zero_grad(set_to_none=True)
+                break
             self.batches_done += 1
             at_boundary = self.batches_done % self.accum == 0 or self.batches_done == self.batches_per_epoch
             if batch is not None:
@@ -204,6 +221,7 @@ class Trainer:
                     window["sums"][key] = window["sums"].get(key, 0.0) + float(value)
                 window["n"] += 1
                 window["clips"] += len(batch["x"])
+                self.good_clips += len(batch["x"])
                 epoch_loss += logs["loss"]
                 epoch_batches += 1
                 self.progress.update(1, {"loss": logs["loss"]})
@@ -214,11 +232,12 @@ class Trainer:
             if pending:
                 self._optimizer_step()
                 pending = 0
+            boundary = self.batches_done
             if self.step % max(1, cfg.log_every_steps) == 0 and window["n"]:
                 self._log_window(window)
             if cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
                 self.save_last()
-            if self._stop():
+            if self._stop() or self._stop_requested():
                 break
         return {"train_loss": epoch_loss / max(1, epoch_batches)}
 
@@ -253,6 +272,7 @@ class Trainer:
         last_epoch = self.epoch + 1 == cfg.epochs or self._stop()
         bad = self._bad_clips() - bad_before
         self.bad_clips_total += bad
+        self._check_bad_share(bad)
         summary = {**summary, "bad_clips": bad}
         if self.has_val and ((self.epoch + 1) % max(1, cfg.eval_every_epochs) == 0 or last_epoch):
             metrics = self.last_metrics = self.evaluate()
@@ -271,6 +291,27 @@ class Trainer:
         self.epoch, self.batches_done = self.epoch + 1, 0
         self.save_last()
 
+    def _check_bad_share(self, bad: int) -> None:
+        """Fail (on every rank) when the epoch trained on nothing or skipped too many clips."""
+        counts = torch.tensor([self.good_clips, bad], dtype=torch.float64, device=self.device)
+        if self.info.enabled:
+            dist.all_reduce(counts)
+        check_bad_share(self.epoch, int(counts[0]), int(counts[1]), self.cfg.train.max_bad_fraction)
+
+    def _stop_requested(self) -> bool:
+        """Whether a stop signal reached this process or, under DDP, any rank (all ranks stop at the same step)."""
+        if not self.info.enabled:
+            return self.stop.requested
+        flag = torch.tensor([float(self.stop.requested)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item() and not self.stop.requested:
+            self.stop.signal = signal.SIGTERM  # another rank was signalled
+        return bool(flag.item())
+
+    def _interrupted(self) -> RunInterrupted:
+        return RunInterrupted(f"stopped by {self.stop.name} at epoch {self.epoch}, step {self.step}; saved "
+                              f"{self.out_dir / 'last'}: run the same command with --resume to continue")
+
     def _bad_clips(self) -> int:
         return int(getattr(self.train_loader.dataset, "bad_clips", 0))
 
@@ -283,10 +324,16 @@ class Trainer:
             self._resume()
         start = time.perf_counter()
         try:
-            while self.epoch < self.cfg.train.epochs and not self._stop():
-                bad_before = self._bad_clips()
-                summary = self._train_epoch()
-                self._end_epoch(summary, bad_before)
+            with self.stop:
+                while self.epoch < self.cfg.train.epochs and not self._stop():
+                    bad_before = self._bad_clips()
+                    summary = self._train_epoch()
+                    if self._stop_requested() and self.batches_done < self.batches_per_epoch and not self._stop():
+                        self.save_last()  # mid-epoch: last/ records the position inside the epoch
+                    else:
+                        self._end_epoch(summary, bad_before)  # saves last/
+                    if self._stop_requested():
+                        raise self._interrupted()
         finally:
             self.progress.close()
             self.logger.close()

@@ -1,18 +1,18 @@
-"""Tune and time the Triton scan kernels (issue 6 acceptance shapes): one command for a GPU session.
+"""Tune and time the Triton scan kernels at the GPU acceptance shapes: one command for a GPU session.
 
-    python -m aum.ops.triton_bench                       # B=8, D=1536, N=16, L=4096, bf16, config sweep
-    python -m aum.ops.triton_bench --lengths 1024,4096,16384,65536 --configs 4:32:4:8
+    python -m aum.bench.triton                       # B=8, D=1536, N=16, L=4096, bf16, config sweep
+    python -m aum.bench.triton --lengths 1024,4096,16384,65536 --configs 4:32:4:8
 
 For every kernel configuration (block_d:chunk:num_warps[:bwd_groups], see `ScanKernelConfig`) it times, with
 CUDA events (median after warm-up): `fwd1` one direction forward, `bi_fwd` the fused bidirectional forward (Fo-Bi
 v1: shared u/delta/B/C, merge sum), `bi_fwdbwd` the same forward + backward. It prints ms, the share of the
-device-to-device copy bandwidth (the issue's reference: mamba_ssm reaches about 19 %) and exponentials per second
+device-to-device copy bandwidth (mamba_ssm reaches about 19 %) and exponentials per second
 (N per token, channel and direction in the forward; the backward recomputes them and the adjoint's a_{s+1}: 3N per
 direction for forward + backward).
-Targets at L=4096 bf16 (issue 6): bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
+Targets at L=4096 bf16: bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
 On the CPU (TRITON_INTERPRET=1) it runs through the interpreter: only useful as a smoke test at tiny sizes.
 
-    python -m aum.ops.triton_bench --compile-only --arch 90   # no GPU needed: registers / stack per config
+    python -m aum.bench.triton --compile-only --arch 90   # no GPU needed: registers / stack per config
 
 `--compile-only` compiles both kernels to a cubin for the given architecture with Triton's bundled toolchain and
 prints the registers and stack (spill) bytes per thread that `cuobjdump --dump-resource-usage` reports.
@@ -21,6 +21,7 @@ prints the registers and stack (spill) bytes per thread that `cuobjdump --dump-r
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import os
 import re
@@ -85,8 +86,11 @@ def bench(batch, dim, state, length, dtype, configs, device, warmup, repeats) ->
                                                             bwd_groups=groups[0] if groups else saved.bwd_groups)
             for name, (fn, n_exp, n_bytes) in cases.items():
                 ms = measure(fn)
-                rows.append(dict(case=name, config=":".join(map(str, config)), length=length, ms=ms,
-                                 copy_share=n_bytes / (ms * 1e6) / copy_gbps, gexp_per_s=n_exp / (ms * 1e6)))
+                gbps = n_bytes / (ms * 1e6)
+                rows.append(dict(case=name, config=":".join(map(str, config)), batch=batch, dim=dim, state=state,
+                                 length=length, dtype=str(dtype).removeprefix("torch."), ms=ms, gb_per_s=gbps,
+                                 copy_gb_per_s=copy_gbps, copy_share=gbps / copy_gbps,
+                                 gexp_per_s=n_exp / (ms * 1e6)))
     finally:
         triton_scan.KERNEL_CONFIG = saved
     return rows
@@ -132,8 +136,18 @@ def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16
     return rows
 
 
+def _append_csv(rows: list[dict], path: str) -> None:
+    """Append rows to a CSV (header written when the file is new), so that a run cut off later keeps them."""
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m aum.ops.triton_bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m aum.bench.triton", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--dim", type=int, default=1536)
@@ -146,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--compile-only", action="store_true", help="compile for --arch, print registers (no GPU needed)")
     p.add_argument("--arch", type=int, default=90, help="CUDA compute capability for --compile-only (default 90)")
+    p.add_argument("--out", default=None, help="CSV file for the timed rows (appended to when it exists)")
     args = p.parse_args(argv)
     configs = [tuple(int(v) for v in c.split(":")) for c in args.configs.split(",")]
     if args.compile_only:
@@ -155,17 +170,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ok, reason = triton_scan.triton_available()
     if not ok:
-        raise SystemExit(f"triton_bench: {reason}")
+        raise SystemExit(f"aum.bench.triton: {reason}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU (Triton interpreter)"
     print(f"{name}; B={args.batch} D={args.dim} N={args.state} {args.dtype}; torch {torch.__version__}")
     print(f"{'case':<10} {'config':>9} {'L':>7} {'ms':>10} {'copy BW %':>10} {'Gexp/s':>9}")
     for length in (int(v) for v in args.lengths.split(",")):
-        rows = bench(args.batch, args.dim, args.state, length, DTYPES[args.dtype], configs, device, args.warmup,
-                     args.repeats)
-        for r in rows:
-            print(f"{r['case']:<10} {r['config']:>9} {r['length']:>7} {r['ms']:>10.3f} "
-                  f"{100 * r['copy_share']:>10.1f} {r['gexp_per_s']:>9.1f}")
+        rows = []
+        for config in configs:  # one config at a time, each written at once (a run cut off keeps what it timed)
+            done = bench(args.batch, args.dim, args.state, length, DTYPES[args.dtype], [config], device,
+                         args.warmup, args.repeats)
+            for r in done:
+                print(f"{r['case']:<10} {r['config']:>9} {r['length']:>7} {r['ms']:>10.3f} "
+                      f"{100 * r['copy_share']:>10.1f} {r['gexp_per_s']:>9.1f}")
+            if args.out:
+                _append_csv(done, args.out)
+            rows += done
         for case in dict.fromkeys(r["case"] for r in rows):
             best = min((r for r in rows if r["case"] == case), key=lambda r: r["ms"])
             print(f"best {case} at L={length}: {best['ms']:.3f} ms with block_d:chunk:num_warps:bwd_groups = "

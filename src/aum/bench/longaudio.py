@@ -1,0 +1,219 @@
+"""`aum bench longaudio`: keywords found in long recordings, and clip accuracy vs input length, AuM vs AST.
+
+1. Data and models (reused when WORK already holds them): the espeak-ng keyword set with an `other` class
+   (`longaudio_data`), AuM-tiny and AST-tiny at the same reduced depth, mean pooling, trained on the same 1 s clips
+   with the demo recipe (`aum.train.recipes.DEMO`; `--noise P` adds background-noise augmentation).
+2. Detection: recordings of --detect-seconds each with --keywords of the test voices (never heard in training)
+   at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
+   a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
+   Events of other labels, or too far away, are false alarms. `top1_at_keyword` counts keywords whose label tops
+   the window centred nearest to them (the classifier alone). Nothing here is tuned on these recordings.
+3. Accuracy vs length: a clip of L seconds holding one keyword; the answer is the best keyword class (`other`
+   excluded) of (a) the window scores averaged (`aum.inference.clip_scores`), (b) the highest window score, and
+   (c) one whole-sequence pass (`whole=True`; positions interpolated from the 1 s training grid).
+Writes detection.csv, accuracy.csv and accuracy_vs_length.png to --out and prints both tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from aum.bench.longaudio_data import KEYWORDS, OTHER, RATE, build_training_set, make_recording, render_raw
+
+log = logging.getLogger(__name__)
+MODELS = ("aum_tiny", "ast_tiny")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="bench_out/longaudio", help="folder for the CSVs and the PNG")
+    p.add_argument("--work", default="bench_out/longaudio_work", help="data and trained models (reused)")
+    p.add_argument("--voices", type=int, default=120, help="espeak-ng voices for the keyword set")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="probability of background-noise augmentation in training (SNR 5-25 dB)")
+    p.add_argument("--recordings", type=int, default=2)
+    p.add_argument("--detect-seconds", type=float, default=180.0)
+    p.add_argument("--keywords", type=int, default=12, help="keywords per detection recording")
+    p.add_argument("--hop", type=float, default=0.25, help="timeline hop in seconds")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--lengths", default="1,10,30,60,300", help="clip lengths in seconds")
+    p.add_argument("--clips", type=int, default=16, help="clips per length (halved above 60 s)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, noise: float = 0.0):
+    from aum.models import from_pretrained
+    from aum.train import run_training
+    from aum.train.config import config_from_dict
+    from aum.train.recipes import DEMO
+
+    run_dir = work / f"run_{name}"
+    if not (run_dir / "best").exists():
+        raw = copy.deepcopy(DEMO)
+        raw["model"] = {"name": name, "depth": depth, "pool": "mean"}
+        raw["data"].update(root=str(data), cache_dir=str(work / "cache"))
+        raw["train"]["epochs"] = epochs
+        if noise:
+            raw["augment"] = {"noise": noise, "noise_snr": [5.0, 25.0]}
+        summary = run_training(config_from_dict(raw), run_dir)
+        log.info("%s: test accuracy %.3f", name, summary["test"]["accuracy"])
+    return from_pretrained(run_dir / "best").eval()
+
+
+def match_events(truth: list[dict], events: list[dict], hop: float) -> tuple[int, list[float], int]:
+    """(keywords found, |time error| of each found one, false alarms): greedy, nearest centre first."""
+    centre = lambda x: (x["start"] + x["end"]) / 2
+    unused = [e for e in events if e["label"] != OTHER]
+    found, errors = 0, []
+    for t in truth:
+        same = [e for e in unused if e["label"] == t["label"]]
+        best = min(same, key=lambda e: abs(centre(e) - centre(t)), default=None)
+        if best is not None and abs(centre(best) - centre(t)) <= hop:
+            found += 1
+            errors.append(abs(centre(best) - centre(t)))
+            unused.remove(best)
+    return found, errors, len(unused)
+
+
+def right_at_keyword(truth: list[dict], windows: list[dict]) -> int:
+    """Keywords whose label tops the window centred nearest to them: the classifier alone, no threshold."""
+    centre = lambda x: (x["start"] + x["end"]) / 2
+    hits = 0
+    for t in truth:
+        w = min(windows, key=lambda w: abs(centre(w) - centre(t)))
+        hits += max(w["scores"], key=w["scores"].get) == t["label"]
+    return hits
+
+
+def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
+    from aum.timeline import TimelineSettings, timeline_file
+
+    rng = np.random.default_rng([args.seed, 1])
+    recordings = []
+    for i in range(args.recordings):
+        audio, truth = make_recording(raw, args.detect_seconds, args.keywords, rng)
+        path = work / f"detect_{i}.wav"
+        soundfile.write(path, audio, RATE, subtype="PCM_16")
+        recordings.append((path, truth))
+    rows = []
+    for name, model in models.items():
+        for whole in (False, True) if name.startswith("aum") else (False,):
+            found = alarms = total = right = 0
+            errors: list[float] = []
+            started = time.perf_counter()
+            for path, truth in recordings:
+                settings = TimelineSettings(hop=args.hop, threshold=args.threshold, whole=whole, batch_size=32)
+                result = timeline_file(model, path, settings)
+                f, e, a = match_events(truth, result["events"], args.hop)
+                right += right_at_keyword(truth, result["windows"])
+                found, alarms, total, errors = found + f, alarms + a, total + len(truth), errors + e
+            rows.append({"model": name, "mode": "whole" if whole else "windowed", "keywords": total,
+                         "found": found, "detection_rate": round(found / max(total, 1), 3),
+                         "mean_time_error_s": round(float(np.mean(errors)), 3) if errors else "",
+                         "max_time_error_s": round(float(np.max(errors)), 3) if errors else "",
+                         "false_alarms": alarms, "top1_at_keyword": right,
+                         "minutes": round(args.recordings * args.detect_seconds / 60, 1),
+                         "seconds": round(time.perf_counter() - started, 1)})
+            log.info("detection %s", rows[-1])
+    return rows
+
+
+@torch.no_grad()
+def clip_answers(model, wave: np.ndarray, keyword_ids: list[int]) -> dict[str, int]:
+    """Best keyword class of one clip under the three poolings (see the module docstring)."""
+    from aum.inference import _activation, features, frontend_of, windows
+
+    frontend = frontend_of(model)
+    act = torch.softmax if _activation(model) == "softmax" else (lambda t, dim: torch.sigmoid(t))
+    fb = features(wave, RATE, frontend)  # (frames, bins)
+    w = windows(fb, frontend.target_frames)
+    scores = torch.cat([act(model(chunk), dim=-1) for chunk in w.split(64)])[:, keyword_ids]  # (W, K)
+    whole = act(model(fb[None]), dim=-1)[0, keyword_ids]
+    return {"windowed_mean": int(scores.mean(0).argmax()), "windowed_max": int(scores.max(0).values.argmax()),
+            "whole": int(whole.argmax())}
+
+
+def accuracy_rows(models: dict, raw: Path, args) -> list[dict]:
+    lengths = [float(x) for x in args.lengths.split(",")]
+    rng = np.random.default_rng([args.seed, 2])
+    clips = {length: [make_recording(raw, length, 1, rng) for _ in range(args.clips if length <= 60
+                                                                        else max(2, args.clips // 2))]
+             for length in lengths}
+    rows = []
+    for name, model in models.items():
+        labels = model.meta["labels"]
+        keyword_ids = [labels.index(k) for k in KEYWORDS]
+        for length, items in clips.items():
+            correct, count, started = {}, 0, time.perf_counter()
+            for audio, truth in items:
+                if not truth:
+                    continue
+                count += 1
+                target = KEYWORDS.index(truth[0]["label"])
+                for mode, answer in clip_answers(model, audio, keyword_ids).items():
+                    correct[mode] = correct.get(mode, 0) + int(answer == target)
+            row = {"model": name, "seconds": length, "clips": count}
+            row.update({mode: round(c / max(count, 1), 3) for mode, c in correct.items()})
+            row["run_s"] = round(time.perf_counter() - started, 1)
+            rows.append(row)
+            log.info("accuracy %s", row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_accuracy(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        for mode, style in (("windowed_mean", "-"), ("windowed_max", "--"), ("whole", ":")):
+            ax.plot([r["seconds"] for r in mine], [r[mode] for r in mine], style, marker="o", label=f"{name} {mode}")
+    ax.axhline(1 / len(KEYWORDS), color="grey", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("clip length (s), one keyword inside")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args) -> int:
+    torch.set_num_threads(1)
+    out, work = Path(args.out), Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    raw = render_raw(work / "kw_raw", args.voices, args.seed)
+    data = build_training_set(raw, work / "kw_train", seed=args.seed)
+    models = {name: trained_model(name, work, data, args.epochs, args.depth, args.noise) for name in MODELS}
+    detection = detection_rows(models, raw, args, work)
+    write_csv(out / "detection.csv", detection)
+    accuracy = accuracy_rows(models, raw, args)
+    write_csv(out / "accuracy.csv", accuracy)
+    plot_accuracy(accuracy, out / "accuracy_vs_length.png")
+    for rows in (detection, accuracy):
+        print(" | ".join(rows[0]))
+        for r in rows:
+            print(" | ".join(str(v) for v in r.values()))
+    return 0

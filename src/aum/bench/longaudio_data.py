@@ -1,0 +1,142 @@
+"""Data for the long-audio benchmark: a keyword set with an `other` class, and long recordings built from it.
+
+The espeak-ng keyword set (`aum.data.synth`) is rendered with KEYWORDS + OTHER_WORDS + UNSEEN_WORDS; the
+training set keeps the keywords, folds OTHER_WORDS and 1 s noise crops into one `other` class (so the model has
+an answer for "no keyword here"), and keeps UNSEEN_WORDS out of training: they are the unrelated speech of the
+long recordings. Long recordings: noise (the synth set's noises, random gains, changing every few seconds),
+unseen words at random times, and test-voice keywords (voices never heard in training) at random
+non-overlapping times; the placements are returned as the ground truth.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from aum.data.readers import NOISE_FOLDER
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off")
+OTHER_WORDS = ("bed", "bird", "cat", "dog", "happy", "house")
+UNSEEN_WORDS = ("tree", "wow", "marvin", "sheila")
+OTHER = "other"
+RATE = 16000
+
+
+def render_raw(out: Path, voices: int = 120, seed: int = 0) -> Path:
+    from aum.data.synth import synthesize_speech_commands
+
+    if not (out / "testing_list.txt").is_file():
+        synthesize_speech_commands(out, words=list(KEYWORDS + OTHER_WORDS + UNSEEN_WORDS), num_voices=voices,
+                                   per_voice=1, seed=seed)
+    return out
+
+
+def _noise_bank(raw: Path) -> list[np.ndarray]:
+    return [soundfile.read(p, dtype="float32")[0] for p in sorted((raw / NOISE_FOLDER).glob("*.wav"))]
+
+
+def build_training_set(raw: Path, out: Path, noise_clips: int = 240, seed: int = 0) -> Path:
+    """Keywords + `other` (OTHER_WORDS and noise crops) in the Speech Commands layout under `out`."""
+    if (out / "testing_list.txt").is_file():
+        return out
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for word in KEYWORDS:
+        shutil.copytree(raw / word, out / word, dirs_exist_ok=True)
+    (out / OTHER).mkdir(exist_ok=True)
+    for word in OTHER_WORDS:
+        for clip in (raw / word).glob("*.wav"):
+            shutil.copy(clip, out / OTHER / f"{word}_{clip.name}")
+    noises = _noise_bank(raw)
+    for i in range(noise_clips):
+        noise = noises[i % len(noises)]
+        start = int(rng.integers(0, noise.size - RATE))
+        clip = noise[start:start + RATE] * float(rng.uniform(0.05, 1.0))
+        soundfile.write(out / OTHER / f"noise{i:04d}_nohash_0.wav", clip, RATE, subtype="PCM_16")
+    shutil.copytree(raw / NOISE_FOLDER, out / NOISE_FOLDER, dirs_exist_ok=True)
+    for name in ("validation_list.txt", "testing_list.txt"):
+        lines = []
+        for rel in (raw / name).read_text().split():
+            word, clip = rel.split("/")
+            if word in KEYWORDS:
+                lines.append(rel)
+            elif word in OTHER_WORDS:
+                lines.append(f"{OTHER}/{word}_{clip}")
+        (out / name).write_text("".join(f"{rel}\n" for rel in lines))
+    return out
+
+
+def test_clips(raw: Path, words) -> list[tuple[str, Path]]:
+    """(word, path) of the test voices' clips of `words`."""
+    return [(rel.split("/")[0], raw / rel) for rel in (raw / "testing_list.txt").read_text().split()
+            if rel.split("/")[0] in words]
+
+
+def _trimmed(path: Path) -> np.ndarray:
+    audio = soundfile.read(path, dtype="float32")[0]
+    loud = np.flatnonzero(np.abs(audio) > 0.02)
+    return audio[loud[0]:loud[-1] + 1] if loud.size else audio
+
+
+def _noise_bed(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples of background: noise types and gains changing every 2-6 s."""
+    out, pos = np.zeros(n, np.float32), 0
+    while pos < n:
+        seg = min(n - pos, int(rng.uniform(2, 6) * RATE))
+        noise = noises[int(rng.integers(len(noises)))]
+        start = int(rng.integers(0, noise.size - seg)) if noise.size > seg else 0
+        piece = np.resize(noise[start:], seg)
+        out[pos:pos + seg] = piece * float(rng.uniform(0.02, 0.2))
+        pos += seg
+    return out
+
+
+def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Generator,
+                   distractors_per_minute: float = 6.0) -> tuple[np.ndarray, list[dict]]:
+    """A long 16 kHz recording and its keywords [{"label", "start", "end"}] (seconds), sorted by time.
+
+    Keywords and unseen-word distractors are placed at random times without overlapping one another
+    (a 0.3 s gap at least); a placement that finds no free spot after many tries is dropped.
+    """
+    n = int(seconds * RATE)
+    audio = _noise_bed(_noise_bank(raw), n, rng)
+    kw_pool, other_pool = test_clips(raw, KEYWORDS), test_clips(raw, UNSEEN_WORDS)
+    taken: list[tuple[int, int]] = []
+    truth = []
+    wanted = [("kw", kw_pool)] * keywords + [("other", other_pool)] * int(distractors_per_minute * seconds / 60)
+    for kind, pool in wanted:
+        word, path = pool[int(rng.integers(len(pool)))]
+        speech = _trimmed(path) * float(rng.uniform(0.6, 1.0))
+        gap = int(0.3 * RATE)
+        for _ in range(200):
+            start = int(rng.integers(0, max(1, n - speech.size)))
+            end = start + speech.size
+            if end <= n and all(end + gap <= a or start >= b + gap for a, b in taken):
+                break
+        else:
+            continue
+        taken.append((start, end))
+        audio[start:end] += speech
+        if kind == "kw":
+            truth.append({"label": word, "start": start / RATE, "end": end / RATE})
+    return np.clip(audio, -1.0, 1.0), sorted(truth, key=lambda t: t["start"])
+
+
+def write_long_file(path: str | Path, seconds: float, rate: int = 44100, seed: int = 0) -> Path:
+    """A long stereo PCM-16 WAV for memory tests (a gliding tone plus noise), written 10 s at a time."""
+    import soundfile as sf
+
+    rng, done = np.random.default_rng(seed), 0
+    total = int(seconds * rate)
+    with sf.SoundFile(str(path), "w", rate, 2, subtype="PCM_16") as f:
+        while done < total:
+            n = min(10 * rate, total - done)
+            t = (done + np.arange(n)) / rate
+            tone = 0.2 * np.sin(2 * np.pi * (300 + 200 * np.sin(2 * np.pi * t / 30)) * t)
+            noise = 0.05 * rng.standard_normal((n, 2))
+            f.write((np.stack([tone, 0.5 * tone], axis=1) + noise).astype(np.float32))
+            done += n
+    return Path(path)

@@ -1,0 +1,58 @@
+"""Long-audio benchmark helpers: recordings hold their keywords where the ground truth says, and events are matched
+to keywords within one hop (label and centre), the rest counted as false alarms."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile
+
+from aum.bench.longaudio import match_events, right_at_keyword
+from aum.bench.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
+from aum.data.readers import NOISE_FOLDER
+
+
+def _fake_raw(root):
+    """A tiny raw set: each word a tone burst of its own pitch, two test voices, one noise."""
+    (root / NOISE_FOLDER).mkdir(parents=True)
+    soundfile.write(root / NOISE_FOLDER / "white.wav", 0.1 * np.random.default_rng(0).standard_normal(RATE * 10), RATE)
+    lines = []
+    for i, word in enumerate(KEYWORDS + UNSEEN_WORDS):
+        (root / word).mkdir()
+        for voice in ("v1", "v2"):
+            t = np.arange(int(0.4 * RATE)) / RATE
+            soundfile.write(root / word / f"{voice}_nohash_0.wav", 0.8 * np.sin(2 * np.pi * (300 + 100 * i) * t), RATE)
+            lines.append(f"{word}/{voice}_nohash_0.wav")
+    (root / "testing_list.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_recording_places_keywords_where_the_truth_says(tmp_path):
+    raw = _fake_raw(tmp_path / "raw")
+    audio, truth = make_recording(raw, 60.0, 6, np.random.default_rng(3))
+    assert audio.shape == (60 * RATE,) and len(truth) == 6
+    assert all(t["label"] in KEYWORDS for t in truth)
+    assert [t["start"] for t in truth] == sorted(t["start"] for t in truth)
+    for a, b in zip(truth, truth[1:]):
+        assert b["start"] >= a["end"] + 0.29  # never overlapping
+    loud = [np.abs(audio[int(t["start"] * RATE):int(t["end"] * RATE)]).mean() for t in truth]
+    quiet = np.abs(audio).mean()
+    assert min(loud) > quiet  # the keyword is really there
+
+
+def test_match_events_within_one_hop():
+    truth = [{"label": "yes", "start": 10.0, "end": 10.5}, {"label": "no", "start": 20.0, "end": 20.4}]
+    events = [{"label": "yes", "start": 9.6, "end": 11.1, "score": 0.9},     # centre 10.35: 0.1 off
+              {"label": "no", "start": 21.0, "end": 22.0, "score": 0.8},     # 1.3 s off: a false alarm
+              {"label": "other", "start": 0.0, "end": 5.0, "score": 0.9},    # never an alarm
+              {"label": "up", "start": 30.0, "end": 31.0, "score": 0.7}]     # a false alarm
+    found, errors, alarms = match_events(truth, events, hop=0.25)
+    assert found == 1 and np.allclose(errors, [0.1]) and alarms == 2
+
+
+def test_right_at_keyword_uses_the_nearest_window():
+    truth = [{"label": "yes", "start": 1.0, "end": 1.5}]
+    windows = [{"start": 0.0, "end": 1.0, "scores": {"yes": 0.9, "no": 0.1}},
+               {"start": 0.75, "end": 1.75, "scores": {"yes": 0.2, "no": 0.8}}]
+    assert right_at_keyword(truth, windows) == 0
+    windows[1]["scores"] = {"yes": 0.6, "no": 0.4}
+    assert right_at_keyword(truth, windows) == 1
