@@ -51,8 +51,8 @@ def test_transformer_baseline_exports(tmp_path):
 
 
 def test_auto_scan_is_the_loop_on_short_inputs_only():
-    model = tiny()  # 32 bins -> 2 frequency rows of patches
-    assert choose_scan(model, 48) == "loop" and choose_scan(model, 16 * 40) == "parallel"
+    model = tiny()  # 32 bins -> 2 frequency rows of patches, 1 layer
+    assert choose_scan(model, 48) == "loop" and choose_scan(model, 16 * 600) == "parallel"
     assert choose_scan(model, 48, "ref") == "ref"
 
 

@@ -10,7 +10,8 @@ Mamba models: the eager CPU scan is a custom autograd Function with in-place ste
 for the export every mixer switches to a traceable scan (`scan`): "loop" (`aum.ops.scan_loop`: a lean per-step
 loop, unrolled at the export length: fastest to run, export time grows with the length), "parallel"
 (`aum.ops.scan_parallel`: a log-depth prefix scan, quick to export at any length, slower to run) or "ref" (the
-reference loop, more ops per step). "auto" (default) takes "loop" up to LOOP_MAX_TOKENS tokens, else "parallel".
+reference loop, more ops per step). "auto" (default) takes "loop" while tokens x layers <= LOOP_MAX_STEPS, else
+"parallel".
 The choice is logged with a warning that the graph is slower than eager PyTorch; docs/EXPORT.md has the measured
 trade-off.
 """
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = {"onnx": "model.onnx", "exported-program": "model.pt2"}
 EXPORT_SCANS = ("parallel", "loop", "ref")
-LOOP_MAX_TOKENS = 64  # unrolled loops export in under a minute up to here (measured, docs/EXPORT.md)
+# unrolled steps (tokens x layers) up to which "auto" exports the loop: 1000 took ~10 min on a contended 2-core CPU
+LOOP_MAX_STEPS = 1000
 INFO_FILE = "export.json"
 
 
@@ -64,7 +66,8 @@ def choose_scan(model, frames: int, scan: str = "auto") -> str:
     if scan != "auto":
         return scan
     n_f, n_t = model.patch_grid(frames)
-    return "loop" if n_f * n_t + model.num_prefix_tokens <= LOOP_MAX_TOKENS else "parallel"
+    steps = (n_f * n_t + model.num_prefix_tokens) * model.config.depth
+    return "loop" if steps <= LOOP_MAX_STEPS else "parallel"
 
 
 def example_input(model, frames: int, batch: int = 2, seed: int = 0) -> torch.Tensor:

@@ -13,7 +13,7 @@ def register(sub) -> None:
     p.add_argument("--frames", type=int, default=None, help="fixed input frames (default: the training length)")
     p.add_argument("--scan", default="auto", choices=["auto", "loop", "parallel", "ref"],
                    help="traceable selective scan for Mamba models: loop (per-step, fastest to run), parallel "
-                   "(log-depth, quick to export); auto: loop up to 64 tokens, else parallel")
+                   "(log-depth, quick to export); auto: loop up to 1000 tokens x layers, else parallel")
     p.add_argument("--out", default=None, help="output folder (default: CHECKPOINT/export)")
     p.add_argument("--no-check", action="store_true", help="skip running the export against PyTorch")
     p.set_defaults(func=run)
