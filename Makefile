@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # The CPU wheel on a laptop or CI; set TORCH="torch" (or a CUDA build) on a GPU server.
 TORCH  ?= torch==2.13.0
 # Triton is only used on CUDA machines, and in CI through TRITON_INTERPRET=1 (Linux x86-64 wheels only).
-EXTRAS ?= $(shell $(PYTHON) -c "import platform,sys; print('dev,triton' if sys.platform=='linux' and platform.machine()=='x86_64' else 'dev')")
+EXTRAS ?= $(shell $(PYTHON) -c "import platform,sys; print('dev,export,serve,webtest,triton' if sys.platform=='linux' and platform.machine()=='x86_64' else 'dev,export,serve,webtest')")
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q --no-deps "hearvalidator==2021.0.2"  # its tensorflow requirement is unused here
 	touch $(STAMP)
 
 setup: $(STAMP) sysdeps
@@ -27,6 +28,11 @@ sysdeps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null) \
 	      || echo "warning: could not install espeak-ng; speech tests will be skipped"; \
 	  else echo "note: install espeak-ng (e.g. 'sudo apt-get install espeak-ng') for the spoken-keyword demo"; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test of aum serve will be skipped"; \
+	  else echo "note: install chromium and chromium-driver for the browser test of 'aum serve'"; fi; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

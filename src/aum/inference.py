@@ -55,16 +55,20 @@ def features(waveform, sample_rate: int, frontend) -> torch.Tensor:
 
 def windows(fb: torch.Tensor, length: int, hop: int | None = None) -> torch.Tensor:
     """(frames, bins) -> (W, length, bins): windows every `hop` frames, the last one ending at the clip's end."""
+    return torch.stack([fb[s:s + length] for s in window_starts(fb.shape[0], length, hop)])
+
+
+def window_starts(frames: int, length: int, hop: int | None = None) -> list[int]:
+    """First frame of each window (see `windows`)."""
     if hop is not None and hop <= 0:
         from aum.errors import ConfigError
 
         raise ConfigError(f"hop must be a positive number of frames, got {hop}")
     hop = hop or max(1, length // 2)
-    frames = fb.shape[0]
     starts = list(range(0, max(frames - length, 0) + 1, hop))
     if starts[-1] + length < frames:
         starts.append(frames - length)
-    return torch.stack([fb[s:s + length] for s in starts])
+    return starts
 
 
 def _model_inputs(model, waveform, sample_rate: int, whole: bool, hop: int | None) -> torch.Tensor:
@@ -83,11 +87,17 @@ def _activation(model) -> str:
 def clip_scores(model, waveform, sample_rate: int, whole: bool = False, hop: int | None = None,
                 batch_size: int = 16) -> np.ndarray:
     """(classes,) scores of one clip: window scores (sigmoid, or softmax for CE-trained models) averaged."""
+    return window_scores(model, waveform, sample_rate, whole, hop, batch_size).mean(axis=0)
+
+
+@torch.no_grad()
+def window_scores(model, waveform, sample_rate: int, whole: bool = False, hop: int | None = None,
+                  batch_size: int = 16) -> np.ndarray:
+    """(W, classes) scores of each window (`window_starts` gives their first frames); W = 1 when whole."""
     model.eval()
     x = _model_inputs(model, waveform, sample_rate, whole, hop)
     act = torch.softmax if _activation(model) == "softmax" else (lambda t, dim: torch.sigmoid(t))
-    scores = torch.cat([act(model(chunk).float(), dim=-1) for chunk in x.split(batch_size)])  # (W, C)
-    return scores.mean(dim=0).cpu().numpy()
+    return torch.cat([act(model(chunk).float(), dim=-1) for chunk in x.split(batch_size)]).cpu().numpy()
 
 
 def top_labels(scores: np.ndarray, labels: list[str], k: int = 5) -> list[tuple[str, float]]:

@@ -33,3 +33,4 @@ def script_main(module, argv: list[str] | None = None) -> int:
     return module.run(parser.parse_args(argv))
 
 
+

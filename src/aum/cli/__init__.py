@@ -10,7 +10,7 @@ import os
 import sys
 
 # sub-command modules, in the order `aum --help` lists them
-COMMANDS = ["demo", "train", "pretrain", "eval", "predict", "embed", "data", "models", "bench"]
+COMMANDS = ["demo", "train", "pretrain", "eval", "predict", "embed", "export", "serve", "data", "models", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ BENCHES = {
     "models": "AuM/SSAMBA vs AST/SSAST: time and peak memory vs tokens, inference and training step",
     "longaudio": "keywords found in long recordings (timeline), accuracy vs input length, AuM vs AST",
     "threads": "CPU thread policies: inference time quiet and under a concurrent load",
+    "export": "an ONNX export under onnxruntime beside eager PyTorch (CPU time, parity, export cost)",
 }
 
 

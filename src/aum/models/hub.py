@@ -1,4 +1,5 @@
-"""`save_pretrained` / `from_pretrained`: `model.safetensors` + `config.json` ({model_name, model_config, meta})."""
+"""`save_pretrained` / `from_pretrained`: `model.safetensors` + `config.json` ({model_name, model_config, meta}),
+and a `README.md` model card (`aum.models.card`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from aum.fileinfo import respect_umask
 from aum.models.base import AudioModel
+from aum.models.card import write_model_card
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +26,10 @@ def save_pretrained(model: AudioModel, directory: str | Path, meta: dict[str, An
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(directory / WEIGHTS))
     respect_umask(directory / WEIGHTS)  # safetensors creates 0600; config.json gets the umask's mode
-    info = {"model_name": model.model_name, "model_config": model.config.to_dict(),
-            "meta": dict(model.meta if meta is None else meta)}
+    saved_meta = dict(model.meta if meta is None else meta)
+    info = {"model_name": model.model_name, "model_config": model.config.to_dict(), "meta": saved_meta}
     (directory / CONFIG).write_text(json.dumps(info, indent=2) + "\n")
+    write_model_card(model, directory, saved_meta)
     log.info("saved %s to %s", model.model_name, directory)
     return directory
 

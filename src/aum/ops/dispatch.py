@@ -4,6 +4,8 @@ Backends:
 - "ref": the per-step loop (`scan_ref.py`), the readable twin of every other backend.
 - "numba": the compiled CPU kernel (`scan_numba.py`), for CPU tensors, when numba is importable.
 - "cpu": the chunked plain-torch path (`scan_cpu.py`); pure torch, so it also runs (slowly) on any device.
+- "parallel": a log-depth prefix scan of plain tensor ops (`scan_parallel.py`), traceable by torch.export / ONNX.
+- "loop": a lean per-step loop (`scan_loop.py`), traceable; the exported graph grows with the length.
 - "triton": the Triton kernel (`triton_scan.py`), for CUDA tensors.
 - "mamba_ssm": the official CUDA kernel, when `mamba_ssm.ops.selective_scan_interface` is importable.
 "auto" picks "triton" for CUDA inputs when it is available, else "mamba_ssm", else "cpu" (with a warning);
@@ -21,11 +23,13 @@ import torch
 
 from aum.errors import UnavailableError
 from aum.ops.scan_cpu import bidirectional_scan_cpu, selective_scan_cpu
+from aum.ops.scan_loop import selective_scan_loop
+from aum.ops.scan_parallel import selective_scan_parallel
 from aum.ops.scan_ref import MERGES, bidirectional_by_two_scans, bidirectional_scan_ref, selective_scan_ref
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("ref", "cpu", "numba", "triton", "mamba_ssm")
+BACKENDS = ("ref", "cpu", "numba", "parallel", "loop", "triton", "mamba_ssm")
 _MAMBA_SSM_MODULE = "mamba_ssm.ops.selective_scan_interface"
 _logged_choices: set[tuple[str, str]] = set()
 
@@ -50,7 +54,9 @@ def _numba_status() -> tuple[bool, str]:
     return importlib.import_module("aum.ops.scan_numba").numba_status()
 
 
-_PROBES = {"ref": lambda: (True, ""), "cpu": lambda: (True, ""), "numba": _numba_status, "triton": _triton_status,
+_ALWAYS = lambda: (True, "")  # noqa: E731 - plain torch backends
+_PROBES = {"ref": _ALWAYS, "cpu": _ALWAYS, "numba": _numba_status, "parallel": _ALWAYS, "loop": _ALWAYS,
+           "triton": _triton_status,
            "mamba_ssm": _mamba_ssm_status}
 
 
@@ -116,14 +122,15 @@ def _scan_function(name: str):
         return importlib.import_module("aum.ops.triton_scan").selective_scan_triton
     if name == "numba":
         return importlib.import_module("aum.ops.scan_numba").selective_scan_numba
-    return {"ref": selective_scan_ref, "cpu": selective_scan_cpu, "mamba_ssm": _mamba_ssm_scan}[name]
+    return {"ref": selective_scan_ref, "cpu": selective_scan_cpu, "parallel": selective_scan_parallel,
+            "loop": selective_scan_loop, "mamba_ssm": _mamba_ssm_scan}[name]
 
 
 def _bidirectional_function(name: str):
     if name == "triton":
         return importlib.import_module("aum.ops.triton_scan").bidirectional_scan_triton
-    if name == "mamba_ssm":
-        return functools.partial(bidirectional_by_two_scans, _mamba_ssm_scan)
+    if name in ("mamba_ssm", "parallel", "loop"):
+        return functools.partial(bidirectional_by_two_scans, _scan_function(name))
     if name == "numba":
         return importlib.import_module("aum.ops.scan_numba").bidirectional_scan_numba
     return {"ref": bidirectional_scan_ref, "cpu": bidirectional_scan_cpu}[name]

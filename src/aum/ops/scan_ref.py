@@ -49,12 +49,7 @@ def selective_scan_ref(
     return_last_state: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     dtype_in = u.dtype
-    dtype = torch.float64 if dtype_in == torch.float64 else torch.float32
-    u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
-    if delta_bias is not None:
-        delta = delta + delta_bias.to(dtype)[None, :, None]
-    if delta_softplus:
-        delta = F.softplus(delta)
+    u, delta, A, B, C = prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     batch, dim, length = u.shape
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N)
     ys = []  # (B, D) per step, in scan order
@@ -65,12 +60,30 @@ def selective_scan_ref(
         h = dA * h + dBu
         ys.append(torch.einsum("bdn,bn->bd", h, C[:, :, t]))  # (B, D)
     y = torch.stack(ys[::-1] if reverse else ys, dim=-1)  # (B, D, L) in time order
-    if D is not None:
-        y = y + u * D.to(dtype)[None, :, None]
-    if z is not None:
-        y = y * F.silu(z.to(dtype))
-    y = y.to(dtype_in)
+    y = finish_output(y, u, D, z, dtype_in)
     return (y, h) if return_last_state else y
+
+
+def prepare_inputs(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                   delta_bias: OptionalTensor, delta_softplus: bool) -> tuple[torch.Tensor, ...]:
+    """u, delta, A, B, C in the compute dtype (fp64 for fp64 input, else fp32); delta with bias and softplus."""
+    dtype = torch.float64 if u.dtype == torch.float64 else torch.float32
+    u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(dtype)[None, :, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    return u, delta, A, B, C
+
+
+def finish_output(y: torch.Tensor, u: torch.Tensor, D: OptionalTensor, z: OptionalTensor,
+                  dtype_in: torch.dtype) -> torch.Tensor:
+    """y + D * u, gated by silu(z), cast back to the input dtype."""
+    if D is not None:
+        y = y + u * D.to(y.dtype)[None, :, None]
+    if z is not None:
+        y = y * F.silu(z.to(y.dtype))
+    return y.to(dtype_in)
 
 
 MERGES = ("sum", "mean")

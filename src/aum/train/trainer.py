@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 
 from aum.errors import RunInterrupted, TrainingError
+from aum.models.card import training_record
 from aum.train import checkpoint as ckpt
 from aum.train.config import Config, save_config
 from aum.train.distributed import DistInfo, barrier, broadcast_object
@@ -52,6 +53,7 @@ class Trainer:
         self.train_loader, self.val_loader = train_loader, val_loader
         self.has_val = broadcast_object(val_loader is not None, self.info)  # rank 0 alone holds the loader
         self.meta, self.progress = dict(meta or {}), progress or Progress()
+        self.last_metrics: dict | None = None  # latest validation metrics, recorded in checkpoints
         self.model = model.to(self.device)
         self.amp = cfg.train.amp in ("auto", "bf16") and self.device.type == "cuda"
         if cfg.train.amp not in ("auto", "bf16", "off"):
@@ -124,7 +126,9 @@ class Trainer:
     def _save(self, name: str, model: torch.nn.Module, state: dict | None) -> None:
         if not self.info.is_main:
             return
-        meta = {**self.meta, **self.task.checkpoint_meta(), "trained": {"epoch": self.epoch, "step": self.step}}
+        splits = {"val_split": self.cfg.train.val_split} if self.has_val else {}
+        meta = {**self.meta, **self.task.checkpoint_meta(),
+                "trained": training_record(self.epoch, self.step, self.cfg.data, splits, self.last_metrics)}
 
         def fill(tmp: Path) -> None:
             ckpt.save_model_dir(model, tmp, meta)
@@ -271,7 +275,7 @@ class Trainer:
         self._check_bad_share(bad)
         summary = {**summary, "bad_clips": bad}
         if self.has_val and ((self.epoch + 1) % max(1, cfg.eval_every_epochs) == 0 or last_epoch):
-            metrics = self.evaluate()
+            metrics = self.last_metrics = self.evaluate()
             summary.update(metrics)
             self.schedule.on_metric(metrics.get(self.plateau_metric))
             self.logger.log_eval(self.step, {"epoch": self.epoch, **metrics})
