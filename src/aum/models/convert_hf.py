@@ -144,21 +144,6 @@ def hf_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], tuple[int, int]]
     return sd, grid_shape(fields["mel_bins"], fields["input_frames"], fields["patch_size"], fields["patch_stride"])
 
 
-def load_hf_folder(path: Path) -> AudioModel:
-    """An `ASTForAudioClassification` folder as our AST (strict), with `meta` labels and frontend."""
-    from aum.models.ast import SIZES
-    from aum.models.checkpoints import LoadReport, load_state_dict_checked
-    from aum.models.registry import build_model, get_config
-
-    fields = hf_config_fields(path)
-    size = next((s for s, (d, h) in SIZES.items() if (d, h) == (fields["embed_dim"], fields["num_heads"])), "base")
-    model = build_model(f"ast_{size}", get_config(f"ast_{size}", **fields))
-    sd, grid = hf_state_dict(path)
-    load_state_dict_checked(model, sd, LoadReport(source=str(path)), strict=True, grid=grid)
-    model.meta = hf_meta(path)
-    return model
-
-
 def _check_exportable(model: AudioModel) -> ASTConfig:
     """The AST / SSAST config of an exportable `model`; a one-line error listing every problem otherwise."""
     cfg = model.config

@@ -38,7 +38,7 @@ def from_pretrained(directory_or_file: str | Path) -> AudioModel:
     """Rebuild the model from `config.json` and load its weights strictly; `model.meta` is restored."""
     from aum.checkpoint_io import load_weights, read_json_file
     from aum.errors import CheckpointError
-    from aum.models.convert_hf import check_not_foreign, files_found, is_hf_folder, load_hf_folder
+    from aum.models.convert_hf import check_not_foreign, files_found, is_hf_folder
     from aum.models.registry import build_model, get_config
 
     path = Path(directory_or_file)
@@ -57,4 +57,20 @@ def from_pretrained(directory_or_file: str | Path) -> AudioModel:
         raise CheckpointError(directory / CONFIG, f"does not describe a model ({e})") from None
     load_weights(model, weights)
     model.meta = info.get("meta") or {}
+    return model
+
+
+def load_hf_folder(path: Path) -> AudioModel:
+    """An `ASTForAudioClassification` folder as our AST (strict), with `meta` labels and frontend."""
+    from aum.models.ast import SIZES
+    from aum.models.checkpoints import LoadReport, load_state_dict_checked
+    from aum.models.convert_hf import hf_config_fields, hf_meta, hf_state_dict
+    from aum.models.registry import build_model, get_config
+
+    fields = hf_config_fields(path)
+    size = next((s for s, (d, h) in SIZES.items() if (d, h) == (fields["embed_dim"], fields["num_heads"])), "base")
+    model = build_model(f"ast_{size}", get_config(f"ast_{size}", **fields))
+    sd, grid = hf_state_dict(path)
+    load_state_dict_checked(model, sd, LoadReport(source=str(path)), strict=True, grid=grid)
+    model.meta = hf_meta(path)
     return model

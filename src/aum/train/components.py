@@ -9,8 +9,10 @@ config dataclass (`register_task(name, builder, config_type)`), augmentations `A
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from aum.train.config import Config, ConfigError, section_from_dict
+from aum.errors import ConfigError
+from aum.train.sections import section_from_dict
 
 MODEL_KEYS = {"name", "pretrained", "checkpoint_stride"}  # consumed by create_model itself, not the model config
 
@@ -45,7 +47,7 @@ def check_task(task: dict) -> None:
         section_from_dict(TASK_CONFIGS[name], {k: v for k, v in task.items() if k != "name"}, "task")
 
 
-def check_components(cfg: Config) -> None:
+def check_components(cfg: Any) -> None:  # an aum.train.config.Config (config.py calls this)
     """Raise a one-line ConfigError for an unknown model name, data format, task name or key in any section."""
     from aum.data.augment import AugmentConfig
     from aum.data.build import reader_options

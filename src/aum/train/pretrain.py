@@ -100,7 +100,7 @@ class PretrainTask:
 
 
 def build_pretrain_task(task_cfg: dict, train_dataset=None) -> PretrainTask:
-    from aum.train.config import section_from_dict
+    from aum.train.sections import section_from_dict
 
     cfg = section_from_dict(PretrainConfig, task_cfg, "task")
     if cfg.objective not in ("joint", "discriminative", "generative"):

@@ -120,7 +120,7 @@ class ClassificationTask:
 
 
 def build_classification_task(task_cfg: dict, train_dataset) -> ClassificationTask:
-    from aum.train.config import section_from_dict
+    from aum.train.sections import section_from_dict
 
     cfg = section_from_dict(ClassificationConfig, task_cfg, "task")
     return ClassificationTask(cfg, list(train_dataset.labels), bool(train_dataset.multilabel))
