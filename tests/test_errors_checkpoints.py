@@ -166,7 +166,7 @@ def test_model_safetensors_respects_the_umask(tmp_path):
     finally:
         os.umask(old)
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (tmp_path / "m").iterdir()}
-    assert modes == {"model.safetensors": "0o644", "config.json": "0o644"}
+    assert modes == {"model.safetensors": "0o644", "config.json": "0o644", "README.md": "0o644"}  # + the model card
 
 
 def test_a_config_json_that_does_not_match_its_weights(copy, capsys, tmp_path):

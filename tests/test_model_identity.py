@@ -32,7 +32,10 @@ def test_official_pth_gets_a_frontend_so_predict_works(tmp_path):
 
 def test_create_model_from_our_folder_keeps_its_meta(tmp_path):
     model = create_model("aum_tiny", depth=1, num_classes=2, input_frames=128)
-    save_pretrained(model, tmp_path / "m", meta={"labels": ["a", "b"], "frontend": {"target_frames": 128}})
+    from aum.audio import Frontend
+
+    frontend = Frontend.preset("speechcommands", target_frames=128).to_dict()
+    save_pretrained(model, tmp_path / "m", meta={"labels": ["a", "b"], "frontend": frontend})
     loaded = create_model("aum_tiny", pretrained=tmp_path / "m", depth=1, num_classes=2, input_frames=128)
     assert loaded.meta["labels"] == ["a", "b"]
 
