@@ -37,6 +37,8 @@ def pretrain_epochs(run_dir: Path) -> list[dict]:
     loss, nce, mse and masked accuracy, from the Trainer's `logs/train.csv` and `logs/eval.csv`."""
     def read(name):
         path = Path(run_dir) / "logs" / name
+        if not path.is_file():  # train.csv: no step logged yet in a very short run
+            return []
         with open(path, newline="") as f:
             return list(csv.DictReader(f))
 
