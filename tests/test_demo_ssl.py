@@ -6,7 +6,6 @@ import re
 import shutil
 
 import pytest
-import torch
 
 from aum.cli import main
 from aum.cli.demo_ssl import recipe_overrides
@@ -18,16 +17,8 @@ TINY = ["pretrain_epochs=1", "finetune_epochs=1", "pretrain_batch=4", "finetune_
         "mel_bins=32", "mask_size=3", "train.max_steps=2"]
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @needs_espeak
-def test_demo_ssl_end_to_end_tiny(tmp_path, capsys, one_thread):
+def test_demo_ssl_end_to_end_tiny(tmp_path, capsys):
     out = tmp_path / "ssl"
     code = main(["demo", "ssl", "--out", str(out), "--words", "2", "--voices", "6", "--corpus-voices", "4",
                  "--corpus-clips", "4", "--seeds", "2", *TINY])

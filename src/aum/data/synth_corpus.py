@@ -15,7 +15,6 @@ import csv
 import hashlib
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from aum.data.synth import (
     Voice,
     english_voices,
     espeak_binary,
+    map_tasks,
     utterance,
     voice_variants,
 )
@@ -96,12 +96,7 @@ def synthesize_unlabeled(out: str | Path, num_voices: int = 300, clips_per_voice
     voices = corpus_voices(num_voices, seed, english_voices(binary), voice_variants(binary), exclude)
     started = time.perf_counter()
     tasks = [(binary, str(out), v, clips_per_voice, seed, i) for i, v in enumerate(voices)]
-    jobs = jobs or min(len(tasks), os.cpu_count() or 1)
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            rendered = list(pool.map(render_corpus_voice, tasks))
-    else:
-        rendered = [render_corpus_voice(t) for t in tasks]
+    rendered = map_tasks(render_corpus_voice, tasks, jobs or min(len(tasks), os.cpu_count() or 1))
     with open(out / "corpus.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["voice_id", "k", "text", "language", "variant", "pitch", "speed"])
