@@ -40,6 +40,9 @@ def test_demo_ssl_end_to_end_tiny(tmp_path, capsys):
     with open(out / "unlabeled" / "corpus.csv") as f:
         pairs = {(r["language"], r["variant"]) for r in csv.DictReader(f)}
     assert not pairs & held_out_voices(out / "keywords")
+    # a re-run reuses the data and redoes the runs (here one encoder, one seed)
+    assert main(["demo", "ssl", "--out", str(out), "--encoders", "ssast", "--seeds", "1", *TINY]) == 0
+    assert "(1 seeds)" in capsys.readouterr().out and not (out / "finetune_ssamba_scratch_seed0").exists()
 
 
 @needs_espeak

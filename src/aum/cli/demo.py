@@ -40,7 +40,7 @@ def register(sub) -> None:
                        description="End-to-end demo: espeak-ng keyword set -> train AuM-tiny -> accuracy on "
                        "unseen voices -> classify one file. Re-running reuses DIR/data and retrains DIR/run. "
                        "`aum demo ssl [options] [recipe=value ...]`: SSAMBA/SSAST/AuM pretraining vs scratch.")
-    p.add_argument("--out", default=None, help="demo folder (default demo_out; demo_ssl_out for `ssl`)")
+    p.add_argument("--out", default=None, help="demo folder (default demo_out; demo_out_ssl for `ssl`)")
     p.add_argument("--words", type=int, default=DEMO_WORDS, help=f"keywords (default {DEMO_WORDS})")
     p.add_argument("--voices", type=int, default=DEMO_VOICES, help=f"speakers (default {DEMO_VOICES})")
     p.add_argument("--per-voice", type=int, default=DEMO_PER_VOICE, help="clips per word and voice")

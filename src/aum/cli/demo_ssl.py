@@ -4,6 +4,7 @@
    voices), unless `--unlabeled DIR` (any audio tree) is given or OUT/unlabeled already holds it;
 2. keyword task: the espeak-ng Speech Commands-layout set, or `--data DIR`; the labeled set is `--label-fraction`
    of its training voices (speaker-disjoint validation/test voices kept);
+   (re-running reuses the rendered data and the feature cache, and redoes the runs);
 3. per encoder (`--encoders`): pretrain once (reduced depth, said in the output), then per seed fine-tune from the
    pretrained and from random init, and probe the frozen encoders with logistic regression;
 4. a table (mean ± half range over seeds) and the closing `ssl gain:` line (the first encoder's gains).
@@ -14,10 +15,11 @@ The arguments live on the `demo` parser (`aum demo ssl --encoders ssamba`); see 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 
-SSL_DEFAULT_OUT = "demo_ssl_out"
+SSL_DEFAULT_OUT = "demo_out_ssl"
 SSL_OPTIONS = ("unlabeled", "data", "encoders", "seeds", "label_fraction", "corpus_voices", "corpus_clips")
 CORPUS_VOICES, CORPUS_CLIPS = 300, 16  # the generated unlabeled corpus: 4,800 clips
 
@@ -25,7 +27,7 @@ CORPUS_VOICES, CORPUS_CLIPS = 300, 16  # the generated unlabeled corpus: 4,800 c
 def add_ssl_arguments(parser) -> None:
     from aum.train.ssl_experiment import ENCODERS
 
-    group = parser.add_argument_group("aum demo ssl (pretraining pretrained vs scratch; default out demo_ssl_out)")
+    group = parser.add_argument_group("aum demo ssl (pretraining pretrained vs scratch; default out demo_out_ssl)")
     group.add_argument("--unlabeled", default=None, metavar="DIR", help="audio folder to pretrain on instead of "
                        "the generated corpus")
     group.add_argument("--data", default=None, metavar="DIR", help="Speech Commands-layout folder for the "
@@ -67,9 +69,10 @@ def run_ssl(args, overrides: list[str]) -> int:
     if not args.data:
         print(ensure_data(keywords, args.words, args.voices, args.per_voice))
     labeled = out / "labeled"
-    if not (labeled / "testing_list.txt").is_file():
-        kept = speaker_subset(keywords, labeled, args.label_fraction or 0.1)
-        print(f"labeled set: {len(kept)} training voices of {keywords} ({labeled}, symlinks)")
+    for previous in [labeled, *out.glob("pretrain_*"), *out.glob("finetune_*")]:  # a re-run redoes the runs
+        shutil.rmtree(previous, ignore_errors=True)
+    kept = speaker_subset(keywords, labeled, args.label_fraction or 0.1)
+    print(f"labeled set: {len(kept)} training voices of {keywords} ({labeled}, symlinks)")
     unlabeled = Path(args.unlabeled) if args.unlabeled else out / "unlabeled"
     if not args.unlabeled and not (unlabeled / "corpus.csv").is_file():
         info = synthesize_unlabeled(unlabeled, args.corpus_voices or CORPUS_VOICES, args.corpus_clips or CORPUS_CLIPS,
