@@ -45,6 +45,11 @@ test: setup lint
 demo: setup
 	$(VENV)/bin/aum demo --out $(DEMO_OUT)
 
+# does SSAMBA pretraining help? pretrained vs scratch, 3 encoders x 3 seeds, CPU (see BENCHMARKS.md)
+.PHONY: demo-ssl
+demo-ssl: setup
+	$(VENV)/bin/aum demo ssl --out $(DEMO_OUT)_ssl
+
 bench: setup
 	for b in fbank scan models; do $(VENV)/bin/aum bench $$b --out bench_out/$$b || exit 1; done
 

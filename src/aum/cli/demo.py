@@ -24,14 +24,19 @@ TARGET_ACCURACY, TARGET_SECONDS = 0.80, 600
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="generate spoken keywords, train AuM-tiny on CPU, test on unseen voices",
+    from aum.cli.demo_ssl import add_ssl_arguments
+
+    p = sub.add_parser("demo", help="generate spoken keywords, train AuM-tiny on CPU, test on unseen voices "
+                       "(`aum demo ssl`: does pretraining help?)",
                        description="End-to-end demo: espeak-ng keyword set -> train AuM-tiny -> accuracy on "
-                       "unseen voices -> classify one file. Re-running reuses DIR/data and retrains DIR/run.")
-    p.add_argument("--out", default="demo_out", help="demo folder (data/, run/)")
+                       "unseen voices -> classify one file. Re-running reuses DIR/data and retrains DIR/run. "
+                       "`aum demo ssl [options] [recipe=value ...]`: SSAMBA/SSAST/AuM pretraining vs scratch.")
+    p.add_argument("--out", default=None, help="demo folder (default demo_out; demo_out_ssl for `ssl`)")
     p.add_argument("--words", type=int, default=DEMO_WORDS, help=f"keywords (default {DEMO_WORDS})")
     p.add_argument("--voices", type=int, default=DEMO_VOICES, help=f"speakers (default {DEMO_VOICES})")
     p.add_argument("--per-voice", type=int, default=DEMO_PER_VOICE, help="clips per word and voice")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides, e.g. train.epochs=6")
+    add_ssl_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -65,12 +70,16 @@ def model_description(cfg) -> str:
 
 
 def run(args) -> int:
+    from aum.cli.demo_ssl import check_ssl_arguments, run_ssl
     from aum.cli.train import RichProgress
     from aum.models import from_pretrained
     from aum.train import run_training
 
+    if args.overrides[:1] == ["ssl"]:
+        return run_ssl(args, args.overrides[1:])
+    check_ssl_arguments(args)
     started = time.perf_counter()
-    out = Path(args.out)
+    out = Path(args.out or "demo_out")
     print(ensure_data(out / "data", args.words, args.voices, args.per_voice))
     cfg = demo_config(out / "data", out / "feature_cache", args.overrides)
     print(f"training {model_description(cfg)} on CPU: {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, "

@@ -162,6 +162,14 @@ def render_voice(task: tuple) -> list[str]:
     return written
 
 
+def map_tasks(func, tasks: list, jobs: int) -> list:
+    """`[func(t) for t in tasks]`, in a process pool of `jobs` workers when jobs > 1 (order kept)."""
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(func, tasks))
+    return [func(t) for t in tasks]
+
+
 def noise_signals(seed: int, seconds: float = 10.0) -> dict[str, np.ndarray]:
     """A few background noises (white, pink, brown, mains hum, babble-like) at 16 kHz."""
     rng = np.random.default_rng([seed, 999_999])
@@ -220,11 +228,7 @@ def synthesize_speech_commands(out: str | Path, words: list[str] | None = None, 
     started = time.perf_counter()
     tasks = [(binary, str(out), v, words, per_voice, seed, i) for i, v in enumerate(voices)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            written = list(pool.map(render_voice, tasks))
-    else:
-        written = [render_voice(t) for t in tasks]
+    written = map_tasks(render_voice, tasks, jobs)
     _write_tables(out, voices, written)
     seconds = time.perf_counter() - started
     counts = {s: sum(v.split == s for v in voices) for s in ("train", "val", "test")}

@@ -1,0 +1,71 @@
+"""`aum demo ssl` end to end at a tiny size (seconds): corpus, keyword set, pretraining, fine-tuning, probes,
+table and the closing gain line; and its argument checks."""
+
+import csv
+import re
+import shutil
+
+import pytest
+
+from aum.cli import main
+from aum.cli.demo_ssl import recipe_overrides
+from aum.data.synth_corpus import corpus_voices, held_out_voices, synthesize_unlabeled
+from aum.train.ssl_experiment import SSLRecipe
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+TINY = ["pretrain_epochs=1", "finetune_epochs=1", "pretrain_batch=4", "finetune_batch=4", "frames=48",
+        "mel_bins=32", "mask_size=3", "train.max_steps=2"]
+
+
+@needs_espeak
+def test_demo_ssl_end_to_end_tiny(tmp_path, capsys):
+    out = tmp_path / "ssl"
+    code = main(["demo", "ssl", "--out", str(out), "--words", "2", "--voices", "6", "--corpus-voices", "4",
+                 "--corpus-clips", "4", "--seeds", "2", *TINY])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "depth 2 of 24 (reduced for a CPU demo)" in text
+    assert re.search(r"^ssl gain: fine-tune [+-]\d+\.\d points, linear probe [+-]\d+\.\d points \(2 seeds\)$",
+                     text.strip().splitlines()[-1])
+    for encoder in ("ssamba", "ssast", "aum"):
+        assert re.search(rf"^{encoder} +\d+\.\d ± \d+\.\d", text, re.MULTILINE), encoder
+    with open(out / "ssl_results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 * 2 * 2  # encoders x seeds x (pretrained, scratch)
+    with open(out / "pretrain_curves.csv") as f:
+        curves = list(csv.DictReader(f))
+    assert {r["encoder"] for r in curves} == {"ssamba", "ssast", "aum"} and all(r["val_masked_acc"] for r in curves)
+    assert (out / "pretrain_curves.png").stat().st_size > 0
+    # no test voice of the keyword set is in the generated corpus
+    with open(out / "unlabeled" / "corpus.csv") as f:
+        pairs = {(r["language"], r["variant"]) for r in csv.DictReader(f)}
+    assert not pairs & held_out_voices(out / "keywords")
+    # a re-run reuses the data and redoes the runs (here one encoder, one seed)
+    assert main(["demo", "ssl", "--out", str(out), "--encoders", "ssast", "--seeds", "1", *TINY]) == 0
+    assert "(1 seeds)" in capsys.readouterr().out and not (out / "finetune_ssamba_scratch_seed0").exists()
+
+
+@needs_espeak
+def test_unlabeled_corpus_layout(tmp_path):
+    info = synthesize_unlabeled(tmp_path / "c", num_voices=2, clips_per_voice=3, seed=5, jobs=1)
+    assert info["clips"] == 6 and len(list((tmp_path / "c").glob("*/*.wav"))) == 6
+    with pytest.raises(ValueError, match="not empty"):
+        synthesize_unlabeled(tmp_path / "c", num_voices=2, clips_per_voice=3)
+
+
+def test_corpus_voices_exclude_and_refuse_too_many():
+    voices = corpus_voices(3, 0, ["en", "en-us"], ["a", "b"], exclude={("en", "a")})
+    assert len({(v.language, v.variant) for v in voices}) == 3 and ("en", "a") not in {
+        (v.language, v.variant) for v in voices}
+    with pytest.raises(ValueError, match="1 to 3 available"):
+        corpus_voices(4, 0, ["en", "en-us"], ["a", "b"], exclude={("en", "a")})
+
+
+def test_recipe_overrides_and_option_checks(capsys):
+    recipe = SSLRecipe()
+    recipe_overrides(recipe, ["depth=4", "optim.grad_clip=1.0"])
+    assert recipe.depth == 4 and recipe.extra == {"optim.grad_clip": "1.0"}
+    with pytest.raises(ValueError, match="not a recipe field"):
+        recipe_overrides(recipe, ["depht=4"])
+    assert main(["demo", "--encoders", "ssast"]) == 1
+    assert "only for `aum demo ssl`" in capsys.readouterr().err
