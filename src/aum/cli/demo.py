@@ -48,17 +48,6 @@ def demo_config(data_root: Path, cache_dir: Path, overrides: list[str]):
     return config_from_dict(apply_overrides(raw, overrides))
 
 
-def ensure_data(root: Path, words: int, voices: int, per_voice: int) -> str:
-    from aum.data.synth import synthesize_speech_commands
-
-    if (root / "testing_list.txt").is_file():
-        return f"reusing the keyword set in {root}"
-    info = synthesize_speech_commands(root, num_words=words, num_voices=voices, per_voice=per_voice, seed=0)
-    v = info["voices"]
-    return (f"generated {info['clips']} clips: {len(info['words'])} words x {sum(v.values())} voices "
-            f"(train/val/test voices {v['train']}/{v['val']}/{v['test']}) in {info['seconds']:.0f} s")
-
-
 def model_description(cfg) -> str:
     from aum.models import get_config
 
@@ -72,6 +61,7 @@ def model_description(cfg) -> str:
 def run(args) -> int:
     from aum.cli.demo_ssl import check_ssl_arguments, run_ssl
     from aum.cli.train import RichProgress
+    from aum.data.synth import ensure_keyword_set
     from aum.models import from_pretrained
     from aum.train import run_training
 
@@ -80,7 +70,7 @@ def run(args) -> int:
     check_ssl_arguments(args)
     started = time.perf_counter()
     out = Path(args.out or "demo_out")
-    print(ensure_data(out / "data", args.words, args.voices, args.per_voice))
+    print(ensure_keyword_set(out / "data", args.words, args.voices, args.per_voice))
     cfg = demo_config(out / "data", out / "feature_cache", args.overrides)
     print(f"training {model_description(cfg)} on CPU: {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, "
           f"{cfg.frontend.target_frames} frames x {cfg.frontend.num_mel_bins} mel bins")

@@ -50,8 +50,8 @@ def check_ssl_arguments(args) -> None:
 
 
 def run_ssl(args, overrides: list[str]) -> int:
-    from aum.cli.demo import ensure_data
     from aum.data.subset import speaker_subset
+    from aum.data.synth import ensure_keyword_set
     from aum.data.synth_corpus import held_out_voices, synthesize_unlabeled
     from aum.models import get_config
     from aum.train.ssl_experiment import ENCODERS, SSLRecipe, measure_normalisation, run_encoder, write_results
@@ -67,7 +67,7 @@ def run_ssl(args, overrides: list[str]) -> int:
     recipe_overrides(recipe, overrides)
     keywords = Path(args.data) if args.data else out / "keywords"
     if not args.data:
-        print(ensure_data(keywords, args.words, args.voices, args.per_voice))
+        print(ensure_keyword_set(keywords, args.words, args.voices, args.per_voice))
     labeled = out / "labeled"
     for previous in [labeled, *out.glob("pretrain_*"), *out.glob("finetune_*")]:  # a re-run redoes the runs
         shutil.rmtree(previous, ignore_errors=True)

@@ -236,3 +236,13 @@ def synthesize_speech_commands(out: str | Path, words: list[str] | None = None, 
              len(words), len(voices), per_voice, seconds)
     return {"out": str(out), "words": words, "voices": counts, "clips": len(words) * len(voices) * per_voice,
             "seconds": seconds, "jobs": jobs}
+
+
+def ensure_keyword_set(root: Path, words: int, voices: int, per_voice: int) -> str:
+    """Render the spoken-keyword set into `root` unless it is there already; returns a line saying which."""
+    if (root / "testing_list.txt").is_file():
+        return f"reusing the keyword set in {root}"
+    info = synthesize_speech_commands(root, num_words=words, num_voices=voices, per_voice=per_voice, seed=0)
+    v = info["voices"]
+    return (f"generated {info['clips']} clips: {len(info['words'])} words x {sum(v.values())} voices "
+            f"(train/val/test voices {v['train']}/{v['val']}/{v['test']}) in {info['seconds']:.0f} s")
