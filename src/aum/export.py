@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aum.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 FORMATS = {"onnx": "model.onnx", "exported-program": "model.pt2"}
@@ -39,7 +41,7 @@ INFO_FILE = "export.json"
 def traceable_scan(model: torch.nn.Module, scan: str = "parallel"):
     """Inside the block every Mamba mixer of `model` runs the traceable `scan` backend; restored afterwards."""
     if scan not in EXPORT_SCANS:
-        raise ValueError(f"export scan must be one of {EXPORT_SCANS}, got {scan!r}")
+        raise ConfigError(f"export scan must be one of {EXPORT_SCANS}, got {scan!r}")
     mixers = [m for m in model.modules() if hasattr(m, "scan_backend")]
     saved = [m.scan_backend for m in mixers]
     for m in mixers:
@@ -55,7 +57,7 @@ def input_frames(model, frames: int | None = None) -> int:
     """The fixed frame count of the exported graph: `frames`, else the frontend's training length."""
     if frames is not None:
         if frames < model.config.patch_size:
-            raise ValueError(f"--frames must be at least one patch ({model.config.patch_size}), got {frames}")
+            raise ConfigError(f"--frames must be at least one patch ({model.config.patch_size}), got {frames}")
         return int(frames)
     frontend = (getattr(model, "meta", None) or {}).get("frontend") or {}
     return int(frontend.get("target_frames", model.config.input_frames))
@@ -80,7 +82,7 @@ def export_model(model, out_dir: str | Path, fmt: str = "onnx", frames: int | No
                  scan: str = "auto") -> Path:
     """Write `model.onnx` or `model.pt2` and `export.json` into out_dir; returns the model file."""
     if fmt not in FORMATS:
-        raise ValueError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise ConfigError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FORMATS[fmt]

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aum.errors import ConfigError
+
 FRAME_SHIFT_MS = 10.0  # Kaldi fbank hop (25 ms windows every 10 ms)
 DEFAULT_HOP_MS = 50.0
 
@@ -44,7 +46,7 @@ class HearModel(nn.Module):
         from aum.audio import fbank, normalize, pad_or_crop
 
         if audio.ndim != 2 or audio.shape[1] == 0:
-            raise ValueError(f"HEAR audio must be (n_sounds, samples) with samples > 0, got {tuple(audio.shape)}")
+            raise ConfigError(f"HEAR audio must be (n_sounds, samples) with samples > 0, got {tuple(audio.shape)}")
         fe = self.frontend
         fb = fbank(audio.to(self.device(), torch.float32), fe.sample_rate, fe.num_mel_bins)  # (n, frames, bins)
         if fb.shape[1] < fe.target_frames:
@@ -62,7 +64,7 @@ def load_model(model_file_path: str = "", hop_ms: float = DEFAULT_HOP_MS) -> Hea
     from aum.models import from_pretrained
 
     if not model_file_path:
-        raise ValueError("aum.hear.load_model needs a checkpoint folder (e.g. runs/demo/best): no weights are "
+        raise ConfigError("aum.hear.load_model needs a checkpoint folder (e.g. runs/demo/best): no weights are "
                          "downloaded, and none are built in")
     return HearModel(from_pretrained(model_file_path), hop_ms=hop_ms)
 

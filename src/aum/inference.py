@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aum.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -25,7 +27,7 @@ def frontend_of(model):
 
     meta = getattr(model, "meta", None) or {}
     if "frontend" not in meta:
-        raise ValueError("this model has no meta['frontend']; it was not saved by `aum train` (save it with "
+        raise ConfigError("this model has no meta['frontend']; it was not saved by `aum train` (save it with "
                          "save_pretrained(model, dir, meta={'frontend': Frontend(...).to_dict(), 'labels': [...]})")
     return Frontend.from_dict(meta["frontend"])
 

@@ -33,6 +33,7 @@ from aum.audio.stream import (
     read_blocks,
     window_starts,
 )
+from aum.errors import ConfigError
 from aum.inference import _activation, frontend_of, labels_of
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,11 @@ class TimelineSettings:
         for name in ("window", "hop"):
             value = getattr(self, name)
             if value is not None and not value > 0:
-                raise ValueError(f"--{name} must be a positive number of seconds, got {value}")
+                raise ConfigError(f"--{name} must be a positive number of seconds, got {value}")
         if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"--threshold must be in [0, 1], got {self.threshold}")
+            raise ConfigError(f"--threshold must be in [0, 1], got {self.threshold}")
 
     def frames(self, frontend) -> tuple[int, int]:
         """(window, hop) in fbank frames."""
@@ -167,7 +168,7 @@ def window_token_scores(model, tokens: torch.Tensor, grid: tuple[int, int], star
 @torch.no_grad()
 def _whole(model, path, settings, frontend, labels, duration, keeper) -> tuple[list[dict], str | None]:
     if model.config.family not in MAMBA_FAMILIES or model.config.resolved_pool != "mean":
-        raise ValueError("--whole --timeline needs a mean-pooled Mamba model (AuM / SSAMBA with pool=mean): "
+        raise ConfigError("--whole --timeline needs a mean-pooled Mamba model (AuM / SSAMBA with pool=mean): "
                          "window scores are read from its per-token outputs")
     window, hop = settings.frames(frontend)
     chunks, error = [], None

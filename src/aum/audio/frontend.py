@@ -17,6 +17,7 @@ import torch
 
 from aum.audio.io import resample
 from aum.audio.kaldi import fbank
+from aum.errors import ConfigError
 
 # (mean, std) of the unnormalised fbank, from the official AST / SSAST / AuM recipes
 NORM_STATS: dict[str, tuple[float, float]] = {
@@ -33,7 +34,7 @@ FEATURE_VERSION = 1
 def pad_or_crop(features: torch.Tensor, target_frames: int) -> torch.Tensor:
     """Zero-pad or cut (..., frames, bins) at the end to (..., target_frames, bins), as AST does."""
     if target_frames <= 0:
-        raise ValueError(f"target_frames must be positive, got {target_frames}")
+        raise ConfigError(f"target_frames must be positive, got {target_frames}")
     frames = features.shape[-2]
     if frames >= target_frames:
         return features[..., :target_frames, :]
@@ -63,15 +64,15 @@ class Frontend:
         for name, value, least in (("sample_rate", self.sample_rate, 1), ("num_mel_bins", self.num_mel_bins, 3),
                                    ("target_frames", self.target_frames, 1)):
             if value < least:
-                raise ValueError(f"frontend {name}={value}: must be at least {least}")
+                raise ConfigError(f"frontend {name}={value}: must be at least {least}")
         if not (math.isfinite(self.mean) and math.isfinite(self.std) and self.std > 0):
-            raise ValueError(f"frontend needs a finite mean and a positive std, got {self.mean}, {self.std}")
+            raise ConfigError(f"frontend needs a finite mean and a positive std, got {self.mean}, {self.std}")
 
     @classmethod
     def preset(cls, name: str, target_frames: int = 1024, **overrides) -> Frontend:
         """Frontend with the named dataset's statistics (see `NORM_STATS`)."""
         if name not in NORM_STATS:
-            raise ValueError(f"unknown normalisation preset {name!r}; choose one of {', '.join(NORM_STATS)}")
+            raise ConfigError(f"unknown normalisation preset {name!r}; choose one of {', '.join(NORM_STATS)}")
         mean, std = NORM_STATS[name]
         return cls(target_frames=target_frames, mean=mean, std=std, **overrides)
 
@@ -83,7 +84,7 @@ class Frontend:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown frontend field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"unknown frontend field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**data)
 
     def cache_key(self) -> str:
@@ -132,5 +133,5 @@ def dataset_stats(features: Iterable[torch.Tensor]) -> tuple[float, float]:
         m2 += batch_m2 + delta * delta * count * n / total  # Chan et al. parallel variance update
         count = total
     if count < 2:
-        raise ValueError("dataset_stats needs at least two feature values")
+        raise ConfigError("dataset_stats needs at least two feature values")
     return mean, math.sqrt(m2 / (count - 1))

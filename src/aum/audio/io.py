@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aum.errors import AudioError, UnavailableError
+from aum.errors import AudioError, ConfigError, UnavailableError
 from aum.fileinfo import file_problem
 
 __all__ = ["AudioError", "decode_audio", "is_silent", "load_audio", "resample"]
@@ -64,9 +64,9 @@ def _decode(path: Path | str, max_seconds: float, source=None) -> tuple[np.ndarr
 def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
     """Resample (samples,) or (channels, samples) with soxr (high quality) on the CPU; returns float32 CPU."""
     if orig_rate <= 0 or new_rate <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_rate} -> {new_rate}")
+        raise ConfigError(f"sample rates must be positive, got {orig_rate} -> {new_rate}")
     if waveform.dim() not in (1, 2):
-        raise ValueError(f"resample takes (samples,) or (channels, samples), got shape {tuple(waveform.shape)}")
+        raise ConfigError(f"resample takes (samples,) or (channels, samples), got shape {tuple(waveform.shape)}")
     x = waveform.detach().to("cpu", torch.float32)
     if orig_rate == new_rate:
         return x

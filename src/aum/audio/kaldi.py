@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import torch
 
+from aum.errors import ConfigError
+
 # Kaldi floors the mel energies at std::numeric_limits<float>::epsilon() whatever the compute precision.
 LOG_FLOOR = float(torch.finfo(torch.float32).eps)
 WINDOWS = ("hanning", "hamming", "povey", "rectangular", "sine", "blackman")
@@ -49,7 +51,7 @@ def frame_geometry(sample_rate: float, frame_length_ms: float, frame_shift_ms: f
     length = int(sample_rate * 0.001 * frame_length_ms)
     shift = int(sample_rate * 0.001 * frame_shift_ms)
     if length < 2 or shift < 1:
-        raise ValueError(f"frame length {frame_length_ms} ms / shift {frame_shift_ms} ms is too short at "
+        raise ConfigError(f"frame length {frame_length_ms} ms / shift {frame_shift_ms} ms is too short at "
                          f"{sample_rate} Hz ({length} / {shift} samples)")
     return length, shift, 1 << (length - 1).bit_length()
 
@@ -64,9 +66,9 @@ def mel_edges(sample_rate: float, num_mel_bins: int, low_freq: float, high_freq:
     nyquist = 0.5 * sample_rate
     high = high_freq if high_freq > 0 else nyquist + high_freq
     if num_mel_bins < 3:
-        raise ValueError(f"num_mel_bins must be >= 3, got {num_mel_bins}")
+        raise ConfigError(f"num_mel_bins must be >= 3, got {num_mel_bins}")
     if not (0.0 <= low_freq < nyquist and 0.0 < high <= nyquist and low_freq < high):
-        raise ValueError(f"bad mel band: low_freq={low_freq}, high_freq={high_freq} at sample rate {sample_rate} "
+        raise ConfigError(f"bad mel band: low_freq={low_freq}, high_freq={high_freq} at sample rate {sample_rate} "
                          f"(need 0 <= low < high <= {nyquist})")
     return low_freq, high
 
@@ -90,7 +92,7 @@ def feature_window(name: str, length: int, device: torch.device, dtype: torch.dt
     elif name == "blackman":
         w = BLACKMAN_COEFF - 0.5 * torch.cos(a * i) + (0.5 - BLACKMAN_COEFF) * torch.cos(2 * a * i)
     else:
-        raise ValueError(f"unknown window {name!r}; choose one of {', '.join(WINDOWS)}")
+        raise ConfigError(f"unknown window {name!r}; choose one of {', '.join(WINDOWS)}")
     return w.to(device=device, dtype=dtype)
 
 
@@ -190,7 +192,7 @@ def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int 
     Differentiable (not needed for training, used by the tests).
     """
     if waveform.dim() == 0:
-        raise ValueError("fbank expects a waveform of shape (..., samples), got a scalar")
+        raise ConfigError("fbank expects a waveform of shape (..., samples), got a scalar")
     dtype = _compute_dtype(waveform)
     length, shift, padded = frame_geometry(sample_rate, frame_length_ms, frame_shift_ms)
     banks = mel_banks(num_mel_bins, padded, float(sample_rate), float(low_freq), float(high_freq),
@@ -198,7 +200,7 @@ def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int 
     win = feature_window(window, length, waveform.device, dtype)  # (L,)
     lead, samples = waveform.shape[:-1], waveform.shape[-1]
     if samples == 0:
-        raise ValueError(f"fbank got an empty waveform (shape {tuple(waveform.shape)}, 0 samples); one frame "
+        raise ConfigError(f"fbank got an empty waveform (shape {tuple(waveform.shape)}, 0 samples); one frame "
                          f"needs {length} samples at {sample_rate:g} Hz")
     x = waveform.reshape(-1, samples).to(dtype)  # (B, T)
     if subtract_mean and samples > 0:

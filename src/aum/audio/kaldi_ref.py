@@ -11,6 +11,7 @@ import math
 import torch
 
 from aum.audio.kaldi import BLACKMAN_COEFF, LOG_FLOOR, frame_geometry, mel_edges, num_frames
+from aum.errors import ConfigError
 
 
 def _mel(freq: float) -> float:
@@ -29,7 +30,7 @@ def reference_window(name: str, length: int) -> list[float]:
         "blackman": lambda i: BLACKMAN_COEFF - 0.5 * math.cos(a * i) + (0.5 - BLACKMAN_COEFF) * math.cos(2 * a * i),
     }
     if name not in formulas:
-        raise ValueError(f"unknown window {name!r}")
+        raise ConfigError(f"unknown window {name!r}")
     return [formulas[name](i) for i in range(length)]
 
 
@@ -62,7 +63,7 @@ def fbank_reference(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_
                     high_freq: float = 0.0, *, subtract_mean: bool = True) -> torch.Tensor:
     """Same contract as `fbank` for one 1-D waveform (no dither), computed in float64. → (frames, bins)"""
     if waveform.dim() != 1:
-        raise ValueError(f"fbank_reference takes one waveform (samples,), got shape {tuple(waveform.shape)}")
+        raise ConfigError(f"fbank_reference takes one waveform (samples,), got shape {tuple(waveform.shape)}")
     x = waveform.to(torch.float64)
     if subtract_mean:
         x = x - x.mean()

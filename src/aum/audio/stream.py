@@ -33,6 +33,7 @@ import torch
 
 from aum.audio.io import AudioError, _check_path
 from aum.audio.kaldi import fbank, frame_geometry, num_frames
+from aum.errors import ConfigError
 
 DEFAULT_BLOCK_SECONDS = 1.0  # also the resolution of "unreadable at T s": a failed read loses its block
 
@@ -119,7 +120,7 @@ class FbankStream:
 
     def push(self, block: torch.Tensor) -> torch.Tensor:
         if block.dim() != 1:
-            raise ValueError(f"FbankStream.push takes a mono block (samples,), got shape {tuple(block.shape)}")
+            raise ConfigError(f"FbankStream.push takes a mono block (samples,), got shape {tuple(block.shape)}")
         buf = torch.cat([self._carry.to(block.dtype), block])
         n = num_frames(buf.numel(), self.length, self.shift)
         if n == 0:
@@ -151,7 +152,7 @@ class WindowStream:
 
     def __init__(self, length: int, hop: int):
         if length <= 0 or hop <= 0:
-            raise ValueError(f"window length and hop must be positive frame counts, got {length} and {hop}")
+            raise ConfigError(f"window length and hop must be positive frame counts, got {length} and {hop}")
         self.length, self.hop = length, hop
         self._buf: torch.Tensor | None = None  # frames from index self._offset on
         self._offset = 0

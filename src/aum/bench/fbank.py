@@ -27,7 +27,7 @@ import torch
 
 from aum.audio import fbank
 from aum.bench import add_option, script_main
-from aum.errors import UnavailableError
+from aum.errors import ConfigError, UnavailableError
 
 SAMPLE_RATE = 16000
 KNF_BINS = 80  # the most common Kaldi setting; kaldi-native-fbank cannot do 128 at 16 kHz (see module doc)
@@ -125,9 +125,9 @@ def _thread_counts(spec: str | int | None) -> list[int]:
     try:
         counts = [int(t) for t in str(spec).split(",")]
     except ValueError:
-        raise ValueError(f"--threads: expected 'auto' or a comma list of integers, got {spec!r}") from None
+        raise ConfigError(f"--threads: expected 'auto' or a comma list of integers, got {spec!r}") from None
     if min(counts) < 1:
-        raise ValueError(f"--threads: thread counts must be positive, got {spec!r}")
+        raise ConfigError(f"--threads: thread counts must be positive, got {spec!r}")
     return counts
 
 
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     clips_n, seconds = getattr(args, "clips", 64), getattr(args, "seconds", 10.0)
     repeats = getattr(args, "repeats", 5)
     if clips_n < 1 or seconds <= 0 or repeats < 1:
-        raise ValueError("--clips, --seconds and --repeats must be positive")
+        raise ConfigError("--clips, --seconds and --repeats must be positive")
     clips = 0.1 * torch.randn(clips_n, int(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0))
     rows, initial_threads = [], torch.get_num_threads()
     print(f"load average before: {_load()} on {os.cpu_count()} CPUs")

@@ -37,7 +37,7 @@ import torch
 
 from aum.bench import write_csv
 from aum.bench.timing import time_ms
-from aum.errors import UnavailableError
+from aum.errors import ConfigError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def frames_for_tokens(tokens: int) -> int:
     """Frames T giving `tokens` 16x16 patches over 128 mel bins (8 frequency rows): T = 16 * tokens / 8."""
     rows = MEL_BINS // PATCH
     if tokens <= 0 or tokens % rows:
-        raise ValueError(f"tokens must be a positive multiple of {rows} (128 mel bins / 16), got {tokens}")
+        raise ConfigError(f"tokens must be a positive multiple of {rows} (128 mel bins / 16), got {tokens}")
     return PATCH * tokens // rows
 
 
@@ -233,14 +233,14 @@ def _cases(args, device: torch.device) -> list[Case]:
     models = args.models or (GPU_MODELS if cuda else CPU_MODELS)
     dtypes = args.dtypes or (["fp32", "bf16"] if cuda else ["fp32"])
     for bad in set(dtypes) - {"fp32", "bf16"}:
-        raise ValueError(f"unknown dtype {bad!r} (fp32, bf16)")
+        raise ConfigError(f"unknown dtype {bad!r} (fp32, bf16)")
     for bad in set(args.modes) - {"inference", "train"}:
-        raise ValueError(f"unknown mode {bad!r} (inference, train)")
+        raise ConfigError(f"unknown mode {bad!r} (inference, train)")
     from aum.models import list_models
 
     for name in models:
         if name not in list_models():
-            raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
+            raise ConfigError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
     cases = []
     for name in models:
         attentions = args.attention if name.split("_")[0] in ATTENTION_FAMILIES else ["-"]
@@ -274,7 +274,7 @@ def _defaults(args, device: torch.device) -> list[int]:
     args.batch = args.batch if args.batch is not None else (4 if cuda else 1)
     args.attention = args.attention or (["sdpa", "naive"] if cuda else ["sdpa"])
     if args.batch < 1 or args.repeats < 1 or args.warmup < 0:
-        raise ValueError("--batch and --repeats must be positive, --warmup non-negative")
+        raise ConfigError("--batch and --repeats must be positive, --warmup non-negative")
     tokens = sorted(args.tokens or (GPU_TOKENS if cuda else CPU_TOKENS))
     for t in tokens + (args.train_tokens or []):
         frames_for_tokens(t)  # validate before running anything

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from aum.bench import add_option, script_main
-from aum.errors import UnavailableError
+from aum.errors import ConfigError, UnavailableError
 from aum.ops import available_backends, bidirectional_scan, selective_scan
 
 COLUMNS = ["backend", "op", "device", "dtype", "pass", "batch", "dim", "state", "length", "threads", "median_ms",
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
 
         configure_threads(args.threads, args.threads)
     if args.repeats < 1:
-        raise ValueError("--repeats must be positive")
+        raise ConfigError("--repeats must be positive")
     settings = _settings(args)
     backends = _backends(args, settings["device"])
     if not backends:

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RunInterrupted, KeyboardInterrupt) as e:  # a clean stop, not a crash
         print(f"aum {args.command}: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
-    except (AumError, FileNotFoundError, ValueError, OSError) as e:  # bad input: one line; else a bug (traceback)
+    except (AumError, OSError) as e:  # bad input (AumError, a missing file, a full disk): one line; else a traceback
         if args.verbose or (isinstance(e, OSError) and not user_fixable(e)):
             raise
         print(f"aum {args.command}: error: {describe(e)}", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from aum.errors import ConfigError
+
 
 def register(sub) -> None:
     p = sub.add_parser("data", help="generate the built-in keyword set; dataset statistics")
@@ -48,7 +50,7 @@ def run_synth(args) -> int:
     from aum.data.synth import SPEECH_COMMANDS_WORDS, synthesize_speech_commands
 
     if args.word_list is None and not 1 <= args.words <= len(SPEECH_COMMANDS_WORDS):
-        raise ValueError(f"--words must be in 1..{len(SPEECH_COMMANDS_WORDS)} (or use --word-list)")
+        raise ConfigError(f"--words must be in 1..{len(SPEECH_COMMANDS_WORDS)} (or use --word-list)")
     summary = synthesize_speech_commands(
         args.out, words=args.word_list, num_words=args.words, num_voices=args.voices, per_voice=args.per_voice,
         seed=args.seed, jobs=args.jobs, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
@@ -74,7 +76,7 @@ def run_stats(args) -> int:
 
     paths = subsample(clip_paths(args.target, args.split), args.max_clips or None, args.seed)
     if not paths:
-        raise ValueError(f"{args.target}: no audio clips found")
+        raise ConfigError(f"{args.target}: no audio clips found")
     result = feature_stats(paths, Frontend(target_frames=args.frames))
     if args.json:
         print(json.dumps(result))

@@ -19,6 +19,8 @@ import shutil
 import time
 from pathlib import Path
 
+from aum.errors import ConfigError
+
 SSL_DEFAULT_OUT = "demo_out_ssl"
 SSL_OPTIONS = ("unlabeled", "data", "encoders", "seeds", "label_fraction", "corpus_voices", "corpus_clips")
 CORPUS_VOICES, CORPUS_CLIPS = 300, 16  # the generated unlabeled corpus: 4,800 clips
@@ -46,7 +48,7 @@ def check_ssl_arguments(args) -> None:
     """The ssl options are refused on the keyword demo (they would be silently ignored there)."""
     given = [f"--{name.replace('_', '-')}" for name in SSL_OPTIONS if getattr(args, name, None) is not None]
     if given:
-        raise ValueError(f"{', '.join(given)}: only for `aum demo ssl`")
+        raise ConfigError(f"{', '.join(given)}: only for `aum demo ssl`")
 
 
 def run_ssl(args, overrides: list[str]) -> int:
@@ -62,7 +64,7 @@ def run_ssl(args, overrides: list[str]) -> int:
     encoders = (args.encoders or ",".join(ENCODERS)).split(",")
     unknown = [e for e in encoders if e not in ENCODERS]
     if unknown:
-        raise ValueError(f"--encoders: unknown {unknown}; choose from {list(ENCODERS)}")
+        raise ConfigError(f"--encoders: unknown {unknown}; choose from {list(ENCODERS)}")
     recipe = SSLRecipe(seeds=tuple(range(args.seeds or 3)))
     recipe_overrides(recipe, overrides)
     keywords = Path(args.data) if args.data else out / "keywords"
@@ -117,5 +119,5 @@ def recipe_overrides(recipe, overrides: list[str]) -> None:
         elif "." in key:
             recipe.extra[key] = value
         else:
-            raise ValueError(f"{item}: not a recipe field ({', '.join(sorted(names - {'extra', 'seeds'}))}) "
+            raise ConfigError(f"{item}: not a recipe field ({', '.join(sorted(names - {'extra', 'seeds'}))}) "
                              "nor a section.key override")

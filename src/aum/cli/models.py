@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from aum.errors import ConfigError
+
 
 def register(sub) -> None:
     p = sub.add_parser("models", help="list the model zoo, show a model's config, convert official checkpoints")
@@ -50,11 +52,11 @@ def _parse_value(text: str, default):
                                               and "," in text):  # patch_size=128,2 or (128, 2)
         parts = [int(p) for p in text.strip("()[] ").split(",") if p.strip()]
         if len(parts) not in (1, 2):
-            raise ValueError(f"expected F or F,T, got {text!r}")
+            raise ConfigError(f"expected F or F,T, got {text!r}")
         return parts[0] if len(parts) == 1 or parts[0] == parts[1] else tuple(parts)
     if isinstance(default, bool):
         if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"expected a boolean, got {text!r}")
+            raise ConfigError(f"expected a boolean, got {text!r}")
         return text.lower() in ("true", "1", "yes")
     return type(default)(text) if isinstance(default, (int, float)) else text
 
@@ -69,7 +71,7 @@ def overrides_from_args(name: str, args) -> dict:
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or key not in defaults:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
         out[key] = _parse_value(value, defaults[key])
     if args.num_classes is not None:
         out["num_classes"] = args.num_classes
@@ -92,7 +94,7 @@ def run_list(args) -> int:
 
     names = list_models(args.pattern)
     if not names:
-        raise ValueError(f"no model matches {args.pattern!r}")
+        raise ConfigError(f"no model matches {args.pattern!r}")
     print(f"{'name':<14}{'family':<8}{'dim':>5}{'depth':>6}{'params':>14}")
     for name in names:
         cfg = get_config(name)

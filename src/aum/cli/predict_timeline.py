@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from aum.errors import ConfigError
+
 
 def add_arguments(p) -> None:
     g = p.add_argument_group("timeline (long recordings, streamed: memory does not grow with the file's length)")
@@ -28,7 +30,7 @@ def check_without_timeline(args) -> None:
     """Timeline options given without --timeline would be ignored: say so instead."""
     given = [f"--{k.replace('_', '-')}" for k, default in TIMELINE_ONLY.items() if getattr(args, k) != default]
     if given and not args.timeline:
-        raise ValueError(f"{', '.join(given)} only apply with --timeline")
+        raise ConfigError(f"{', '.join(given)} only apply with --timeline")
 
 
 def run(args) -> int:

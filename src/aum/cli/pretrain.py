@@ -6,6 +6,8 @@ resume as `aum train`. The pretrained encoder is `<out>/best` (a save_pretrained
 
 from __future__ import annotations
 
+from aum.errors import ConfigError
+
 
 def register(sub) -> None:
     from aum.cli.train import add_run_arguments
@@ -25,7 +27,7 @@ def run(args) -> int:
     cfg = load_config(args.config, args.overrides)
     cfg.task.setdefault("name", "pretrain")
     if cfg.task["name"] != "pretrain":
-        raise ValueError(f"{args.config}: task.name is {cfg.task['name']!r}; `aum pretrain` runs task.name=pretrain")
+        raise ConfigError(f"{args.config}: task.name is {cfg.task['name']!r}; `aum pretrain` runs task.name=pretrain")
     out, summary, main = launch(args, cfg)
     if main:
         print("pretraining:", format_metrics({k: v for k, v in summary.items() if k != "test"}))

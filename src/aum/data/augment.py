@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from aum.errors import DataError
+
 log = logging.getLogger(__name__)
 
 
@@ -44,7 +46,7 @@ class AugmentConfig:
         cfg = dict(cfg or {})
         unknown = set(cfg) - {f.name for f in fields(cls)}
         if unknown:
-            raise ValueError(f"augment: unknown key(s) {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
+            raise DataError(f"augment: unknown key(s) {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
         if "noise_snr" in cfg:
             cfg["noise_snr"] = tuple(float(v) for v in cfg["noise_snr"])
         return cls(**cfg)

@@ -43,6 +43,7 @@ from aum.data.readers import noise_files, read_esc50, read_folder, read_json, re
 from aum.data.readers_youtube import read_audioset, read_vggsound, read_voxceleb
 from aum.data.unlabeled import unlabeled_examples
 from aum.data.webdataset import read_webdataset
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,12 @@ def reader_options(data_cfg: dict) -> dict:
 
     fmt = data_cfg.get("format")
     if fmt not in READERS:
-        raise ValueError(f"data.format must be one of {', '.join(READERS)}, got {fmt!r}"
+        raise DataError(f"data.format must be one of {', '.join(READERS)}, got {fmt!r}"
                          f"{did_you_mean(str(fmt), READERS)}")
     accepted = set(inspect.signature(READERS[fmt]).parameters) - {"split"}
     unknown = sorted(set(data_cfg) - accepted - DATASET_KEYS)
     if unknown:
-        raise ValueError(f"data: key(s) {unknown} not used by format {fmt!r}"
+        raise DataError(f"data: key(s) {unknown} not used by format {fmt!r}"
                          f"{did_you_mean(unknown[0], accepted | DATASET_KEYS)}; it takes {sorted(accepted)}")
     return {k: v for k, v in data_cfg.items() if k in accepted}
 
@@ -93,7 +94,7 @@ def read_examples(data_cfg: dict, split: str):
     reader = READERS[fmt]
     examples, labels = reader(canonical_split(split), **options)
     if not examples:
-        raise ValueError(f"data ({fmt}, root {data_cfg.get('root')}): no clips found for split {split!r}")
+        raise DataError(f"data ({fmt}, root {data_cfg.get('root')}): no clips found for split {split!r}")
     multilabel = bool(options.get("multilabel", True)) if fmt == "webdataset" else fmt in MULTILABEL
     return examples, labels, multilabel
 

@@ -28,6 +28,7 @@ from aum.data.cache import FeatureCache
 from aum.data.examples import Example
 from aum.data.sampler import EpochSampler
 from aum.data.webdataset import TAR_PREFIX, load_member, parse_reference
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class ClipDataset(Dataset):
         self._mask_fill = -frontend.mean / (2.0 * frontend.std)  # a zero log-mel after normalisation
         for ex in self.examples:
             if any(not 0 <= t < num_classes for t in ex.target):
-                raise ValueError(f"{ex.path}: target {ex.target} outside 0..{num_classes - 1}")
+                raise DataError(f"{ex.path}: target {ex.target} outside 0..{num_classes - 1}")
 
     def __len__(self) -> int:
         return len(self.examples)

@@ -37,7 +37,7 @@ def canonical_split(split: str) -> str:
     try:
         return SPLIT_ALIASES[split.lower()]
     except KeyError:
-        raise ValueError(f"unknown split {split!r}: use train, val or test") from None
+        raise DataError(f"unknown split {split!r}: use train, val or test") from None
 
 
 def require_file(path: str | Path, what: str) -> Path:

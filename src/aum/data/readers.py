@@ -24,6 +24,7 @@ from aum.data.examples import (
     require_file,
     stable_fraction,
 )
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def read_json(split: str, *, root: str | Path = ".", train: str | None = None, v
     defaults to `class_labels_indices.csv` beside the manifest; relative wav paths are relative to the manifest."""
     manifest = {"train": train, "val": val, "test": test}[canonical_split(split)]
     if manifest is None:
-        raise ValueError(f"json data: no manifest given for split {split!r} (set data.{canonical_split(split)})")
+        raise DataError(f"json data: no manifest given for split {split!r} (set data.{canonical_split(split)})")
     manifest = require_file(Path(root) / manifest, "json manifest")
     label_csv = Path(root) / label_csv if label_csv else manifest.parent / "class_labels_indices.csv"
     mids, mid_index, _ = read_label_csv(label_csv)
@@ -64,7 +65,7 @@ def read_esc50(split: str, *, root: str | Path, fold: int = 1,
     root = Path(root)
     meta = require_file(root / "meta" / "esc50.csv", "ESC-50 meta csv")
     if int(fold) not in ESC50_FOLDS:
-        raise ValueError(f"esc50: fold must be one of {ESC50_FOLDS}, got {fold}")
+        raise DataError(f"esc50: fold must be one of {ESC50_FOLDS}, got {fold}")
     with open(meta, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if not rows or not {"filename", "fold", "target", "category"} <= set(rows[0]):

@@ -21,6 +21,7 @@ from aum.data.examples import (
     require_dir,
     require_file,
 )
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def read_audioset(split: str, *, root: str | Path = ".", train: str | None = Non
     folder of clips found by YTID prefix (`audio_dir`, default `root`); labels are the mids of `label_csv`."""
     listing = {"train": train, "val": val, "test": test}[canonical_split(split)]
     if listing is None:
-        raise ValueError(f"audioset data: no segment csv for split {split!r} (set data.{canonical_split(split)})")
+        raise DataError(f"audioset data: no segment csv for split {split!r} (set data.{canonical_split(split)})")
     root = Path(root)
     listing = require_file(root / listing, "AudioSet segment csv")
     mids, mid_index, _ = read_label_csv(root / label_csv)

@@ -15,6 +15,8 @@ from collections import Counter
 import torch
 from torch.utils.data import Sampler
 
+from aum.errors import DataError
+
 
 def dist_rank_world() -> tuple[int, int]:
     """(rank, world_size) of the initialised process group, else (0, 1)."""
@@ -27,7 +29,7 @@ class EpochSampler(Sampler[int]):
     def __init__(self, num_items: int, shuffle: bool = True, seed: int = 0, rank: int | None = None,
                  world_size: int | None = None, drop_last: bool = False):
         if num_items <= 0:
-            raise ValueError("sampler: the dataset is empty")
+            raise DataError("sampler: the dataset is empty")
         default_rank, default_world = dist_rank_world()
         self.rank = default_rank if rank is None else rank
         self.world_size = default_world if world_size is None else world_size
@@ -71,7 +73,7 @@ def balanced_weights(targets: list[list[int]]) -> torch.Tensor:
     counts = Counter(label for target in targets for label in target)
     weights = torch.tensor([sum(1.0 / counts[label] for label in target) for target in targets], dtype=torch.float64)
     if not torch.any(weights > 0):
-        raise ValueError("balanced sampler: no clip has a label")
+        raise DataError("balanced sampler: no clip has a label")
     return weights
 
 

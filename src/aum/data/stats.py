@@ -15,6 +15,7 @@ from aum.data.build import read_examples
 from aum.data.examples import is_audio
 from aum.data.readers import NOISE_FOLDER
 from aum.data.webdataset import load_clip
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def resolve_data_config(config_path: Path) -> dict:
     cfg = yaml.safe_load(config_path.read_text()) or {}
     data = cfg.get("data", cfg)
     if not isinstance(data, dict) or "format" not in data:
-        raise ValueError(f"{config_path}: no data section with a 'format' key")
+        raise DataError(f"{config_path}: no data section with a 'format' key")
     root = Path(data.get("root", "."))
     return {**data, "root": str(root if root.is_absolute() else config_path.parent / root)}
 
@@ -43,11 +44,11 @@ def clip_paths(target: str | Path, split: str = "train") -> list[str]:
             entries = json.loads(target.read_text())["data"]
             return [str(target.parent / e["wav"]) for e in entries]
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ValueError(f"{target}: not an AST manifest ({e})") from None
+            raise DataError(f"{target}: not an AST manifest ({e})") from None
     if target.suffix in (".yaml", ".yml"):
         examples, _, _ = read_examples(resolve_data_config(target), split)
         return [ex.path for ex in examples]
-    raise ValueError(f"{target}: expected a folder, a .json manifest or a .yaml data config")
+    raise DataError(f"{target}: expected a folder, a .json manifest or a .yaml data config")
 
 
 def subsample(paths: list[str], max_clips: int | None, seed: int = 0) -> list[str]:

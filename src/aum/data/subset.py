@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from aum.data.examples import is_audio, require_dir, stable_fraction
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def speaker_subset(root: str | Path, out: str | Path, fraction: float, seed: int
     Returns the kept speakers."""
     root, out = require_dir(root, "Speech Commands").resolve(), Path(out)
     if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise DataError(f"fraction must be in (0, 1], got {fraction}")
     held = set()
     for name in ("validation_list.txt", "testing_list.txt"):
         held |= {line.strip() for line in (root / name).read_text().splitlines() if line.strip()}
@@ -26,7 +27,7 @@ def speaker_subset(root: str | Path, out: str | Path, fraction: float, seed: int
                    and not p.parent.name.startswith(("_", ".")))
     speakers = sorted({c.split("/")[1].split("_nohash_")[0] for c in clips if c not in held})
     if not speakers:
-        raise ValueError(f"{root}: no training speakers found")
+        raise DataError(f"{root}: no training speakers found")
     count = max(1, round(fraction * len(speakers)))
     kept = sorted(sorted(speakers, key=lambda s: stable_fraction(f"{seed}:{s}"))[:count])
     keep = set(kept)

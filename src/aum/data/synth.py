@@ -31,7 +31,7 @@ import soundfile
 import soxr
 
 from aum.data.readers import NOISE_FOLDER
-from aum.errors import UnavailableError
+from aum.errors import DataError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,10 @@ def make_voices(num_voices: int, seed: int, languages: list[str], variants: list
                 val_fraction: float = 0.1, test_fraction: float = 0.1) -> list[Voice]:
     """`num_voices` distinct (accent, variant) speakers with base pitch/speed, split train/val/test by voice."""
     if num_voices < 3:
-        raise ValueError("need at least 3 voices (one each for train, validation and test)")
+        raise DataError("need at least 3 voices (one each for train, validation and test)")
     combos = [(lang, var) for lang in languages for var in variants]
     if num_voices > len(combos):
-        raise ValueError(f"at most {len(combos)} voices with this espeak-ng ({len(languages)} accents x "
+        raise DataError(f"at most {len(combos)} voices with this espeak-ng ({len(languages)} accents x "
                          f"{len(variants)} variants)")
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(combos), size=num_voices, replace=False)
@@ -190,9 +190,9 @@ def noise_signals(seed: int, seconds: float = 10.0) -> dict[str, np.ndarray]:
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise ValueError(f"{out}: folder is not empty (use --overwrite to replace a generated set)")
+            raise DataError(f"{out}: folder is not empty (use --overwrite to replace a generated set)")
         if not (out / "voices.csv").is_file():
-            raise ValueError(f"{out}: not a generated set (no voices.csv); refusing to delete it")
+            raise DataError(f"{out}: not a generated set (no voices.csv); refusing to delete it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -215,7 +215,7 @@ def synthesize_speech_commands(out: str | Path, words: list[str] | None = None, 
     binary = espeak_binary()
     words = list(words) if words else list(SPEECH_COMMANDS_WORDS[:num_words])
     if not words or any(not w.strip() or "/" in w or w.startswith("_") for w in words):
-        raise ValueError(f"invalid word list {words}: words must be non-empty, without '/', not starting with '_'")
+        raise DataError(f"invalid word list {words}: words must be non-empty, without '/', not starting with '_'")
     voices = make_voices(num_voices, seed, english_voices(binary), voice_variants(binary), val_fraction,
                          test_fraction)
     out = Path(out)

@@ -32,6 +32,7 @@ from aum.data.synth import (
     utterance,
     voice_variants,
 )
+from aum.errors import DataError
 
 # everyday words beside the keywords: the corpus is broader than the downstream vocabulary
 COMMON_WORDS = (
@@ -63,7 +64,7 @@ def corpus_voices(num_voices: int, seed: int, languages: list[str], variants: li
     """`num_voices` distinct (accent, variant) speakers not in `exclude`, each with a base pitch and speed."""
     combos = [(lang, var) for lang in languages for var in variants if (lang, var) not in exclude]
     if not 1 <= num_voices <= len(combos):
-        raise ValueError(f"unlabeled corpus: {num_voices} voices asked, 1 to {len(combos)} available with this "
+        raise DataError(f"unlabeled corpus: {num_voices} voices asked, 1 to {len(combos)} available with this "
                          f"espeak-ng ({len(exclude)} pairs excluded)")
     rng = np.random.default_rng([seed, 77])
     picks = rng.choice(len(combos), size=num_voices, replace=False)
@@ -91,7 +92,7 @@ def synthesize_unlabeled(out: str | Path, num_voices: int = 300, clips_per_voice
     binary = espeak_binary()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out}: folder is not empty; the unlabeled corpus is rendered into a new folder")
+        raise DataError(f"{out}: folder is not empty; the unlabeled corpus is rendered into a new folder")
     out.mkdir(parents=True, exist_ok=True)
     voices = corpus_voices(num_voices, seed, english_voices(binary), voice_variants(binary), exclude)
     started = time.perf_counter()

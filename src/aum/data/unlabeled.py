@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aum.data.examples import Example, canonical_split, is_audio, require_dir, stable_fraction
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def read_audio_tree(split: str, root: str | Path, val_fraction: float = 0.02) ->
     root = require_dir(root, "audio")
     split = canonical_split(split)
     if split not in ("train", "val"):
-        raise ValueError(f"{root}: an audio_tree source has train and val splits only, not {split!r} "
+        raise DataError(f"{root}: an audio_tree source has train and val splits only, not {split!r} "
                          "(set train.test_split=null for pretraining)")
     files = sorted(p for p in root.rglob("*") if p.is_file() and is_audio(p))
     chosen = [p for p in files if (stable_fraction(str(p.relative_to(root))) < val_fraction) == (split == "val")]
@@ -46,7 +47,7 @@ def _source_examples(source: dict, split: str, read_labeled: Callable) -> list[E
     if source.get("format") == "audio_tree":
         unknown = set(source) - {"format", "root", "val_fraction"}
         if unknown:
-            raise ValueError(f"data source audio_tree: unknown key(s) {sorted(unknown)}; it takes root, val_fraction")
+            raise DataError(f"data source audio_tree: unknown key(s) {sorted(unknown)}; it takes root, val_fraction")
         return read_audio_tree(split, source["root"], float(source.get("val_fraction", 0.02)))
     use_splits = source.pop("use_splits", ["train"])
     splits = use_splits if canonical_split(split) == "train" else [split]
@@ -64,13 +65,13 @@ def unlabeled_examples(split: str, read_labeled: Callable, sources: list | None 
     discarded). `read_labeled(source, split)` reads a labeled source (`aum.data.build.read_examples`). Returns
     (examples, no labels)."""
     if (sources is None) == (root is None):
-        raise ValueError("data (format unlabeled): give either `root` (+ `layout`) or `sources` (a list)")
+        raise DataError("data (format unlabeled): give either `root` (+ `layout`) or `sources` (a list)")
     if sources is None:
         sources = [{"format": layout, "root": root}]
         if layout in ("audio_tree", "folder"):
             sources[0]["val_fraction"] = val_fraction
     if not isinstance(sources, list) or not sources:
-        raise ValueError("data.sources must be a non-empty list of data sources")
+        raise DataError("data.sources must be a non-empty list of data sources")
     examples: list[Example] = []
     for source in sources:
         found = _source_examples(source, split, read_labeled)

@@ -27,6 +27,7 @@ import torch
 from aum.audio import AudioError, load_audio
 from aum.audio.io import DEFAULT_MAX_SECONDS, decode_audio
 from aum.data.examples import AUDIO_SUFFIXES, DataFormatError, Example, canonical_split, read_label_csv, require_file
+from aum.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,13 @@ def expand_braces(pattern: str) -> list[str]:
     if rng:
         lo, hi = rng.group(1), rng.group(2)
         if int(hi) < int(lo):
-            raise ValueError(f"{pattern!r}: empty brace range {{{body}}}")
+            raise DataError(f"{pattern!r}: empty brace range {{{body}}}")
         width = len(lo) if lo.startswith("0") else 0
         choices = [str(i).zfill(width) for i in range(int(lo), int(hi) + 1)]
     elif "," in body:
         choices = body.split(",")
     else:
-        raise ValueError(f"{pattern!r}: brace {{{body}}} is neither a range 'a..b' nor a list 'a,b'")
+        raise DataError(f"{pattern!r}: brace {{{body}}} is neither a range 'a..b' nor a list 'a,b'")
     head, tail = pattern[:match.start()], pattern[match.end():]
     return [out for choice in choices for out in expand_braces(head + choice + tail)]
 
@@ -168,9 +169,9 @@ def read_webdataset(split: str, *, root: str | Path = ".", train: str | list[str
     `multilabel: false` every sample must have exactly one label."""
     spec = {"train": train, "val": val, "test": test}[canonical_split(split)]
     if spec is None:
-        raise ValueError(f"webdataset data: no shards given for split {split!r} (set data.{canonical_split(split)})")
+        raise DataError(f"webdataset data: no shards given for split {split!r} (set data.{canonical_split(split)})")
     if label_csv is None:
-        raise ValueError("webdataset data: set data.label_csv (index,mid,display_name) to fix the label order")
+        raise DataError("webdataset data: set data.label_csv (index,mid,display_name) to fix the label order")
     label_csv = Path(root) / label_csv
     mids, _, names = read_label_csv(label_csv)
     lookup = {n: i for i, n in enumerate(names)} | {m: i for i, m in enumerate(mids)}

@@ -14,6 +14,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from aum.errors import ConfigError
 from aum.models.base import AudioModel, AudioModelConfig
 from aum.models.layers import Attention, ViTBlock, init_vit_weights, modules_of_type
 from aum.models.registry import register_model
@@ -35,11 +36,11 @@ class ASTConfig(AudioModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.cls_position not in ("head", "none"):
-            raise ValueError(f"{self.family}: special tokens sit at the head (or 'none'), got {self.cls_position!r}")
+            raise ConfigError(f"{self.family}: special tokens sit at the head (or 'none'), got {self.cls_position!r}")
         if self.attention not in ("sdpa", "naive"):
-            raise ValueError(f"attention must be 'sdpa' or 'naive', got {self.attention!r}")
+            raise ConfigError(f"attention must be 'sdpa' or 'naive', got {self.attention!r}")
         if self.embed_dim % self.num_heads:
-            raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+            raise ConfigError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
 
     @property
     def num_prefix_tokens(self) -> int:

@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from aum.errors import ConfigError
 from aum.models.base import AudioModel, AudioModelConfig
 from aum.models.layers import DropPath, MambaBlock, modules_of_type
 from aum.models.mamba import MIXER_TYPES, MambaMixer
@@ -37,11 +38,11 @@ class AuMConfig(AudioModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.aum_type not in MIXER_TYPES:
-            raise ValueError(f"aum_type must be one of {MIXER_TYPES}, got {self.aum_type!r}")
+            raise ConfigError(f"aum_type must be one of {MIXER_TYPES}, got {self.aum_type!r}")
         if self.norm not in ("rms", "layer"):
-            raise ValueError(f"norm must be 'rms' or 'layer', got {self.norm!r}")
+            raise ConfigError(f"norm must be 'rms' or 'layer', got {self.norm!r}")
         if self.paired_layers and self.depth % 2:
-            raise ValueError(f"paired_layers needs an even depth, got {self.depth}")
+            raise ConfigError(f"paired_layers needs an even depth, got {self.depth}")
 
 
 class MambaAudioModel(AudioModel):

@@ -13,6 +13,7 @@ import torch
 from numpy.typing import ArrayLike
 from torch import nn
 
+from aum.errors import ConfigError
 from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, pair, prediction_head
 
 CLS_POSITIONS = ("head", "middle", "tail", "none", "double")  # double = AuM head + tail tokens
@@ -46,11 +47,11 @@ class AudioModelConfig:
                 setattr(self, name, f if f == t else (f, t))
         self.pool = POOL_ALIASES.get(self.pool, self.pool)
         if self.cls_position not in CLS_POSITIONS:
-            raise ValueError(f"cls_position must be one of {CLS_POSITIONS}, got {self.cls_position!r}")
+            raise ConfigError(f"cls_position must be one of {CLS_POSITIONS}, got {self.cls_position!r}")
         if self.pool not in ("auto", "cls", "mean"):
-            raise ValueError(f"pool must be 'cls', 'mean' (ft_cls / ft_avgtok) or 'auto', got {self.pool!r}")
+            raise ConfigError(f"pool must be 'cls', 'mean' (ft_cls / ft_avgtok) or 'auto', got {self.pool!r}")
         if self.pool == "cls" and self.cls_position == "none":
-            raise ValueError("pool='cls' needs a CLS token; use pool='mean' with cls_position='none'")
+            raise ConfigError("pool='cls' needs a CLS token; use pool='mean' with cls_position='none'")
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -139,7 +140,7 @@ class AudioModel(nn.Module):
     def _grid_for(self, num_patches: int) -> tuple[int, int]:
         n_f = self.built_grid[0]
         if num_patches % n_f:
-            raise ValueError(f"{num_patches} patch tokens do not fit a grid with {n_f} frequency rows")
+            raise ConfigError(f"{num_patches} patch tokens do not fit a grid with {n_f} frequency rows")
         return n_f, num_patches // n_f
 
     # ---- pretraining hooks / encoder -----------------------------------------------------------------------

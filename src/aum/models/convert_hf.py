@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from aum.errors import ConfigError
 from aum.models.ast import ASTConfig
 from aum.models.base import AudioModel
 
@@ -67,11 +68,11 @@ def hf_config_fields(path: Path) -> dict[str, Any]:
     info = read_config(Path(path))
     for key, want in (("hidden_act", "gelu"), ("qkv_bias", True)):
         if info.get(key, want) != want:
-            raise ValueError(f"{path}/{CONFIG}: {key}={info[key]!r} is not supported (our AST has {want!r})")
+            raise ConfigError(f"{path}/{CONFIG}: {key}={info[key]!r} is not supported (our AST has {want!r})")
     patch = info.get("patch_size", 16)
     if not isinstance(patch, int):  # HuggingFace builds a square (patch, patch) kernel from an int
         if len(set(patch)) != 1:
-            raise ValueError(f"{path}/{CONFIG}: patch_size={patch} is not square (HuggingFace AST needs an int)")
+            raise ConfigError(f"{path}/{CONFIG}: patch_size={patch} is not square (HuggingFace AST needs an int)")
         patch = patch[0]
     dim, hidden = int(info.get("hidden_size", 768)), int(info.get("intermediate_size", 3072))
     eps = float(info.get("layer_norm_eps", 1e-12))
@@ -95,7 +96,7 @@ def hf_meta(path: Path) -> dict[str, Any]:
 
         feats = read_json_file(file)
         if not feats.get("do_normalize", True):
-            raise ValueError(f"{file}: do_normalize=false is not supported (our frontend always normalises)")
+            raise ConfigError(f"{file}: do_normalize=false is not supported (our frontend always normalises)")
         meta["frontend"] = {"sample_rate": int(feats.get("sampling_rate", 16000)),
                             "num_mel_bins": int(feats.get("num_mel_bins", 128)),
                             "target_frames": int(feats.get("max_length", 1024)),
@@ -157,7 +158,7 @@ def _check_exportable(model: AudioModel) -> ASTConfig:
     if cfg.num_classes <= 0:
         problems.append("no classifier (num_classes=0)")
     if problems:
-        raise ValueError(f"{model.model_name} cannot be written as ASTForAudioClassification: " + "; ".join(problems))
+        raise ConfigError(f"{model.model_name} cannot be written as ASTForAudioClassification: " + "; ".join(problems))
     assert isinstance(cfg, ASTConfig)  # refused above otherwise
     return cfg
 
@@ -186,7 +187,7 @@ def export_hf(model: AudioModel, directory: str | Path) -> Path:
             log.info("export-hf: %s has no HuggingFace counterpart, left out", key)
     labels = list(model.meta.get("labels") or [f"LABEL_{i}" for i in range(cfg.num_classes)])
     if len(labels) != cfg.num_classes:
-        raise ValueError(f"model.meta has {len(labels)} labels for {cfg.num_classes} classes")
+        raise ConfigError(f"model.meta has {len(labels)} labels for {cfg.num_classes} classes")
     f_stride, t_stride = pair(cfg.patch_stride)
     info = {"architectures": [ARCHITECTURE], "model_type": MODEL_TYPE, "hidden_size": cfg.embed_dim,
             "num_hidden_layers": cfg.depth, "num_attention_heads": cfg.num_heads,

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from aum.errors import ConfigError
 from aum.models.base import AudioModel, AudioModelConfig
 from aum.models.layers import PatchShape, grid_shape, pair, patch_grid, resample_grid
 
@@ -47,7 +48,7 @@ class CheckpointLayout:
 def read_layout(sd: dict[str, torch.Tensor], raw: dict[str, Any]) -> CheckpointLayout:
     kernel = sd.get("patch_embed.proj.weight")
     if kernel is None or kernel.ndim != 4:
-        raise ValueError("checkpoint has no 4-d patch_embed.proj.weight: not an AuM / SSAMBA / AST / SSAST / Vim file")
+        raise ConfigError("checkpoint has no 4-d patch_embed.proj.weight: not an AuM / SSAMBA / AST / SSAST / Vim file")
     double = "cls_token_head" in sd and "cls_token_tail" in sd
     dist = "dist_token" in sd
     num_prefix = 2 if double else int("cls_token" in sd) + int(dist)
@@ -66,7 +67,7 @@ def check_layout(model: AudioModel, layout: CheckpointLayout) -> None:
     """Raise a one-line error naming the config field when the checkpoint's patch shape or tokens differ."""
     cfg = model.config
     if not layout.imagenet and layout.patch_size != pair(cfg.patch_size):
-        raise ValueError(f"checkpoint patches are {layout.patch_size[0]}x{layout.patch_size[1]} (frequency x time), "
+        raise ConfigError(f"checkpoint patches are {layout.patch_size[0]}x{layout.patch_size[1]} (frequency x time), "
                          f"the model's {_fmt(cfg.patch_size)}: pass patch_size={_fmt(layout.patch_size)}")
     if layout.num_prefix == model.num_prefix_tokens and (layout.cls_position != "double") == (
             cfg.cls_position != "double"):
@@ -78,7 +79,7 @@ def check_layout(model: AudioModel, layout: CheckpointLayout) -> None:
     found = {0: "no CLS token", 1: "one CLS token", 2: "two special tokens"}.get(layout.num_prefix, "?")
     if layout.cls_position == "double":
         found = "a double CLS token (cls_token_head + cls_token_tail)"
-    raise ValueError(f"checkpoint has {found}, the model has {model.num_prefix_tokens} special token(s) "
+    raise ConfigError(f"checkpoint has {found}, the model has {model.num_prefix_tokens} special token(s) "
                      f"(cls_position={cfg.cls_position!r}): pass {want}")
 
 
@@ -101,7 +102,7 @@ def infer_grid(model: AudioModel, layout: CheckpointLayout, num_patches: int,
     if layout.imagenet:  # DeiT / Vim ImageNet weights: a square grid of 16x16 patches
         side = math.isqrt(num_patches)
         if side * side != num_patches:
-            raise ValueError(f"ImageNet checkpoint with {num_patches} patch positions: not a square grid")
+            raise ConfigError(f"ImageNet checkpoint with {num_patches} patch positions: not a square grid")
         return (side, side), [], "square ImageNet grid"
     if layout.ssl_input is not None:  # SSL pretraining: no overlap, input size stored in the checkpoint
         grid = grid_shape(*layout.ssl_input, kernel, kernel)
@@ -114,7 +115,7 @@ def infer_grid(model: AudioModel, layout: CheckpointLayout, num_patches: int,
             fits.setdefault((n_f, num_patches // n_f), []).append(s)
     if not fits:
         tried = ", ".join(_fmt(s) for s in strides)
-        raise ValueError(f"checkpoint has {num_patches} patch positions, which fit no grid of {mel} mel bins with "
+        raise ConfigError(f"checkpoint has {num_patches} patch positions, which fit no grid of {mel} mel bins with "
                          f"{kernel[0]}x{kernel[1]} patches at stride {tried}: pass checkpoint_stride=(f, t)")
     own = tuple(model.built_grid)
     if own in fits and model.config.mel_bins == mel:  # the model's own grid: kept; say what else would fit
@@ -123,7 +124,7 @@ def infer_grid(model: AudioModel, layout: CheckpointLayout, num_patches: int,
         return own, fits[own], "same grid as the model" + note
     if len(fits) > 1:
         options = " or ".join(f"{g[0]}x{g[1]} (checkpoint_stride={_fmt(s[0])})" for g, s in fits.items())
-        raise ValueError(f"checkpoint has {num_patches} patch positions: {options}; pass checkpoint_stride")
+        raise ConfigError(f"checkpoint has {num_patches} patch positions: {options}; pass checkpoint_stride")
     (grid, found), = fits.items()
     if grid[0] == 1:  # frame patches: any time stride gives 1 x N, so the stride is not known, only the grid
         return grid, [], f"inferred from {num_patches} positions; a frame-patch file does not record its time stride"

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aum.errors import ConfigError
+
 PatchShape = int | Sequence[int]  # an int (square) or (frequency, time)
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -25,7 +27,7 @@ def pair(value: PatchShape) -> tuple[int, int]:
 def patch_grid(length: int, patch: int, stride: int) -> int:
     """Number of patches along one axis of a `Conv2d(kernel=patch, stride=stride)` without padding."""
     if length < patch:
-        raise ValueError(f"input axis of {length} bins/frames is shorter than one patch ({patch})")
+        raise ConfigError(f"input axis of {length} bins/frames is shorter than one patch ({patch})")
     return (length - patch) // stride + 1
 
 
@@ -68,7 +70,7 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3:
-            raise ValueError(f"expected a normalised fbank batch (B, T, F), got shape {tuple(x.shape)}")
+            raise ConfigError(f"expected a normalised fbank batch (B, T, F), got shape {tuple(x.shape)}")
         x = x.transpose(1, 2)  # (B, F, T)
         if self.stride != self.patch_size:  # overlapping patches: a real convolution
             return self.proj(x.unsqueeze(1)).flatten(2).transpose(1, 2)  # (B, N, D)
@@ -133,7 +135,7 @@ class Attention(nn.Module):
     def __init__(self, dim: int, num_heads: int, mode: str = "sdpa"):
         super().__init__()
         if mode not in ("sdpa", "naive"):
-            raise ValueError(f"attention must be 'sdpa' or 'naive', got {mode!r}")
+            raise ConfigError(f"attention must be 'sdpa' or 'naive', got {mode!r}")
         self.num_heads, self.mode = num_heads, mode
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import aum.ops as ops
+from aum.errors import ConfigError
 
 MIXER_TYPES = ("v1", "v2", "none")
 
@@ -81,7 +82,7 @@ class MambaMixer(nn.Module):
                  divide_out: bool = True, scan_backend: str = "auto"):
         super().__init__()
         if mixer_type not in MIXER_TYPES:
-            raise ValueError(f"mixer type must be one of {MIXER_TYPES}, got {mixer_type!r}")
+            raise ConfigError(f"mixer type must be one of {MIXER_TYPES}, got {mixer_type!r}")
         self.mixer_type, self.divide_out, self.scan_backend = mixer_type, divide_out, scan_backend
         self.d_inner, self.d_state = expand * d_model, d_state
         self.dt_rank = math.ceil(d_model / 16)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aum.errors import ConfigError
 from aum.models.base import AudioModel
 
 log = logging.getLogger(__name__)
@@ -45,20 +46,20 @@ class MaskingConfig:
 
     def __post_init__(self) -> None:
         if self.strategy not in ("cluster", "random"):
-            raise ValueError(f"masking.strategy must be 'cluster' or 'random', got {self.strategy!r}")
+            raise ConfigError(f"masking.strategy must be 'cluster' or 'random', got {self.strategy!r}")
         if not 1 <= self.cluster_min <= self.cluster_max:
-            raise ValueError(f"masking cluster range [{self.cluster_min}, {self.cluster_max}] is empty or < 1")
+            raise ConfigError(f"masking cluster range [{self.cluster_min}, {self.cluster_max}] is empty or < 1")
         if self.mask_size <= 0:
-            raise ValueError(f"masking.mask_size must be > 0, got {self.mask_size}")
+            raise ConfigError(f"masking.mask_size must be > 0, got {self.mask_size}")
 
     def resolve(self, num_patches: int) -> int:
         """The number of masked patches for a grid of `num_patches`; errors when it cannot be honoured."""
         size = int(round(self.mask_size * num_patches)) if self.mask_size < 1 else int(self.mask_size)
         if size < 2:
-            raise ValueError(f"mask_size {self.mask_size} gives {size} masked patches of {num_patches}; "
+            raise ConfigError(f"mask_size {self.mask_size} gives {size} masked patches of {num_patches}; "
                              "the contrastive loss needs at least 2")
         if size >= num_patches - 1:
-            raise ValueError(f"mask_size {size} is too large for {num_patches} patches (patch 0 is never masked, "
+            raise ConfigError(f"mask_size {size} is too large for {num_patches} patches (patch 0 is never masked, "
                              f"so at most {num_patches - 2}); use a smaller count or a fraction such as 0.75")
         return size
 
@@ -87,7 +88,7 @@ def cluster_mask(grid: tuple[int, int], mask_size: int, cluster_range: tuple[int
     n_f, n_t = grid
     num = n_f * n_t
     if not 0 < mask_size < num - 1:
-        raise ValueError(f"mask_size {mask_size} must be in [1, {num - 2}] for a {n_f}x{n_t} patch grid")
+        raise ConfigError(f"mask_size {mask_size} must be in [1, {num - 2}] for a {n_f}x{n_t} patch grid")
     lo, hi = cluster_range
     c = int(torch.randint(lo, hi + 1, (1,), generator=generator))
     offsets_f, offsets_t = torch.meshgrid(torch.arange(c), torch.arange(c), indexing="ij")
@@ -117,7 +118,7 @@ def cluster_mask(grid: tuple[int, int], mask_size: int, cluster_range: tuple[int
 def random_mask(num_patches: int, mask_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Uniformly random `mask_size` distinct patch indices in [1, num_patches) (patch 0 kept, as for clusters)."""
     if not 0 < mask_size < num_patches - 1:
-        raise ValueError(f"mask_size {mask_size} must be in [1, {num_patches - 2}] for {num_patches} patches")
+        raise ConfigError(f"mask_size {mask_size} must be in [1, {num_patches - 2}] for {num_patches} patches")
     return torch.randperm(num_patches - 1, generator=generator)[:mask_size] + 1
 
 
@@ -171,7 +172,7 @@ def encode_masked(model: AudioModel, x: torch.Tensor, mask_index: torch.Tensor) 
     tokens = model.patch_tokens(x)  # (B, N, D)
     batch, num, dim = tokens.shape
     if mask_index.max() >= num:
-        raise ValueError(f"mask index {int(mask_index.max())} out of range for {num} patches")
+        raise ConfigError(f"mask index {int(mask_index.max())} out of range for {num} patches")
     masked = torch.zeros(batch, num, dtype=torch.bool, device=tokens.device)
     masked.scatter_(1, mask_index, True)
     tokens = torch.where(masked.unsqueeze(-1), model.mask_embed.to(tokens.dtype).expand(batch, num, dim), tokens)
@@ -184,7 +185,7 @@ def pretrain_grid(model: AudioModel, x: torch.Tensor) -> tuple[int, int]:
     grid = tuple(model.patch_grid(x.shape[1]))
     expect = (x.shape[2] // PATCH, x.shape[1] // PATCH)
     if grid != expect:
-        raise ValueError(f"masked patch pretraining needs 16x16 patches without overlap: the model's grid is "
+        raise ConfigError(f"masked patch pretraining needs 16x16 patches without overlap: the model's grid is "
                          f"{grid} but unfolding {tuple(x.shape[1:])} gives {expect}; create the model with "
                          f"patch_stride=16 (overlap is for fine-tuning only)")
     return grid
@@ -200,9 +201,9 @@ def masked_patch_losses(model: AudioModel, x: torch.Tensor, masking: MaskingConf
     heads (half the compute; not what the papers did). "discriminative" / "generative": one term, one pass.
     """
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        raise ConfigError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if passes not in (1, 2):
-        raise ValueError(f"passes must be 1 or 2, got {passes}")
+        raise ConfigError(f"passes must be 1 or 2, got {passes}")
     grid = pretrain_grid(model, x)
     targets = patch_targets(x).detach()  # (B, N, 256), no gradient through the targets
     logs: dict[str, float] = {}
@@ -235,7 +236,7 @@ class MaskedPatchModel(nn.Module):
         super().__init__()
         missing = [n for n in ("mask_embed", "cpredlayer", "gpredlayer") if not hasattr(encoder, n)]
         if missing:
-            raise ValueError(f"{type(encoder).__name__} has no pretext part(s) {missing}: create it with "
+            raise ConfigError(f"{type(encoder).__name__} has no pretext part(s) {missing}: create it with "
                              "pretrain_heads=True (model.pretrain_heads: true)")
         self.encoder, self.masking = encoder, masking
         self.objective, self.passes, self.mse_weight = objective, passes, mse_weight

@@ -7,7 +7,7 @@ import fnmatch
 import logging
 from typing import Any
 
-from aum.errors import did_you_mean
+from aum.errors import ConfigError, did_you_mean
 from aum.models.base import AudioModel, AudioModelConfig
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ _REGISTRY: dict[str, tuple[AudioModelConfig, type[AudioModel]]] = {}
 
 def register_model(name: str, config: AudioModelConfig, model_cls: type[AudioModel]) -> None:
     if name in _REGISTRY:
-        raise ValueError(f"model {name!r} is already registered")
+        raise ConfigError(f"model {name!r} is already registered")
     _REGISTRY[name] = (config, model_cls)
 
 
@@ -32,7 +32,7 @@ def _entry(name: str) -> tuple[AudioModelConfig, type[AudioModel]]:
     for config, cls in _REGISTRY.values():
         if getattr(config, "family", None) == name:
             return config, cls
-    raise ValueError(f"unknown model {name!r}{did_you_mean(name, _REGISTRY)}; registered: {', '.join(list_models())}")
+    raise ConfigError(f"unknown model {name!r}{did_you_mean(name, _REGISTRY)}; registered: {', '.join(list_models())}")
 
 
 def get_config(name: str, **overrides: Any) -> AudioModelConfig:
@@ -43,7 +43,7 @@ def get_config(name: str, **overrides: Any) -> AudioModelConfig:
     unknown = sorted(set(overrides) - fields)
     if unknown:
         hint = did_you_mean(unknown[0], fields)
-        raise ValueError(f"{name}: unknown config field(s) {unknown}{hint}; valid: {sorted(fields)}")
+        raise ConfigError(f"{name}: unknown config field(s) {unknown}{hint}; valid: {sorted(fields)}")
     return dataclasses.replace(config, **overrides)
 
 

@@ -21,7 +21,7 @@ import logging
 
 import torch
 
-from aum.errors import UnavailableError
+from aum.errors import ConfigError, UnavailableError
 from aum.ops.scan_cpu import bidirectional_scan_cpu, selective_scan_cpu
 from aum.ops.scan_loop import selective_scan_loop
 from aum.ops.scan_parallel import selective_scan_parallel
@@ -64,7 +64,7 @@ _PROBES = {"ref": _ALWAYS, "cpu": _ALWAYS, "numba": _numba_status, "parallel": _
 def backend_status(name: str) -> tuple[bool, str]:
     """(available, reason if not) for one backend name; probed once per process."""
     if name not in _PROBES:
-        raise ValueError(f"unknown selective_scan backend {name!r}; choose from {('auto', *BACKENDS)}")
+        raise ConfigError(f"unknown selective_scan backend {name!r}; choose from {('auto', *BACKENDS)}")
     return _PROBES[name]()
 
 
@@ -143,7 +143,7 @@ def _check_shapes(u, delta, A, B, C) -> None:
                 "B": (B, (batch, state, length)), "C": (C, (batch, state, length))}
     for name, (tensor, shape) in expected.items():
         if tuple(tensor.shape) != shape:
-            raise ValueError(f"selective_scan: {name} has shape {tuple(tensor.shape)}, expected {shape} "
+            raise ConfigError(f"selective_scan: {name} has shape {tuple(tensor.shape)}, expected {shape} "
                              f"(u is (B, D, L) = {tuple(u.shape)}, A is (D, N))")
 
 
@@ -165,7 +165,7 @@ def bidirectional_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_
     All inputs are in original time order. AuM Fo-Bi ("v1"): only A_b, merge "sum"; Bi-Bi ("v2"): every `*_b`,
     merge "mean"."""
     if merge not in MERGES:
-        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+        raise ConfigError(f"merge must be one of {MERGES}, got {merge!r}")
     _check_shapes(u, delta, A, B, C)
     scan = _bidirectional_function(resolve_backend(backend, u.device))
     return scan(u, delta, A, B, C, D, z, delta_bias, A_b=A_b, u_b=u_b, delta_b=delta_b, B_b=B_b, C_b=C_b, D_b=D_b,

@@ -17,6 +17,8 @@ from typing import Literal, overload
 import torch
 import torch.nn.functional as F
 
+from aum.errors import ConfigError
+
 OptionalTensor = torch.Tensor | None
 ScanFunction = Callable[..., torch.Tensor]  # a selective scan with `selective_scan_ref`'s arguments
 
@@ -95,7 +97,7 @@ def merge_directions(y_forward: torch.Tensor, y_backward: torch.Tensor, merge: s
         return y_forward + y_backward
     if merge == "mean":
         return (y_forward + y_backward) * 0.5
-    raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+    raise ConfigError(f"merge must be one of {MERGES}, got {merge!r}")
 
 
 def backward_direction_inputs(forward: dict[str, OptionalTensor],

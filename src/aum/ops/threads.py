@@ -14,6 +14,8 @@ import os
 
 import torch
 
+from aum.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 ENV = "AUM_THREADS"
@@ -37,7 +39,7 @@ def configure_threads(torch_threads: int | None = None, numba_threads: int | Non
     env = os.environ.get(ENV, "").strip().lower()
     if env:
         if env != "all" and not env.isdigit():
-            raise ValueError(f"{ENV}={env!r}: expected a thread count or 'all'")
+            raise ConfigError(f"{ENV}={env!r}: expected a thread count or 'all'")
         torch_threads = torch_threads if torch_threads is not None else (0 if env == "all" else int(env))
         numba_threads = numba_threads if numba_threads is not None else (0 if env == "all" else int(env))
     counts = (_count(DEFAULT_TORCH_THREADS if torch_threads is None else torch_threads),

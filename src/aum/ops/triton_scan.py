@@ -56,7 +56,7 @@ from typing import Any, TypedDict
 
 import torch
 
-from aum.errors import UnavailableError
+from aum.errors import ConfigError, UnavailableError
 from aum.ops.scan_ref import OptionalTensor
 
 
@@ -205,10 +205,10 @@ def _check(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tenso
     if u.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         raise UnavailableError("Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
     if u.dim() != 3 or delta.shape != u.shape or A.dim() != 2 or A.shape[0] != u.shape[1]:
-        raise ValueError(f"selective scan shapes: u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}")
+        raise ConfigError(f"selective scan shapes: u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}")
     expected = (u.shape[0], A.shape[1], u.shape[2])
     if B.shape != expected or C.shape != expected:
-        raise ValueError(f"selective scan: B {tuple(B.shape)} and C {tuple(C.shape)} must be (batch, N, L)={expected}")
+        raise ConfigError(f"selective scan: B {tuple(B.shape)} and C {tuple(C.shape)} must be (batch, N, L)={expected}")
 
 
 def selective_scan_triton(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
@@ -229,7 +229,7 @@ def bidirectional_scan_triton(u: torch.Tensor, delta: torch.Tensor, A: torch.Ten
     """merge(scan(u, ..., z), scan(u_b, ..., z, reverse=True)) in one launch; every *_b left None reuses the forward
     tensor; inputs in original time order; merge "sum" (Fo-Bi v1) or "mean" (Bi-Bi v2)."""
     if merge not in ("sum", "mean"):
-        raise ValueError(f"merge must be 'sum' or 'mean', got {merge!r}")
+        raise ConfigError(f"merge must be 'sum' or 'mean', got {merge!r}")
     _check(u, delta, A, B, C)
     _check(u if u_b is None else u_b, delta if delta_b is None else delta_b, A_b, B if B_b is None else B_b,
            C if C_b is None else C_b)

@@ -13,6 +13,7 @@ import logging
 import math
 from pathlib import Path
 
+from aum.errors import ConfigError
 from aum.train import metrics as M
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_
     frontend, labels = frontend_of(model), labels_of(model)
     dataset = build_dataset(data_cfg, split, frontend, None)
     if list(dataset.labels) != labels:
-        raise ValueError(f"{checkpoint}: trained on labels {labels[:5]}... but the {split} data has "
+        raise ConfigError(f"{checkpoint}: trained on labels {labels[:5]}... but the {split} data has "
                          f"{list(dataset.labels)[:5]}...; evaluate on the same label set")
     task_meta = model.meta.get("task") or {}
     task = ClassificationTask(ClassificationConfig(loss=task_meta.get("loss", "bce")), labels, dataset.multilabel)

@@ -12,6 +12,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from aum.errors import ConfigError
+
 
 def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
     """AP of one class: sum over score thresholds of (R_n - R_{n-1}) * P_n; tied scores form one threshold."""
@@ -67,7 +69,7 @@ def _binarise(targets: np.ndarray) -> np.ndarray:
 def _check(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets)
     if scores.ndim != 2 or scores.shape != targets.shape:
-        raise ValueError(f"scores {scores.shape} and targets {targets.shape} must both be (N, C)")
+        raise ConfigError(f"scores {scores.shape} and targets {targets.shape} must both be (N, C)")
     return scores, _binarise(targets)
 
 

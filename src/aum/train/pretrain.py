@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from aum.errors import DataError
+from aum.errors import ConfigError, DataError
 from aum.models.pretrain import MaskedPatchModel, MaskingConfig
 from aum.train.tasks import batch_to
 
@@ -104,7 +104,7 @@ def build_pretrain_task(task_cfg: dict, train_dataset=None) -> PretrainTask:
 
     cfg = section_from_dict(PretrainConfig, task_cfg, "task")
     if cfg.objective not in ("joint", "discriminative", "generative"):
-        raise ValueError(f"task.objective must be joint, discriminative or generative, got {cfg.objective!r}")
+        raise ConfigError(f"task.objective must be joint, discriminative or generative, got {cfg.objective!r}")
     cfg.masking_config()  # validates the masking options now rather than at the first step
     return PretrainTask(cfg)
 

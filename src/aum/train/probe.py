@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from aum.errors import ConfigError
+
 
 @torch.no_grad()
 def clip_embeddings(model, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
@@ -28,7 +30,7 @@ class LogisticRegression:
 
     def __init__(self, num_classes: int, l2: float = 1e-3, max_iter: int = 200):
         if l2 < 0:
-            raise ValueError(f"probe l2 must be >= 0, got {l2}")
+            raise ConfigError(f"probe l2 must be >= 0, got {l2}")
         self.num_classes, self.l2, self.max_iter = num_classes, l2, max_iter
         self.weight = self.bias = self.mean = self.std = None
 
@@ -37,10 +39,10 @@ class LogisticRegression:
 
     def fit(self, features: torch.Tensor, labels: torch.Tensor) -> LogisticRegression:
         if features.ndim != 2 or len(features) != len(labels) or len(labels) == 0:
-            raise ValueError(f"probe: features {tuple(features.shape)} and labels {tuple(labels.shape)} must be "
+            raise ConfigError(f"probe: features {tuple(features.shape)} and labels {tuple(labels.shape)} must be "
                              "(N, D) and (N,) with N > 0")
         if int(labels.min()) < 0 or int(labels.max()) >= self.num_classes:
-            raise ValueError(f"probe: labels must be in [0, {self.num_classes}), got {int(labels.min())}.."
+            raise ConfigError(f"probe: labels must be in [0, {self.num_classes}), got {int(labels.min())}.."
                              f"{int(labels.max())}")
         features = features.double()
         self.mean, self.std = features.mean(0), features.std(0, unbiased=False).clamp_min(1e-8)

@@ -31,13 +31,13 @@ def build_frontend(cfg: FrontendConfig):
     from aum.audio import NORM_STATS, Frontend
 
     if (cfg.mean is None) != (cfg.std is None):
-        raise ValueError("frontend: set both mean and std, or neither (then `preset` gives them)")
+        raise ConfigError("frontend: set both mean and std, or neither (then `preset` gives them)")
     if cfg.mean is not None:
         mean, std = cfg.mean, cfg.std
     elif cfg.preset in NORM_STATS:
         mean, std = NORM_STATS[cfg.preset]
     else:
-        raise ValueError(f"frontend.preset={cfg.preset!r}: choose one of {sorted(NORM_STATS)} or set mean/std")
+        raise ConfigError(f"frontend.preset={cfg.preset!r}: choose one of {sorted(NORM_STATS)} or set mean/std")
     return Frontend(sample_rate=cfg.sample_rate, num_mel_bins=cfg.num_mel_bins, target_frames=cfg.target_frames,
                     mean=mean, std=std)
 
@@ -48,13 +48,13 @@ def build_model(cfg: Config, task: Task, frontend) -> torch.nn.Module:
     kwargs = dict(cfg.model)
     name = kwargs.pop("name", None)
     if not name:
-        raise ValueError("model.name is required, e.g. model.name=aum_tiny (see `aum models list`)")
+        raise ConfigError("model.name is required, e.g. model.name=aum_tiny (see `aum models list`)")
     pretrained = kwargs.pop("pretrained", None)
     dictated = {"input_frames": frontend.target_frames, "mel_bins": frontend.num_mel_bins}
     dictated.update(getattr(task, "model_overrides", lambda: {})())
     for key, value in dictated.items():
         if key in kwargs and kwargs[key] != value:
-            raise ValueError(f"model.{key}={kwargs[key]} contradicts the data/frontend ({value}); remove it")
+            raise ConfigError(f"model.{key}={kwargs[key]} contradicts the data/frontend ({value}); remove it")
         kwargs[key] = value
     return create_model(name, pretrained=pretrained, **kwargs)
 

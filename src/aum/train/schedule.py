@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from aum.errors import ConfigError
 from aum.train.config import OptimConfig, ScheduleConfig
 
 SCHEDULES = ("multistep", "cosine", "plateau", "constant")
@@ -49,7 +50,7 @@ def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Opt
                                "name": part if decay else f"{part}_no_decay"})
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if cfg.name not in kinds:
-        raise ValueError(f"optim.name={cfg.name!r}: choose one of {sorted(kinds)}")
+        raise ConfigError(f"optim.name={cfg.name!r}: choose one of {sorted(kinds)}")
     return kinds[cfg.name](groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
@@ -59,9 +60,9 @@ class LRSchedule:
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: ScheduleConfig, steps_per_epoch: int,
                  total_steps: int, plateau_mode: str = "max"):
         if cfg.name not in SCHEDULES:
-            raise ValueError(f"schedule.name={cfg.name!r}: choose one of {list(SCHEDULES)}")
+            raise ConfigError(f"schedule.name={cfg.name!r}: choose one of {list(SCHEDULES)}")
         if plateau_mode not in ("max", "min"):
-            raise ValueError(f"plateau mode {plateau_mode!r}: expected 'max' or 'min'")
+            raise ConfigError(f"plateau mode {plateau_mode!r}: expected 'max' or 'min'")
         self.optimizer, self.cfg = optimizer, cfg
         self.steps_per_epoch, self.total_steps = max(1, steps_per_epoch), max(1, total_steps)
         self.plateau_mode = plateau_mode

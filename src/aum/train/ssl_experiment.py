@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from aum.errors import ConfigError
 from aum.train.probe import clip_embeddings, probe_accuracy
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def split_tensors(cfg, split: str) -> tuple[torch.Tensor, torch.Tensor, int]:
     dataset = build_dataset({**cfg.data, "seed": 0}, split, build_frontend(cfg.frontend), None)
     items = [item for item in (dataset[i] for i in range(len(dataset))) if item is not None]
     if not items:
-        raise ValueError(f"{cfg.data['root']}: split {split!r} has no usable clip")
+        raise ConfigError(f"{cfg.data['root']}: split {split!r} has no usable clip")
     x = torch.stack([item["x"] for item in items])
     labels = torch.stack([item["y"] for item in items]).argmax(dim=1)
     return x, labels, dataset.num_classes

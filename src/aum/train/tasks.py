@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aum.errors import DataError
+from aum.errors import ConfigError, DataError
 from aum.train import metrics as M
 
 
@@ -64,9 +64,9 @@ class ClassificationTask:
 
     def __init__(self, cfg: ClassificationConfig, labels: list[str], multilabel: bool):
         if cfg.loss not in ("bce", "ce"):
-            raise ValueError(f"task.loss={cfg.loss!r}: choose 'bce' or 'ce'")
+            raise ConfigError(f"task.loss={cfg.loss!r}: choose 'bce' or 'ce'")
         if multilabel and cfg.loss == "ce":
-            raise ValueError("task.loss=ce cannot train multi-label data; use task.loss=bce")
+            raise ConfigError("task.loss=ce cannot train multi-label data; use task.loss=bce")
         self.cfg, self.labels, self.multilabel = cfg, list(labels), multilabel
         self.select_metric = cfg.select_metric or ("mAP" if multilabel else "accuracy")
         self.select_mode = "max"

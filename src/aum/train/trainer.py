@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from aum.errors import RunInterrupted, TrainingError
+from aum.errors import ConfigError, RunInterrupted, TrainingError
 from aum.models.card import training_record
 from aum.train import checkpoint as ckpt
 from aum.train.config import Config, save_config
@@ -57,14 +57,14 @@ class Trainer:
         self.model = model.to(self.device)
         self.amp = cfg.train.amp in ("auto", "bf16") and self.device.type == "cuda"
         if cfg.train.amp not in ("auto", "bf16", "off"):
-            raise ValueError(f"train.amp={cfg.train.amp!r}: choose auto, bf16 or off")
+            raise ConfigError(f"train.amp={cfg.train.amp!r}: choose auto, bf16 or off")
         # what is trained: the model, or the task's module around it (pretraining: encoder + pretext task)
         self.net = self._wrap_ddp(task.wrap(self.model) if hasattr(task, "wrap") else self.model)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         _set_loader_epoch(train_loader, 0)
         self.batches_per_epoch = len(train_loader)
         if self.batches_per_epoch == 0:
-            raise ValueError("the training loader is empty (fewer clips than one batch?)")
+            raise ConfigError("the training loader is empty (fewer clips than one batch?)")
         self.accum = max(1, cfg.optim.accum_steps)
         steps_per_epoch = math.ceil(self.batches_per_epoch / self.accum)
         self.schedule = LRSchedule(self.optimizer, cfg.schedule, steps_per_epoch, steps_per_epoch * cfg.train.epochs,
@@ -152,7 +152,7 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         if self.ema is not None:
             if state["ema"] is None:
-                raise ValueError(f"{directory}: saved without EMA but train.ema_decay > 0")
+                raise ConfigError(f"{directory}: saved without EMA but train.ema_decay > 0")
             self.ema.load_state_dict(state["ema"])
         self.epoch, self.step, self.batches_done = state["epoch"], state["step"], state["batches_done"]
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
