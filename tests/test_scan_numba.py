@@ -118,3 +118,22 @@ def test_numba_inference_path_matches_reference(option, length):
             both = {k: v.detach() for k, v in both.items()}
             torch.testing.assert_close(scan_numba.bidirectional_scan_numba(**both, merge=merge),
                                        bidirectional_scan_ref(**both, merge=merge), **FP32_TOL)
+
+
+def test_fast_exp2_relative_error_is_below_3e_6():
+    """The fp32 decays' exp2 (polynomial + exponent bits) against float64, over the range the decays use."""
+    import numpy as np
+    from numba import njit
+
+    from aum.ops.scan_numba_kernels import _exp2_f32
+
+    @njit
+    def exp2_all(y):
+        out = np.empty_like(y)
+        for i in range(y.size):
+            out[i] = _exp2_f32(y[i])
+        return out
+
+    y = np.linspace(-60.0, 0.0, 200_001).astype(np.float32)
+    error = np.abs(exp2_all(y).astype(np.float64) / np.exp2(y.astype(np.float64)) - 1.0)
+    assert error.max() < 3e-6

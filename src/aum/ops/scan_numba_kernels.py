@@ -16,7 +16,9 @@ dB, dC as (Bt, blocks, L, N), dA as (Bt, D, N), dD as (Bt, D); the rest are per 
 
 exp: the decays are exp2(Δ · A log2 e), A log2 e made once per row. fp32 uses `fast_exp2`, branch-free (round,
 6th-order Taylor polynomial of 2^f on |f| <= 1/2, exponent bits) so that LLVM vectorises it (libm's expf is a
-scalar call; the kernel ran ~3x slower with it); relative error < 2e-7. fp64 uses math.exp (the gradcheck path).
+scalar call; the kernel ran ~3x slower with it). The fraction is taken from the biased exponent y + 127, so it carries
+z's absolute precision (2^-16): relative error < 3e-6, far inside mamba_ssm's fp32 tolerance (6e-4); the exact
+form (fraction of y itself, < 2e-7) ran the forward kernel 13 % slower. fp64 uses math.exp (the gradcheck path).
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def fast_exp2(y):  # pragma: no cover - replaced inside jitted code by the overl
 
 @njit(inline="always", **_JIT)
 def _exp2_f32(y):
-    y = min(max(y, np.float32(-126.0)), np.float32(126.0))
-    k = np.int32(y + np.float32(127.5)) - np.int32(127)  # round(y): truncation of a positive value (floor: 2x slower)
-    f = y - np.float32(k)  # |f| <= 1/2; 2^f = Σ (f ln2)^i / i!, i <= 6
+    z = min(max(y, np.float32(-126.0)), np.float32(126.0)) + np.float32(127.0)  # biased exponent, in [1, 253]
+    kb = np.int32(z + np.float32(0.5))  # round(z): truncation of a positive value (floor: 2x slower)
+    f = z - np.float32(kb)  # |f| <= 1/2, to z's absolute precision (2^-16): 2^f relative error < 3e-6
     p = np.float32(_LN2**6 / 720.0)
     p = p * f + np.float32(_LN2**5 / 120.0)
     p = p * f + np.float32(_LN2**4 / 24.0)
@@ -48,7 +50,7 @@ def _exp2_f32(y):
     p = p * f + np.float32(_LN2**2 / 2.0)
     p = p * f + np.float32(_LN2)
     p = p * f + np.float32(1.0)
-    scale = np.int32((k + 127) << 23).view(np.float32)  # 2^k from its exponent bits
+    scale = np.int32(kb << 23).view(np.float32)  # 2^(kb - 127) from its exponent bits
     return p * scale
 
 
