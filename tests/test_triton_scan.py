@@ -23,7 +23,7 @@ from aum.ops.scan_ref import selective_scan_ref
 pytest.importorskip("triton")
 
 IN_INTERPRETER = os.environ.get("TRITON_INTERPRET") == "1"
-# mamba_ssm's own test tolerances (rtol, atol) against its reference, SPEC.md §8
+# mamba_ssm's own test tolerances (rtol, atol) against its reference, docs/REFERENCE.md §8
 TOL = {torch.float32: (6e-4, 2e-3), torch.float16: (3e-3, 5e-3), torch.bfloat16: (3e-2, 5e-2)}
 
 

@@ -1,7 +1,7 @@
 """Length and normalisation of fbank features, the `Frontend` that does waveform → model input, dataset stats.
 
 AST / SSAST / AuM / SSAMBA: Kaldi fbank (128 bins, 25 / 10 ms) → pad with zeros or cut at the end to the target
-frame count → `(x - mean) / (2 * std)` with the dataset statistics below (SPEC §1).
+frame count → `(x - mean) / (2 * std)` with the dataset statistics below (docs/REFERENCE.md §1).
 """
 
 from __future__ import annotations

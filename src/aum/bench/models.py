@@ -19,7 +19,7 @@ On the CPU the thread policy of `aum.ops.threads` applies (`--threads N` sets to
     aum bench models                                   # the default sweep for this machine (CPU: tiny models,
                                                        # 512..16k tokens, minutes: --depth 2 for a quick look)
     aum bench models --models ssamba_tiny,ssast_tiny --attention naive --tokens 22528 --dtypes fp32 \\
-        --modes inference --batch 4                    # the SSAMBA paper's efficiency claim (SPEC.md §3)
+        --modes inference --batch 4                    # the SSAMBA paper's efficiency claim (docs/REFERENCE.md §3)
     aum bench models --models aum_base,ast_base --tokens 512,4096,16384 --dtypes bf16 --out bench_out
 Writes models.csv and models.png (log-log time and memory vs tokens) to --out (a folder, or a .csv path).
 """

@@ -1,4 +1,4 @@
-"""AST and SSAST: DeiT-layout transformers over overlapping fbank patches (SPEC.md section 4).
+"""AST and SSAST: DeiT-layout transformers over overlapping fbank patches (docs/REFERENCE.md §4).
 
 CLS + distillation token in front, positions (1, N + 2, D), 12 pre-norm blocks (timm names), final `norm`, head
 `mlp_head` = LayerNorm + Linear. AST pools the mean of the two special tokens; SSAST pools the mean of the patch

@@ -1,4 +1,4 @@
-"""Audio Mamba (AuM): Vim-style bidirectional Mamba encoder over 16x16 fbank patches (SPEC.md section 2).
+"""Audio Mamba (AuM): Vim-style bidirectional Mamba encoder over 16x16 fbank patches (docs/REFERENCE.md §2).
 
 `MambaAudioModel` is also the SSAMBA encoder (`ssamba.py` only changes the config and the head).
 """

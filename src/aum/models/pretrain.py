@@ -1,4 +1,4 @@
-"""Masked spectrogram patch modeling (SSAST / SSAMBA pretext task, SPEC.md §3) for any encoder of `aum.models`.
+"""Masked spectrogram patch modeling (SSAST / SSAMBA pretext task, REFERENCE §3) for any encoder of `aum.models`.
 
 The encoder contract used here (every model of the package honours it):
   `patch_tokens(x) -> (B, N, D)` patch embedding only, `encode_tokens(tokens) -> (B, N, D)` (adds CLS and the

@@ -1,4 +1,4 @@
-"""SSAMBA: the self-supervised audio Mamba encoder as the official code builds it (SPEC.md section 3).
+"""SSAMBA: the self-supervised audio Mamba encoder as the official code builds it (docs/REFERENCE.md §3).
 
 Vim with bimamba "v2" inside, 24 layers acting as 12 flipped pairs, LayerNorm, one CLS token at index 0, drop
 path 0.1, `norm_f` applied twice (official non-fused path), pretext parts (`mask_embed`, `cpredlayer`,

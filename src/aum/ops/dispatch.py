@@ -149,7 +149,7 @@ def _check_shapes(u, delta, A, B, C) -> None:
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False,
                    backend: str = "auto"):
-    """Mamba-1 selective scan (SPEC.md §8). u, delta, z: (B, D, L); A: (D, N); B, C: (B, N, L); D, delta_bias: (D,).
+    """Mamba-1 selective scan (REFERENCE §8). u, delta, z: (B, D, L); A: (D, N); B, C: (B, N, L); D, delta_bias: (D,).
 
     Returns (B, D, L) in u's dtype (computed in fp32). `reverse=True` scans t = L-1 ... 0 (= flip, scan, flip)."""
     _check_shapes(u, delta, A, B, C)

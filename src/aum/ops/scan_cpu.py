@@ -1,6 +1,6 @@
 """Fast selective scan in plain torch (the "cpu" backend): chunked time loop, O(L) memory, exact backward.
 
-Same semantics as `selective_scan_ref` (SPEC.md §8), computed in fp32 (fp64 for fp64 inputs).
+Same semantics as `selective_scan_ref` (docs/REFERENCE.md §8), computed in fp32 (fp64 for fp64 inputs).
 
 How it is fast without materialising (B, D, L, N):
 - The core `_ChunkedScan` works time-major, on tensors laid out (L, G, D) and (L, G, N), where the rows

@@ -1,6 +1,6 @@
 """Reference selective scan (Mamba-1): the readable per-step loop every fast path is tested against.
 
-Semantics follow mamba_ssm's `selective_scan_ref` (SPEC.md §8), computed in fp32 whatever the input dtype:
+Semantics follow mamba_ssm's `selective_scan_ref` (docs/REFERENCE.md §8), computed in fp32 whatever the input dtype:
     delta' = softplus(delta + delta_bias)            (if delta_softplus)
     h_t    = exp(delta'_t * A) * h_{t-1} + delta'_t * B_t * u_t
     y_t    = <C_t, h_t> + D * u_t

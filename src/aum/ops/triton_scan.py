@@ -1,4 +1,4 @@
-"""Selective scan (Mamba-1) in Triton: one or both directions fused, forward and backward (SPEC.md §8).
+"""Selective scan (Mamba-1) in Triton: one or both directions fused, forward and backward (docs/REFERENCE.md §8).
 
 Public API (called by `aum.ops.dispatch`):
     triton_available() -> (ok, reason)

@@ -27,7 +27,7 @@ __all__ = ["Config", "ConfigError", "load_config", "save_config"]
 
 @dataclass
 class FrontendConfig:
-    """Audio frontend; `preset` picks the dataset normalisation statistics (SPEC §1) unless mean/std are set."""
+    """Audio frontend; `preset` picks the dataset normalisation statistics (REFERENCE §1) unless mean/std are set."""
 
     preset: str | None = "audioset"
     sample_rate: int = 16000
