@@ -94,3 +94,18 @@ def test_pretraining_recipe_typo_fails_before_data_is_indexed():
     recipe = Path(__file__).resolve().parents[1] / "configs" / "pretrain_ssamba_tiny_demo.yaml"
     with pytest.raises(ConfigError, match=r"task: unknown key\(s\) \['mask_sise'\] \(did you mean 'mask_size'"):
         load_config(recipe, ["task.mask_sise=10"])
+
+
+def test_inference_features_are_the_frontend_s_own_on_long_clips():
+    """Prediction's whole-clip features come from the Frontend itself: on a clip longer than the training length
+    they extend, and never differ from, what the Frontend gives the model in training."""
+    from aum.audio import Frontend
+    from aum.inference import features
+
+    frontend = Frontend.preset("speechcommands", target_frames=100)
+    wave = torch.randn(32000) * 0.1  # 2 s: 198 frames
+    whole = features(wave, 16000, frontend)
+    assert whole.shape == (198, 128)
+    assert torch.equal(whole[:100], frontend(wave))
+    short = features(wave[:8000], 16000, frontend)
+    assert torch.equal(short, frontend(wave[:8000]))

@@ -43,16 +43,10 @@ def labels_of(model) -> list[str]:
 
 def features(waveform, sample_rate: int, frontend) -> torch.Tensor:
     """Normalised fbank of the whole clip (frames, bins), zero-padded up to the training length if shorter."""
-    from aum.audio import fbank, normalize, pad_or_crop, resample
     from aum.audio.arrays import to_mono
 
-    wav = to_mono(waveform)  # (samples,), (channels, samples) or (samples, channels); int PCM scaled; finite
-    if sample_rate != frontend.sample_rate:
-        wav = resample(wav, sample_rate, frontend.sample_rate)
-    fb = fbank(wav, frontend.sample_rate, frontend.num_mel_bins)  # (frames, bins)
-    if fb.shape[0] < frontend.target_frames:
-        fb = pad_or_crop(fb, frontend.target_frames)
-    return normalize(fb, frontend.mean, frontend.std)
+    # (samples,), (channels, samples) or (samples, channels); int PCM scaled; finite. The frontend owns the rest.
+    return frontend.whole(to_mono(waveform), sample_rate)
 
 
 def windows(fb: torch.Tensor, length: int, hop: int | None = None) -> torch.Tensor:

@@ -92,13 +92,24 @@ class Frontend:
         blob = json.dumps({"version": FEATURE_VERSION, **self.to_dict()}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
-    def features(self, waveform: torch.Tensor | np.ndarray, sample_rate: int | None = None) -> torch.Tensor:
-        """Unnormalised fbank padded / cut to target_frames: (..., samples) → (..., target_frames, bins)."""
+    def fbank_of(self, waveform: torch.Tensor | np.ndarray, sample_rate: int | None = None) -> torch.Tensor:
+        """Unnormalised fbank of the whole waveform at these settings: (..., samples) → (..., frames, bins)."""
         waveform = torch.as_tensor(waveform)
         if sample_rate is not None and sample_rate != self.sample_rate:
             waveform = resample(waveform, sample_rate, self.sample_rate).to(waveform.device)
-        feats = fbank(waveform, self.sample_rate, self.num_mel_bins)  # (..., frames, bins)
-        return pad_or_crop(feats, self.target_frames)
+        return fbank(waveform, self.sample_rate, self.num_mel_bins)
+
+    def features(self, waveform: torch.Tensor | np.ndarray, sample_rate: int | None = None) -> torch.Tensor:
+        """Unnormalised fbank padded / cut to target_frames: (..., samples) → (..., target_frames, bins)."""
+        return pad_or_crop(self.fbank_of(waveform, sample_rate), self.target_frames)
+
+    def whole(self, waveform: torch.Tensor | np.ndarray, sample_rate: int | None = None) -> torch.Tensor:
+        """Model input of a whole clip however long, not cut: (samples,) → (max(frames, target_frames), bins),
+        normalised; its first target_frames rows are `self(waveform)`."""
+        feats = self.fbank_of(waveform, sample_rate)
+        if feats.shape[-2] < self.target_frames:
+            feats = pad_or_crop(feats, self.target_frames)
+        return normalize(feats, self.mean, self.std)
 
     def __call__(self, waveform: torch.Tensor | np.ndarray, sample_rate: int | None = None) -> torch.Tensor:
         """Model input: (samples,) → (target_frames, bins); also works batched over leading dimensions."""
