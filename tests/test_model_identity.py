@@ -109,3 +109,10 @@ def test_inference_features_are_the_frontend_s_own_on_long_clips():
     assert torch.equal(whole[:100], frontend(wave))
     short = features(wave[:8000], 16000, frontend)
     assert torch.equal(short, frontend(wave[:8000]))
+
+
+@pytest.mark.parametrize("override, message", [("model.depth=two", r"model.depth: expected int, got 'two'"),
+                                               ("model.drop_path=[1, 2]", r"model.drop_path: expected float")])
+def test_wrong_model_field_types_fail_when_the_recipe_is_loaded(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, ["model.name=aum_tiny", override])

@@ -9,10 +9,11 @@ config dataclass (`register_task(name, builder, config_type)`), augmentations `A
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 from aum.errors import ConfigError
-from aum.train.sections import section_from_dict
+from aum.train.sections import coerce, section_from_dict
 
 MODEL_KEYS = {"name", "pretrained", "checkpoint_stride"}  # consumed by create_model itself, not the model config
 
@@ -33,6 +34,9 @@ def check_model(model: dict) -> None:
     if unknown:
         raise ConfigError(f"model: unknown key(s) {unknown}{did_you_mean(unknown[0], fields | MODEL_KEYS)}; "
                           f"{name} takes {sorted(fields | MODEL_KEYS)}")
+    hints = typing.get_type_hints(type(config))
+    for key in sorted(set(model) & fields):
+        coerce(model[key], hints[key], f"model.{key}")  # a wrong type is named here, not when the model is built
 
 
 def check_task(task: dict) -> None:

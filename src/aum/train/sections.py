@@ -34,7 +34,7 @@ def _normalise_free(value: Any) -> Any:
     return value
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
+def coerce(value: Any, annotation: Any, where: str) -> Any:
     """Convert `value` to the dataclass field type `annotation` (ints, floats, bools, tuples, optionals)."""
     args = typing.get_args(annotation)
     if value is None:
@@ -44,11 +44,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     origin = typing.get_origin(annotation)
     if args and type(None) in args and origin is not tuple:  # Optional[X] / X | None
         (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(value, inner, where)
+        return coerce(value, inner, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
+        return tuple(coerce(v, a, where) for v, a in zip(value, args))
     value = parse_scalar(value)
     try:
         if annotation is bool:
@@ -81,4 +81,4 @@ def section_from_dict(cls, values: dict, where: str):
 
         raise ConfigError(f"{where}: unknown key(s) {unknown}{did_you_mean(unknown[0], known)}; "
                           f"known keys: {sorted(known)}")
-    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()})
+    return cls(**{k: coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()})
