@@ -28,24 +28,7 @@ Design (kernels in `triton_scan_kernels.py`)
   computed as exp2(dt * (A * log2 e)) with A pre-scaled once per program, i.e. one MUFU ex2 and one multiply each.
   The backward needs 2N per step (the recomputed decay a_s and the adjoint's a_{s+1}, re-read from delta rather
   than shifted in registers), so forward+backward costs 3N per direction against mamba_ssm's 2N.
-  Measured without a GPU: both kernels compile to sm_90a cubins (`python -m aum.bench.triton --compile-only`):
-  forward 128 registers (8 B stack) at block_d:chunk:num_warps = 4:32:4, 86 at 4:16:4; backward 255 (8 B stack)
-  at 4:32:4, 249 (no stack) at 4:16:4: the backward is register-bound, occupancy will be low.
-  Timings NOT MEASURED (written and tested without a GPU, through TRITON_INTERPRET=1). What the next GPU
-  session should measure (`python -m aum.bench.triton` prints these timings and sweeps the config):
-    1. fused bidirectional forward at B=8, D=1536, N=16, L=4096 bf16 (target <= 1.2 ms) and forward+backward
-       (target <= 10 ms), with KERNEL_CONFIG swept over block_d in {4, 8, 16}, chunk in {16, 32, 64}, num_warps;
-    2. achieved exponentials/s against the SFU limit (16 ex2/clk/SM, about 3.9e12/s on an H100 SXM) to see whether
-       the SFU is the wall: at B=8, D=1536, N=16, L=4096 the fused bidirectional forward needs 1.6e9 exp2 (>= 0.41 ms
-       on the SFU alone), forward+backward 4.8e9 (>= 1.24 ms), both inside the targets, so registers/occupancy
-       (the backward keeps about 8 live (BLOCK_D, CHUNK, N) fp32 tiles) may matter more than the SFU;
-    3. if it is: evaluate part of the exponentials with an FMA polynomial (Cody-Waite range reduction
-       2^x = 2^floor(x) * p(frac), degree-3..5 minimax p, exponent added with integer ops), for e.g. half of the
-       N states, as FlashAttention-3/4 do; and replace the a_{s+1} recomputation by a register shift (`tl.gather`
-       along the chunk axis) to get back to 2N;
-    4. the fused bidirectional launch runs its two directions one after the other in each program (B x D/block_d
-       programs: 3,072 at the acceptance shape, enough for 132 SMs); if that underfills the GPU at small batch,
-       a direction grid axis with a second merge pass is the alternative.
+  Compile figures and what a GPU session should measure: BENCHMARKS.md ("Triton scan: lab notes").
 """
 
 from __future__ import annotations
