@@ -37,7 +37,7 @@ sysdeps:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	PYTHONPATH=src $(VENV)/bin/lint-imports
-	PYTHONPATH=src $(VENV)/bin/mypy -p aum.models -m aum.ops.scan_ref -m aum.ops.triton_scan -m aum.ops.triton_scan_kernels
+	PYTHONPATH=src $(VENV)/bin/mypy -p aum.ops -p aum.models
 
 test: setup lint
 	$(PY) -m pytest -q

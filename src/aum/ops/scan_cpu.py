@@ -92,7 +92,7 @@ class _ChunkedScan(torch.autograd.Function):
         h_prev = None
         for index, t0 in enumerate(starts):
             sl = slice(t0, t0 + chunk)
-            if keep_states:
+            if entry_states is not None:
                 if h_prev is None:
                     entry_states[index].zero_()
                 else:

@@ -23,10 +23,12 @@ def selective_scan_loop(u, delta, A, B, C, D=None, z=None, delta_bias=None, delt
     a = torch.exp(d_t[..., None] * A)  # (L, B, D, N)
     b = (d_t * u.permute(2, 0, 1))[..., None] * B.permute(2, 0, 1)[:, :, None, :]  # (L, B, D, N)
     steps = range(u.shape[-1] - 1, -1, -1) if reverse else range(u.shape[-1])
-    states = [None] * u.shape[-1]
+    states: list[torch.Tensor] = []
     h = torch.zeros_like(b[0])  # (B, D, N); a multiplies it at the first step too, so that A gets its gradient
     for t in steps:
         h = torch.addcmul(b[t], a[t], h)
-        states[t] = h
+        states.append(h)
+    if reverse:
+        states.reverse()  # back to time order
     y = torch.matmul(torch.stack(states), C.permute(2, 0, 1)[..., None]).squeeze(-1)  # (L, B, D)
     return finish_output(y.permute(1, 2, 0), u, D, z, dtype_in)

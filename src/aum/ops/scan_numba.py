@@ -103,7 +103,7 @@ class _NumbaScan(torch.autograd.Function):
                                  blocks, one, *[g.numpy() for g in grads0], *[g.numpy() for g in grads1],
                                  dummy3 if dz is None else dz.numpy())
         out0 = _reduce(grads0)
-        out1 = [None] * 6 if ndir == 1 else _reduce(grads1)
+        out1: list[torch.Tensor | None] = [None] * 6 if ndir == 1 else list(_reduce(grads1))
         if ndir == 2:
             for i, name in enumerate(_SHARED_NAMES):
                 if name in shared:

@@ -24,12 +24,14 @@ form (fraction of y itself, < 2e-7) ran the forward kernel 13 % slower. fp64 use
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-_JIT = dict(cache=True, fastmath=True, nogil=True)
+_JIT: dict[str, Any] = dict(cache=True, fastmath=True, nogil=True)
+_OVERLOAD_OPTIONS: Any = _JIT  # numba's stubs type jit_options as a TypedDict
 _LOG2E = 1.4426950408889634
 _LN2 = 0.6931471805599453
 
@@ -54,7 +56,7 @@ def _exp2_f32(y):
     return p * scale
 
 
-@overload(fast_exp2, inline="always", jit_options=_JIT)
+@overload(fast_exp2, inline="always", jit_options=_OVERLOAD_OPTIONS)
 def _fast_exp2_overload(y):
     if isinstance(y, types.Float) and y.bitwidth == 32:
         return lambda y: _exp2_f32(y)
@@ -70,7 +72,7 @@ def _log2e(x):  # pragma: no cover - replaced inside jitted code by the overload
     return _LOG2E
 
 
-@overload(_log2e, inline="always", jit_options=_JIT)
+@overload(_log2e, inline="always", jit_options=_OVERLOAD_OPTIONS)
 def _log2e_overload(x):
     if isinstance(x, types.Float) and x.bitwidth == 32:
         return lambda x: np.float32(_LOG2E)
@@ -105,7 +107,7 @@ def _softplus_f32(x):
     return max(x, np.float32(0.0)) + np.float32(2.0) * s * p
 
 
-@overload(softplus, inline="always", jit_options=_JIT)
+@overload(softplus, inline="always", jit_options=_OVERLOAD_OPTIONS)
 def _softplus_overload(x):
     if isinstance(x, types.Float) and x.bitwidth == 32:
         return lambda x: _softplus_f32(x)

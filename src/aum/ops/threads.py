@@ -49,7 +49,7 @@ def configure_threads(torch_threads: int | None = None, numba_threads: int | Non
         import numba
     except ImportError:
         return counts[0], 0
-    numba.set_num_threads(min(counts[1], numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(counts[1], numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     log.debug("threads: torch %d, numba %d (%s layer)", counts[0], numba.get_num_threads(),
-              numba.config.THREADING_LAYER)
+              numba.config.THREADING_LAYER)  # type: ignore[attr-defined]
     return counts[0], numba.get_num_threads()
