@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from test_ddp import _free_port
-from test_pretrain_smoke import write_tones
+from test_pretrain_smoke import tiny_pretraining, write_tones
 from test_train_fixtures import make_tone_dataset
 
 WORKER = textwrap.dedent("""
@@ -52,11 +52,7 @@ def torchrun(tmp_path, out, overrides, resume=False):
 def test_ddp_pretraining_identical_ranks_exact_resume_then_ddp_finetune(tmp_path):
     (tmp_path / "worker.py").write_text(WORKER)
     write_tones(tmp_path / "audio", 16)
-    base = ["model.name=ssast_tiny", "model.depth=1", "model.embed_dim=48", "data.format=unlabeled",
-            f"data.root={tmp_path / 'audio'}", "data.val_fraction=0.2", "task.name=pretrain", "task.mask_size=0.5",
-            "frontend.target_frames=64", "optim.name=adamw", "optim.lr=1e-3", "schedule.name=plateau",
-            "schedule.warmup_steps=1", "train.batch_size=2", "train.num_workers=0", "train.test_split=null",
-            "train.device=cpu"]
+    base = tiny_pretraining(tmp_path / "audio", batch_size=2)
     straight = torchrun(tmp_path, tmp_path / "straight", base + ["train.epochs=2"])
     torchrun(tmp_path, tmp_path / "split", base + ["train.epochs=1"])
     resumed = torchrun(tmp_path, tmp_path / "split", base + ["train.epochs=2"], resume=True)

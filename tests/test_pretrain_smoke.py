@@ -148,6 +148,15 @@ def test_finetune_from_official_ssamba_pth(tmp_path):
     assert model.patch_embed.stride == (10, 10)
 
 
+def tiny_pretraining(audio, batch_size: int) -> list[str]:
+    """Overrides of a seconds-long SSAST pretraining run on the tones in `audio` (shared with the DDP test)."""
+    return ["model.name=ssast_tiny", "model.depth=1", "model.embed_dim=48", "data.format=unlabeled",
+            f"data.root={audio}", "data.val_fraction=0.2", "task.name=pretrain", "task.mask_size=0.5",
+            "frontend.target_frames=64", "optim.name=adamw", "optim.lr=1e-3", "schedule.name=plateau",
+            "schedule.warmup_steps=1", f"train.batch_size={batch_size}", "train.num_workers=0",
+            "train.test_split=null", "train.device=cpu"]
+
+
 def test_pretraining_resume_is_exact(tmp_path, one_thread):
     """Masks come from torch's global RNG, which the Trainer saves: stopping after epoch 1 and resuming gives the
     weights of an uninterrupted run, bit for bit."""
@@ -156,11 +165,7 @@ def test_pretraining_resume_is_exact(tmp_path, one_thread):
     from aum.train import load_config, run_training
 
     write_tones(tmp_path / "audio", 20)
-    base = ["model.name=ssast_tiny", "model.depth=1", "model.embed_dim=48", "data.format=unlabeled",
-            f"data.root={tmp_path / 'audio'}", "data.val_fraction=0.2", "task.name=pretrain", "task.mask_size=0.5",
-            "frontend.target_frames=64", "optim.name=adamw", "optim.lr=1e-3", "schedule.name=plateau",
-            "schedule.warmup_steps=1", "train.batch_size=8", "train.num_workers=0", "train.test_split=null",
-            "train.device=cpu"]
+    base = tiny_pretraining(tmp_path / "audio", batch_size=8)
     run_training(load_config(None, base + ["train.epochs=2"]), tmp_path / "straight")
     run_training(load_config(None, base + ["train.epochs=1"]), tmp_path / "split")
     run_training(load_config(None, base + ["train.epochs=2"]), tmp_path / "split", resume=True)
