@@ -13,7 +13,7 @@ from aum.models.card import model_card, training_record
 def test_save_pretrained_writes_a_card(tmp_path):
     torch.manual_seed(0)
     m = create_model("aum_tiny", depth=1, embed_dim=32, num_classes=3, input_frames=48, mel_bins=32)
-    trained = training_record(4, 120, {"format": "speechcommands", "root": "/data/sc", "cache_dir": "x"},
+    trained = training_record(4, 120, {"format": "speechcommands", "root": "data/sc", "cache_dir": "x"},
                               {"val_split": "validation"}, {"acc": 0.875, "loss": 0.41, "confusion": [[1]],
                                                             "bad": float("nan")})
     m.meta = {"labels": ["yes", "no", "up"], "task": {"name": "classification", "loss": "ce"},
@@ -22,7 +22,7 @@ def test_save_pretrained_writes_a_card(tmp_path):
     save_pretrained(m, tmp_path / "ckpt")
     card = (tmp_path / "ckpt" / "README.md").read_text()
     for text in ("# aum_tiny", "Audio Mamba (AuM)", "3 labels: `yes`, `no`, `up`", "32 mel bins", "48 frames",
-                 "(fbank - -6.846) / (2 * 5.565)", "epoch 4, step 120", "`speechcommands`", "`/data/sc`",
+                 "(fbank - -6.846) / (2 * 5.565)", "epoch 4, step 120", "`speechcommands`", "`data/sc`",
                  "| acc | 0.875 |", "aum.from_pretrained(", "nothing is downloaded", "softmax"):
         assert text in card, text
     assert "confusion" not in card and "nan" not in card and "cache_dir" not in card
