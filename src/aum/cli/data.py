@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 
+from aum.cli.parsers import add_action, add_actions, add_json_flag
 from aum.errors import ConfigError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("data", help="generate the built-in keyword set; dataset statistics")
-    actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    actions = add_actions(sub, "data", help="generate the built-in keyword set; dataset statistics")
 
-    synth = actions.add_parser("speech-commands-synth", help="render spoken keywords with espeak-ng into the "
-                               "Speech Commands v2 layout (voices disjoint between train/validation/test)")
+    synth = add_action(actions, "speech-commands-synth", run_synth, help="render spoken keywords with espeak-ng "
+                       "into the Speech Commands v2 layout (voices disjoint between train/validation/test)")
     synth.add_argument("out", help="output folder (created; must be empty unless --overwrite)")
     words = synth.add_mutually_exclusive_group()
     words.add_argument("--words", type=int, default=10, help="first N words of Speech Commands (default 10, max 35)")
@@ -25,25 +25,24 @@ def register(sub) -> None:
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--jobs", type=int, default=None, help="processes (default: all CPU cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace a previously generated set in OUT")
-    synth.set_defaults(func=run_synth)
 
-    stats = actions.add_parser("stats", help="mean/std of the fbank over a dataset, for the frontend's mean/std")
+    stats = add_action(actions, "stats", run_stats,
+                       help="mean/std of the fbank over a dataset, for the frontend's mean/std")
     stats.add_argument("target", help="a YAML config with a data: section, an AST .json manifest, or a folder")
     stats.add_argument("--frames", type=int, default=1024, help="target frames, padding included as in AST "
                        "(1024 for 10 s clips, 128 for Speech Commands, 512 for ESC-50; default 1024)")
     stats.add_argument("--split", default="train", help="split of a YAML data config (default train)")
     stats.add_argument("--max-clips", type=int, default=2000, help="random subset size (default 2000; 0 = all)")
     stats.add_argument("--seed", type=int, default=0)
-    stats.add_argument("--json", action="store_true", help="print JSON instead of text")
-    stats.set_defaults(func=run_stats)
+    add_json_flag(stats)
 
-    subset = actions.add_parser("speaker-subset", help="a low-label copy (symlinks) of a Speech Commands-layout tree: "
-                                "all validation/test clips, the training clips of a fraction of the speakers")
+    subset = add_action(actions, "speaker-subset", run_subset, help="a low-label copy (symlinks) of a Speech "
+                        "Commands-layout tree: all validation/test clips, the training clips of a fraction of the "
+                        "speakers")
     subset.add_argument("src", help="Speech Commands-layout folder (e.g. from speech-commands-synth)")
     subset.add_argument("out", help="new folder (must not exist)")
     subset.add_argument("--fraction", type=float, default=0.1, help="share of training speakers kept (default 0.1)")
     subset.add_argument("--seed", type=int, default=0)
-    subset.set_defaults(func=run_subset)
 
 
 def run_synth(args) -> int:

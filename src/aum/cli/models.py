@@ -5,38 +5,34 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from aum.cli.parsers import add_action, add_actions, add_json_flag
 from aum.errors import ConfigError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("models", help="list the model zoo, show a model's config, convert official checkpoints")
-    actions = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    actions = add_actions(sub, "models", help="list the model zoo, show a model's config, convert official checkpoints")
 
-    ls = actions.add_parser("list", help="registered model names with their parameter counts")
+    ls = add_action(actions, "list", run_list, help="registered model names with their parameter counts")
     ls.add_argument("pattern", nargs="?", default="*", help="glob, e.g. 'aum_*' (default: all)")
-    ls.set_defaults(func=run_list)
 
-    info = actions.add_parser("info", help="parameter count, patch grid and full config of one model")
+    info = add_action(actions, "info", run_info, help="parameter count, patch grid and full config of one model")
     info.add_argument("name")
     _add_overrides(info)
-    info.add_argument("--json", action="store_true", help="print JSON instead of text")
-    info.set_defaults(func=run_info)
+    add_json_flag(info)
 
-    conv = actions.add_parser("convert", help="official .pth (AuM, SSAMBA, AST, SSAST, Vim / DeiT ImageNet) or a "
-                              "HuggingFace AST folder -> a save_pretrained folder; prints the load report")
+    conv = add_action(actions, "convert", run_convert, help="official .pth (AuM, SSAMBA, AST, SSAST, Vim / DeiT "
+                      "ImageNet) or a HuggingFace AST folder -> a save_pretrained folder; prints the load report")
     conv.add_argument("checkpoint", help="official checkpoint (.pth, loaded with weights_only=True) or a folder")
     conv.add_argument("out_dir", help="output folder (model.safetensors + config.json)")
     conv.add_argument("--model", required=True, help="registered name, e.g. aum_base (see 'aum models list')")
     _add_overrides(conv)
     conv.add_argument("--non-strict", action="store_true", help="load what matches instead of failing on "
                       "missing / unexpected / mis-shaped keys or an AuM v1/v2 mismatch (the report lists them)")
-    conv.set_defaults(func=run_convert)
 
-    hf = actions.add_parser("export-hf", help="our AST folder -> a HuggingFace ASTForAudioClassification folder "
-                            "(config.json, model.safetensors, preprocessor_config.json)")
+    hf = add_action(actions, "export-hf", run_export_hf, help="our AST folder -> a HuggingFace "
+                    "ASTForAudioClassification folder (config.json, model.safetensors, preprocessor_config.json)")
     hf.add_argument("model_dir", help="a save_pretrained folder (e.g. a training run's best/)")
     hf.add_argument("out_dir", help="output folder")
-    hf.set_defaults(func=run_export_hf)
 
 
 def _add_overrides(parser) -> None:

@@ -2,35 +2,36 @@
 (SSAMBA / SSAST recipe) of an SSAMBA, SSAST or AuM encoder on unlabeled audio; same loop, checkpoints, logs and
 resume as `aum train`. The pretrained encoder is `<out>/best` (a save_pretrained folder): fine-tune it with
 `aum train configs/finetune_*.yaml model.pretrained=<out>/best`.
+
+Overrides: section.key=value, e.g. task.mask_size=300 optim.lr=1e-4 train.epochs=3.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from aum.errors import ConfigError
 
 
 def register(sub) -> None:
-    from aum.cli.train import add_run_arguments
+    from aum.cli.train import register_run_command
 
-    p = sub.add_parser("pretrain", help="self-supervised masked patch pretraining on unlabeled audio",
-                       description="Pretrain an encoder with masked spectrogram patch modeling (SSAST/SSAMBA). "
-                       "Overrides: section.key=value, e.g. task.mask_size=300 optim.lr=1e-4 train.epochs=3.")
-    add_run_arguments(p, "configs/pretrain_ssamba_tiny_demo.yaml")
-    p.set_defaults(func=run)
+    register_run_command(sub, "pretrain", __doc__, run, example="configs/pretrain_ssamba_tiny_demo.yaml",
+                         help="self-supervised masked patch pretraining on unlabeled audio")
 
 
 def run(args) -> int:
-    from aum.cli.train import launch
-    from aum.train import load_config
-    from aum.train.logging_utils import format_metrics
+    from aum.cli.train import run_recipe
 
-    cfg = load_config(args.config, args.overrides)
-    cfg.task.setdefault("name", "pretrain")
-    if cfg.task["name"] != "pretrain":
-        raise ConfigError(f"{args.config}: task.name is {cfg.task['name']!r}; `aum pretrain` runs task.name=pretrain")
-    out, summary, main = launch(args, cfg)
-    if main:
-        print("pretraining:", format_metrics({k: v for k, v in summary.items() if k != "test"}))
-        print(f"pretrained encoder: {out / 'best'}  (fine-tune: aum train configs/finetune_<dataset>.yaml "
-              f"model.pretrained={out / 'best'})")
-    return 0
+    def require_pretrain_task(cfg) -> None:
+        cfg.task.setdefault("name", "pretrain")
+        if cfg.task["name"] != "pretrain":
+            raise ConfigError(f"{args.config}: task.name is {cfg.task['name']!r}; `aum pretrain` runs "
+                              "task.name=pretrain")
+
+    return run_recipe(args, "pretraining", report_encoder, prepare=require_pretrain_task)
+
+
+def report_encoder(cfg, out: Path, summary: dict) -> None:
+    print(f"pretrained encoder: {out / 'best'}  (fine-tune: aum train configs/finetune_<dataset>.yaml "
+          f"model.pretrained={out / 'best'})")

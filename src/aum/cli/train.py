@@ -1,10 +1,13 @@
-"""`aum train CONFIG.yaml [key=value ...] [--resume] [--out DIR]`: train a model from a recipe.
+"""`aum train CONFIG.yaml [key=value ...] [--resume] [--out DIR]`: train a model from a YAML recipe.
 
-Under `torchrun --nproc_per_node=N` the same command runs DistributedDataParallel (rank 0 logs and saves).
+Overrides: section.key=value, e.g. optim.lr=1e-4 train.epochs=3 model.depth=12. Relative data paths in the YAML
+are relative to its folder. Under `torchrun --nproc_per_node=N` the same command runs DistributedDataParallel
+(rank 0 logs and saves).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -71,22 +74,43 @@ def launch(args, cfg) -> tuple[Path, dict, bool]:
     return out, summary, main
 
 
-def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model from a YAML recipe (key=value overrides)",
-                       description="Train from a YAML recipe. Overrides: section.key=value, e.g. optim.lr=1e-4 "
-                       "train.epochs=3 model.depth=12. Relative data paths in the YAML are relative to its folder.")
-    add_run_arguments(p, "configs/speechcommands.yaml")
-    p.set_defaults(func=run)
+def register_run_command(sub, name: str, description: str, run, *, example: str, help: str) -> None:
+    """A sub-command that runs a recipe (`aum train`, `aum pretrain`): the shared arguments, then `run(args)`;
+    `description` is the command module's docstring."""
+    from aum.cli.parsers import add_action
+
+    p = add_action(sub, name, run, help, description=description.strip(),
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(p, example)
 
 
-def run(args) -> int:
+def run_recipe(args, label: str, report, prepare=None) -> int:
+    """Load `args.config` + overrides, let `prepare(cfg)` check or complete it, run it; rank 0 then prints
+    "<label>: <metrics>" and calls `report(cfg, run folder, summary)`."""
     from aum.train import load_config
     from aum.train.logging_utils import format_metrics
 
     cfg = load_config(args.config, args.overrides)
-    _, summary, main = launch(args, cfg)
+    if prepare is not None:
+        prepare(cfg)
+    out, summary, main = launch(args, cfg)
     if main:
-        print("training:", format_metrics({k: v for k, v in summary.items() if k != "test"}))
-        if "test" in summary:
-            print(f"test ({cfg.train.test_split}):", format_metrics(summary["test"]))
+        print(f"{label}:", format_metrics({k: v for k, v in summary.items() if k != "test"}))
+        report(cfg, out, summary)
     return 0
+
+
+def register(sub) -> None:
+    register_run_command(sub, "train", __doc__, run, example="configs/speechcommands.yaml",
+                         help="train a model from a YAML recipe (key=value overrides)")
+
+
+def run(args) -> int:
+    return run_recipe(args, "training", report_test)
+
+
+def report_test(cfg, out: Path, summary: dict) -> None:
+    from aum.train.logging_utils import format_metrics
+
+    if "test" in summary:
+        print(f"test ({cfg.train.test_split}):", format_metrics(summary["test"]))
