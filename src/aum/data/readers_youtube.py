@@ -10,17 +10,8 @@ import csv
 import logging
 from pathlib import Path
 
-from aum.data.examples import (
-    DataFormatError,
-    Example,
-    canonical_split,
-    index_targets,
-    is_audio,
-    label_order,
-    read_label_csv,
-    require_dir,
-    require_file,
-)
+from aum.data import examples
+from aum.data.examples import DataFormatError, Example
 from aum.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -35,7 +26,7 @@ def read_voxceleb(split: str, *, root: str | Path, split_file: str = "iden_split
     3 test); the speaker is the first path part; labels = sorted speakers of the whole file. Audio lives under
     `audio_dir` (default `root/wav` when it exists, else `root`)."""
     root = Path(root)
-    split_path = require_file(root / split_file, "VoxCeleb split file")
+    split_path = examples.require_file(root / split_file, "VoxCeleb split file")
     base = root / audio_dir if audio_dir else (root / "wav" if (root / "wav").is_dir() else root)
     rows = []
     for n, line in enumerate(split_path.read_text().splitlines(), 1):
@@ -46,16 +37,16 @@ def read_voxceleb(split: str, *, root: str | Path, split_file: str = "iden_split
             raise DataFormatError(f"{split_path}: line {n} is not '<1|2|3> idXXXXX/video/clip.wav': {line!r}")
         rows.append((VOXCELEB_SPLITS[parts[0]], parts[1]))
     labels = sorted({rel.split("/")[0] for _, rel in rows})
-    chosen = [rel for s, rel in rows if s == canonical_split(split)]
-    targets = index_targets([rel.split("/")[0] for rel in chosen], labels, split_path)
+    chosen = [rel for s, rel in rows if s == examples.canonical_split(split)]
+    targets = examples.index_targets([rel.split("/")[0] for rel in chosen], labels, split_path)
     return [Example(str(base / rel), t) for rel, t in zip(chosen, targets)], labels
 
 
 def index_audio(folder: Path) -> dict[str, Path]:
     """stem -> path of every audio file under `folder` (recursive; the first one wins on duplicates)."""
     found: dict[str, Path] = {}
-    for p in sorted(require_dir(folder, "audio").rglob("*")):
-        if p.is_file() and is_audio(p):
+    for p in sorted(examples.require_dir(folder, "audio").rglob("*")):
+        if p.is_file() and examples.is_audio(p):
             found.setdefault(p.stem, p)
     return found
 
@@ -73,13 +64,13 @@ def read_vggsound(split: str, *, root: str | Path, csv_file: str = "vggsound.csv
     stem is `name_pattern` (default `{ytid}_{start:06d}`, e.g. `---g-f_I2yQ_000001.flac`) under `audio_dir`
     (default `root`). VGGSound has no validation split: `val` reads the test rows."""
     root = Path(root)
-    listing = require_file(root / csv_file, "VGGSound csv")
+    listing = examples.require_file(root / csv_file, "VGGSound csv")
     with open(listing, newline="", encoding="utf-8") as f:
         rows = [r for r in csv.reader(f) if r]
     if any(len(r) != 4 for r in rows):
         raise DataFormatError(f"{listing}: expected 4 columns (ytid, start_seconds, label, train|test)")
-    labels = label_order([r[2] for r in rows], root / label_csv if label_csv else None)
-    wanted = "train" if canonical_split(split) == "train" else "test"
+    labels = examples.label_order([r[2] for r in rows], root / label_csv if label_csv else None)
+    wanted = "train" if examples.canonical_split(split) == "train" else "test"
     folder = root / audio_dir if audio_dir else root
     on_disk = index_audio(folder)
     found, missing = [], []
@@ -92,7 +83,7 @@ def read_vggsound(split: str, *, root: str | Path, csv_file: str = "vggsound.csv
         else:
             missing.append(stem)
     _warn_missing(missing, len(found) + len(missing), listing, folder)
-    targets = index_targets([label for _, label in found], labels, listing)
+    targets = examples.index_targets([label for _, label in found], labels, listing)
     return [Example(str(path), t) for (path, _), t in zip(found, targets)], labels
 
 
@@ -119,15 +110,16 @@ def read_audioset(split: str, *, root: str | Path = ".", train: str | None = Non
                   label_csv: str = "class_labels_indices.csv") -> tuple[list[Example], list[str]]:
     """AudioSet: a segment CSV per split (`train`/`val`/`test` keys, e.g. balanced_train_segments.csv) and a
     folder of clips found by YTID prefix (`audio_dir`, default `root`); labels are the mids of `label_csv`."""
-    listing = {"train": train, "val": val, "test": test}[canonical_split(split)]
+    split = examples.canonical_split(split)
+    listing = {"train": train, "val": val, "test": test}[split]
     if listing is None:
-        raise DataError(f"audioset data: no segment csv for split {split!r} (set data.{canonical_split(split)})")
+        raise DataError(f"audioset data: no segment csv for split {split!r} (set data.{split})")
     root = Path(root)
-    listing = require_file(root / listing, "AudioSet segment csv")
-    mids, mid_index, _ = read_label_csv(root / label_csv)
+    listing = examples.require_file(root / listing, "AudioSet segment csv")
+    mids, mid_index, _ = examples.read_label_csv(root / label_csv)
     folder = root / audio_dir if audio_dir else root
     lookup = _ytid_lookup(index_audio(folder))
-    examples, missing = [], []
+    clips, missing = [], []
     for ytid, clip_mids in read_segment_csv(listing):
         unknown = [m for m in clip_mids if m not in mid_index]
         if unknown:
@@ -135,6 +127,6 @@ def read_audioset(split: str, *, root: str | Path = ".", train: str | None = Non
         if ytid not in lookup:
             missing.append(ytid)
             continue
-        examples.append(Example(str(lookup[ytid]), [mid_index[m] for m in clip_mids]))
-    _warn_missing(missing, len(examples) + len(missing), listing, folder)
-    return examples, mids
+        clips.append(Example(str(lookup[ytid]), [mid_index[m] for m in clip_mids]))
+    _warn_missing(missing, len(clips) + len(missing), listing, folder)
+    return clips, mids
