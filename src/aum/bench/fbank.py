@@ -15,10 +15,8 @@ process CPU time is reported beside wall-clock time (it counts a GPU row's host 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import torch
 
 from aum.audio import fbank
-from aum.bench import add_option, script_main
+from aum.bench import add_option, print_table, run_as_script, write_csv
 from aum.errors import ConfigError, UnavailableError
 
 SAMPLE_RATE = 16000
@@ -165,13 +163,14 @@ def run(args: argparse.Namespace) -> int:
     _print_table(rows)
     path = _output_path(getattr(args, "out", None))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {path}")
+        write_csv(path, rows, COLUMNS)
     return 0
+
+
+TABLE = [("implementation", "implementation", "<20"), ("device", "device", "<6"), ("mode", "mode", "<9"),
+         ("bins", "num_mel_bins", ">4"), ("threads", "threads", ">7"), ("median s", "median_s", ">9.4f"),
+         ("cpu s", "cpu_s", ">8.4f"), ("clips/s", "clips_per_s", ">9.1f"), ("x knf", "speedup_vs_knf", ">7.2f"),
+         ("cpu x knf", "cpu_speedup_vs_knf", ">9.2f")]
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -180,17 +179,7 @@ def _print_table(rows: list[dict]) -> None:
         return
     print(f"fbank of {rows[0]['clips']} clips x {rows[0]['clip_seconds']:g} s at {SAMPLE_RATE} Hz (medians of the "
           f"timed runs; x knf = wall-clock speed-up over kaldi-native-fbank; cpu = process CPU seconds)")
-    print(f"{'implementation':<20} {'device':<6} {'mode':<9} {'bins':>4} {'threads':>7} {'median s':>9} "
-          f"{'cpu s':>8} {'clips/s':>9} {'x knf':>7} {'cpu x knf':>9}")
-    for r in rows:
-        print(f"{r['implementation']:<20} {r['device']:<6} {r['mode']:<9} {r['num_mel_bins']:>4} {r['threads']:>7} "
-              f"{r['median_s']:>9.4f} {r['cpu_s']:>8.4f} {r['clips_per_s']:>9.1f} {r['speedup_vs_knf']:>7.2f} "
-              f"{r['cpu_speedup_vs_knf']:>9.2f}")
+    print_table(rows, TABLE)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return script_main(sys.modules[__name__], argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+run_as_script(__name__)

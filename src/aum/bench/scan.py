@@ -19,15 +19,13 @@ inputs read and the output written, divided by the time) and exponentials per se
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from aum.bench import add_option, script_main
+from aum.bench import add_option, print_table, run_as_script, write_csv
 from aum.errors import ConfigError, UnavailableError
 from aum.ops import available_backends, bidirectional_scan, selective_scan
 
@@ -234,30 +232,20 @@ def _write_csv(rows: list[dict], out: str | None) -> None:
         return
     path = Path(out)
     path = path if path.suffix == ".csv" else path / "scan.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {path}")
+    write_csv(path, rows, COLUMNS)
+
+
+TABLE = [("backend", "backend", "<10"), ("pass", "pass", "<8"), ("L", "length", ">6"),
+         ("median ms", "median_ms", ">10.2f"), ("min ms", "min_ms", ">9.2f"), ("CPU ms", "cpu_time_ms", ">9.2f"),
+         ("x ref", "speedup_vs_ref", ">7.2f"), ("x ref CPU", "speedup_cpu_time", ">9.2f"),
+         ("peak MiB", "peak_mem_MiB", ">9.1f"), ("BDLN MiB", "BDLN_MiB", ">9.1f"), ("GB/s", "GB_per_s", ">7.1f"),
+         ("Gexp/s", "Gexp_per_s", ">7.2f")]
 
 
 def _print_table(rows: list[dict], s: dict) -> None:
     print(f"selective scan ({s['op']}) on {s['device']}: B={s['batch']} D={s['dim']} N={s['state']} {s['dtype']}, "
           f"{torch.get_num_threads()} torch threads")
-    print(f"{'backend':<10} {'pass':<8} {'L':>6} {'median ms':>10} {'min ms':>9} {'CPU ms':>9} {'x ref':>7} "
-          f"{'x ref CPU':>9} {'peak MiB':>9} {'BDLN MiB':>9} {'GB/s':>7} {'Gexp/s':>7}")
-    nan = float("nan")
-    for r in rows:
-        print(f"{r['backend']:<10} {r['pass']:<8} {r['length']:>6} {r['median_ms']:>10.2f} {r['min_ms']:>9.2f} "
-              f"{r['cpu_time_ms']:>9.2f} {r['speedup_vs_ref']:>7.2f} {r['speedup_cpu_time']:>9.2f} "
-              f"{r.get('peak_mem_MiB', nan):>9.1f} {r['BDLN_MiB']:>9.1f} {r.get('GB_per_s', nan):>7.1f} "
-              f"{r.get('Gexp_per_s', nan):>7.2f}")
+    print_table(rows, TABLE)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return script_main(sys.modules[__name__], argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+run_as_script(__name__)

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from aum.bench import add_option, script_main, write_csv
+from aum.bench import add_option, run_as_script, write_csv
 
 COLUMNS = ["model", "tokens", "policy", "torch_threads", "numba_threads", "omp_wait", "numba_layer", "load",
            "median_ms", "min_ms", "slowdown_vs_quiet"]
@@ -111,5 +111,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(script_main(sys.modules[__name__]))
+run_as_script(__name__)
