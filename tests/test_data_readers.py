@@ -12,6 +12,7 @@ from aum.data import DataFormatError, build_dataset, esc50_cross_validation, noi
 from aum.data.readers import read_esc50, read_folder, read_json, read_speechcommands
 from aum.data.readers_youtube import read_audioset, read_vggsound, read_voxceleb
 from test_data_helpers import write_label_csv, write_tone
+from tiny_layouts import make_esc50, make_speechcommands
 
 
 def test_json_manifest_multilabel_and_relative_paths(tmp_path):
@@ -33,29 +34,12 @@ def test_json_unknown_label_names_manifest_and_label(tmp_path):
 
 
 def test_esc50_folds(tmp_path):
-    rows = ["filename,fold,target,category,esc10,src_file,take"]
-    for fold in range(1, 6):
-        for target, category in ((0, "dog"), (1, "rain")):
-            name = f"{fold}-{target}-A-0.wav"
-            write_tone(tmp_path / "audio" / name)
-            rows.append(f"{name},{fold},{target},{category},False,x,A")
-    (tmp_path / "meta").mkdir()
-    (tmp_path / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n")
+    make_esc50(tmp_path)
     train, labels = read_esc50("train", root=tmp_path, fold=3)
     val, _ = read_esc50("val", root=tmp_path, fold=3)
     assert labels == ["dog", "rain"] and len(train) == 8 and len(val) == 2
     assert all("/3-" in ex.path for ex in val) and not any("/3-" in ex.path for ex in train)
     assert [c["fold"] for c in esc50_cross_validation({"format": "esc50", "root": "x"})] == [1, 2, 3, 4, 5]
-
-
-def make_speechcommands(root, words=("yes", "no"), speakers=("aa", "bb", "cc")):
-    for w in words:
-        for s in speakers:
-            write_tone(root / w / f"{s}_nohash_0.wav", seconds=1.0)
-    write_tone(root / "_background_noise_" / "white_noise.wav", seconds=2.0)
-    (root / "validation_list.txt").write_text("".join(f"{w}/bb_nohash_0.wav\n" for w in words))
-    (root / "testing_list.txt").write_text("".join(f"{w}/cc_nohash_0.wav\n" for w in words))
-    return root
 
 
 def test_speechcommands_splits_and_noise(tmp_path):

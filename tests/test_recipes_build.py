@@ -1,43 +1,56 @@
-"""Every recipe in configs/ builds its model, its task and (for the layouts we can generate here) its reader on
-tiny data, so a recipe that loads is a recipe that runs."""
+"""Every recipe in configs/ builds its reader, its dataset, its task and its model on tiny data in the recipe's own
+on-disk layout, and runs one forward pass and loss, so a recipe that loads is a recipe that runs. The models keep
+their width and input shape; only the depth is shrunk (1 block, 2 for SSAMBA's paired layers)."""
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 
 import pytest
+import torch
 
-from aum.data import build_dataset
+from aum.data import READERS, build_dataset, read_examples
+from aum.data.dataset import collate
 from aum.train import load_config
 from aum.train.run import build_frontend, build_model
 from aum.train.task_registry import build_task
-from test_data_readers import make_speechcommands
+from tiny_layouts import MAKERS, tiny_data
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
 
-def fake_dataset(num_classes: int, multilabel: bool):
-    return types.SimpleNamespace(labels=[f"c{i}" for i in range(num_classes)], multilabel=multilabel)
+def layouts(data_cfg: dict) -> set[str]:
+    """The on-disk layouts a `data:` section reads (each source's, for `format: unlabeled`)."""
+    if data_cfg["format"] != "unlabeled":
+        return {data_cfg["format"]}
+    if "sources" in data_cfg:
+        return set().union(*(layouts(source) for source in data_cfg["sources"]))
+    return {data_cfg.get("layout", "audio_tree")}
+
+
+def test_every_recipe_layout_has_a_tiny_fixture():
+    used = set().union(*(layouts(load_config(path).data) for path in CONFIGS))
+    assert used <= set(MAKERS), f"no tiny fixture for {sorted(used - set(MAKERS))}"
+    assert set(READERS) - {"unlabeled", "webdataset"} <= set(MAKERS)  # webdataset: tests/test_data_webdataset.py
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
-def test_recipe_builds_model_and_task(path):
+def test_recipe_reads_tiny_data_builds_and_runs_one_loss(path, tmp_path):
     depth = 2 if "ssamba" in str(load_config(path).model.get("name")) else 1  # paired layers need an even depth
     cfg = load_config(path, [f"model.depth={depth}"])
-    classes = int(cfg.model.get("num_classes", 4))
-    task = build_task(cfg.task, fake_dataset(classes, cfg.data.get("format") in ("json", "audioset")))
-    model = build_model(cfg, task, build_frontend(cfg.frontend))
-    assert model.config.input_frames == cfg.frontend.target_frames and model.config.depth == depth
-
-
-@pytest.mark.parametrize("path", [p for p in CONFIGS if "speechcommands" in p.name or p.name == "demo.yaml"],
-                         ids=lambda p: p.name)
-def test_speechcommands_recipes_read_tiny_data(path, tmp_path):
-    root = make_speechcommands(tmp_path / "sc")
-    cfg = load_config(path, [f"data.root={root}", "data.cache_dir=null"])
-    if cfg.data["format"] == "unlabeled":
-        pytest.skip("pretraining recipe: its reader is covered by the pretraining tests")
-    dataset = build_dataset(cfg.data, "train", build_frontend(cfg.frontend), cfg.augment)
+    frontend = build_frontend(cfg.frontend)
+    data_cfg = tiny_data(cfg.data, tmp_path / "data")
+    if cfg.train.val_split:
+        assert read_examples(data_cfg, cfg.train.val_split)[0]  # the validation split has clips too
+    dataset = build_dataset(data_cfg, cfg.train.train_split, frontend, cfg.augment)
     item = dataset[0]
     assert item["x"].shape == (cfg.frontend.target_frames, cfg.frontend.num_mel_bins)
+
+    task = build_task(cfg.task, dataset)
+    model = build_model(cfg, task, frontend)
+    assert model.config.input_frames == cfg.frontend.target_frames and model.config.depth == depth
+    net = task.wrap(model) if hasattr(task, "wrap") else model
+    torch.manual_seed(0)
+    with torch.no_grad():  # the forward and the loss; training steps are tested elsewhere
+        loss, logs = task.loss(net, collate([item]))
+    assert loss.ndim == 0 and torch.isfinite(loss) and logs["loss"] == pytest.approx(float(loss))
