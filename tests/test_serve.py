@@ -72,7 +72,9 @@ def test_predict_short_and_long_clips(client):
     ({"file": ("notes.wav", b"this is not audio" * 10, "audio/wav")}, 422, "notes.wav: not a readable audio"),
     ({"file": ("big.wav", b"\0" * 400_000, "audio/wav")}, 413, "limit"),
 ])
-def test_bad_uploads_are_4xx_with_a_message_and_the_app_stays_up(client, files, status, message):
+def test_bad_uploads_are_4xx_with_a_message_and_the_app_stays_up(client, files, status, message, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's uploads only, whatever else runs
     before = set(Path(tempfile.gettempdir()).glob("aum-serve-*"))
     response = client.post("/predict", files=files) if files else client.post("/predict", data={"x": "1"})
     assert response.status_code == status and message in response.json()["detail"]
