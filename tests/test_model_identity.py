@@ -72,6 +72,19 @@ def test_aum_pretrain_accepts_a_recipe_without_a_task_section(tmp_path, monkeypa
     assert seen["cfg"].task["name"] == "pretrain"
 
 
+def test_aum_pretrain_refuses_a_recipe_for_another_task(tmp_path):
+    from aum.cli import pretrain as pretrain_cli
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: {name: ssamba_tiny}\ntask: {name: classification}\n")
+
+    class Args:
+        config, overrides = recipe, []
+
+    with pytest.raises(ConfigError, match=r"task.name is 'classification'; `aum pretrain` runs task.name=pretrain"):
+        pretrain_cli.run(Args())
+
+
 @pytest.mark.parametrize("override, message", [
     ("model.drop_pth=0.1", r"model: unknown key\(s\) \['drop_pth'\] \(did you mean 'drop_path'\?\)"),
     ("model.name=aum-tiny", r"model.name: unknown model 'aum-tiny' \(did you mean 'aum_tiny'\?\)"),
