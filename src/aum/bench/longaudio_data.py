@@ -39,9 +39,12 @@ def _noise_bank(raw: Path) -> list[np.ndarray]:
     return [soundfile.read(p, dtype="float32")[0] for p in sorted((raw / NOISE_FOLDER).glob("*.wav"))]
 
 
-def test_clips(raw: Path, words) -> list[tuple[str, Path]]:
-    """(word, path) of the test voices' clips of `words`."""
-    return [(rel.split("/")[0], raw / rel) for rel in (raw / "testing_list.txt").read_text().split()
+SPLIT_LISTS = {"test": "testing_list.txt", "val": "validation_list.txt"}
+
+
+def split_clips(raw: Path, words, split: str = "test") -> list[tuple[str, Path]]:
+    """(word, path) of the clips of `words` by the voices of `split` ("test" or "val")."""
+    return [(rel.split("/")[0], raw / rel) for rel in (raw / SPLIT_LISTS[split]).read_text().split()
             if rel.split("/")[0] in words]
 
 
@@ -65,15 +68,18 @@ def _noise_bed(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np
 
 
 def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Generator,
-                   distractors_per_minute: float = 6.0) -> tuple[np.ndarray, list[dict]]:
+                   distractors_per_minute: float = 6.0, split: str = "test",
+                   noise_root: Path | None = None) -> tuple[np.ndarray, list[dict]]:
     """A long 16 kHz recording and its keywords [{"label", "start", "end"}] (seconds), sorted by time.
 
     Keywords and unseen-word distractors are placed at random times without overlapping one another
-    (a 0.3 s gap at least); a placement that finds no free spot after many tries is dropped.
+    (a 0.3 s gap at least); a placement that finds no free spot after many tries is dropped. `split`: whose
+    voices speak ("test"; "val" for the recordings that event settings are chosen on); `noise_root`: the set whose
+    `_background_noise_` makes the background (default `raw`, the recordings' own noise draws).
     """
     n = int(seconds * RATE)
-    audio = _noise_bed(_noise_bank(raw), n, rng)
-    kw_pool, other_pool = test_clips(raw, KEYWORDS), test_clips(raw, UNSEEN_WORDS)
+    audio = _noise_bed(_noise_bank(noise_root or raw), n, rng)
+    kw_pool, other_pool = split_clips(raw, KEYWORDS, split), split_clips(raw, UNSEEN_WORDS, split)
     taken: list[tuple[int, int]] = []
     truth = []
     wanted = [("kw", kw_pool)] * keywords + [("other", other_pool)] * int(distractors_per_minute * seconds / 60)

@@ -101,7 +101,7 @@ def _read(raw: Path, rel: str) -> np.ndarray:
     return soundfile.read(raw / rel, dtype="float32")[0]
 
 
-def build_training_set(raw: Path, out: Path, seed: int = 0, other_share: float = 3.0) -> Path:
+def build_training_set(raw: Path, out: Path, seed: int = 0, other_share: float = 4.0) -> Path:
     """Keywords + `other` + training noises under `out` (see the module docstring); reused when present."""
     if (out / "testing_list.txt").is_file():
         return out
