@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
-from aum.bench.longaudio import match_events, right_at_keyword
+from aum.bench.longaudio import chosen_on_validation, match_events, right_at_keyword, score_settings
 from aum.bench.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
 from aum.data.readers import NOISE_FOLDER
 
@@ -56,3 +56,15 @@ def test_right_at_keyword_uses_the_nearest_window():
     assert right_at_keyword(truth, windows) == 0
     windows[1]["scores"] = {"yes": 0.6, "no": 0.4}
     assert right_at_keyword(truth, windows) == 1
+
+
+def test_event_settings_are_chosen_by_found_minus_false_alarms():
+    truth = [{"label": "yes", "start": 2.0, "end": 2.5}]
+    scores = [0.0] * 20
+    scores[6:9] = [0.9, 0.95, 0.9]  # windows 1.5-3.0 around the keyword (centre 2.25)
+    scores[15] = 0.95               # a lone window far away: a false alarm at any threshold unless smoothed
+    windows = [{"start": i * 0.25, "end": i * 0.25 + 1.0, "scores": {"yes": p, "other": 1 - p}}
+               for i, p in enumerate(scores)]
+    plain = score_settings([(windows, truth)], 0.5, 1, hop=0.25)
+    assert plain["found"] == 1 and plain["false_alarms"] == 1 and plain["top1_at_keyword"] == 1
+    assert chosen_on_validation([(windows, truth)], hop=0.25) == (0.5, 2)  # least smoothing that drops the spike

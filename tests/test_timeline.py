@@ -13,9 +13,10 @@ import torch
 
 from aum.audio import Frontend
 from aum.cli import main
+from aum.errors import ConfigError
 from aum.inference import features, windows
 from aum.models import create_model, save_pretrained
-from aum.timeline import TimelineSettings, merge_events, timeline_file, timeline_files
+from aum.timeline import TimelineSettings, merge_events, smoothed_scores, timeline_file, timeline_files
 
 SR = 16000
 LABELS = ["a", "b", "c"]
@@ -62,6 +63,25 @@ def test_merge_events_joins_adjacent_windows():
         {"label": "a", "start": 1.5, "end": 2.5, "score": 0.95},
     ]
     assert merge_events([], 0.5) == []
+
+
+def test_smoothing_averages_neighbour_windows_and_drops_lone_spikes():
+    rng = np.random.default_rng(5)
+    table = rng.random((7, 3))
+    rows = [{"start": i * 0.25, "end": i * 0.25 + 1.0, "scores": dict(zip("abc", r))} for i, r in enumerate(table)]
+    for span in (1, 2, 3, 4):
+        got = np.array([[s[k] for k in "abc"] for s in smoothed_scores(rows, span)])
+        before = (span - 1) // 2
+        ref = [table[max(0, i - before):i - before + span].mean(axis=0) for i in range(7)]  # plain twin
+        np.testing.assert_allclose(got, ref, atol=1e-12)
+    spike = [{"start": i * 0.25, "end": i * 0.25 + 1.0, "scores": {"a": p}}
+             for i, p in enumerate([0.05, 0.9, 0.1, 0.1, 0.8, 0.9, 0.8, 0.1])]
+    assert [e["start"] for e in merge_events(spike, 0.5)] == [0.25, 1.0]
+    events = merge_events(spike, 0.5, smooth=3)
+    assert [(e["start"], e["end"]) for e in events] == [(1.0, 2.5)]
+    assert events[0]["score"] == pytest.approx((0.8 + 0.9 + 0.8) / 3)
+    with pytest.raises(ConfigError, match="--smooth"):
+        TimelineSettings(smooth=0)
 
 
 def test_whole_mode_reads_windows_from_one_encoding(model, tmp_path):

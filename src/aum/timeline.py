@@ -45,12 +45,14 @@ MAMBA_FAMILIES = ("aum", "ssamba")  # linear in the sequence length: --whole is 
 @dataclasses.dataclass
 class TimelineSettings:
     """window / hop in seconds (None: the model's training length / half a window); scores >= threshold make
-    events; whole=True: one sequence for the whole recording (Mamba models)."""
+    events, after averaging each label's score over `smooth` consecutive windows (1: no averaging);
+    whole=True: one sequence for the whole recording (Mamba models)."""
 
     window: float | None = None
     hop: float | None = None
     batch_size: int = 16
     threshold: float = 0.5
+    smooth: int = 1
     whole: bool = False
     block_seconds: float = DEFAULT_BLOCK_SECONDS
 
@@ -63,6 +65,8 @@ class TimelineSettings:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"--threshold must be in [0, 1], got {self.threshold}")
+        if self.smooth < 1:
+            raise ConfigError(f"--smooth must be >= 1 window, got {self.smooth}")
 
     def frames(self, frontend) -> tuple[int, int]:
         """(window, hop) in fbank frames."""
@@ -191,14 +195,33 @@ def _whole(model, path, settings, frontend, labels, duration, keeper) -> tuple[l
     return _window_rows(starts, scores, window, duration, labels), error
 
 
-def merge_events(windows: list[dict], threshold: float) -> list[dict]:
+def smoothed_scores(windows: list[dict], span: int) -> list[dict[str, float]]:
+    """Each window's scores averaged with its neighbours: the `span` consecutive windows around it (the window
+    itself and (span - 1) // 2 before it, the rest after; fewer at the recording's ends)."""
+    if span <= 1:
+        return [row["scores"] for row in windows]
+    labels = list(windows[0]["scores"]) if windows else []
+    table = np.array([[row["scores"][label] for label in labels] for row in windows]).reshape(len(windows), -1)
+    sums = np.vstack([np.zeros((1, len(labels))), np.cumsum(table, axis=0)])
+    before = (span - 1) // 2
+    out = []
+    for i in range(len(windows)):
+        lo, hi = max(0, i - before), min(len(windows), i - before + span)
+        out.append(dict(zip(labels, ((sums[hi] - sums[lo]) / (hi - lo)).tolist())))
+    return out
+
+
+def merge_events(windows: list[dict], threshold: float, smooth: int = 1) -> list[dict]:
     """Runs of consecutive windows whose score for a label is >= threshold, one event each:
-    {"label", "start" (first window's start), "end" (last window's end), "score" (the run's highest)}."""
+    {"label", "start" (first window's start), "end" (last window's end), "score" (the run's highest)}.
+    smooth > 1: the scores are first averaged over that many consecutive windows (`smoothed_scores`), so that a
+    lone window above the threshold between low ones makes no event."""
     events, open_runs = [], {}
     labels = list(windows[0]["scores"]) if windows else []
-    for row in windows + [None]:
+    scores = smoothed_scores(windows, smooth)
+    for row, row_scores in zip(windows + [None], scores + [None]):
         for label in labels:
-            p = row["scores"][label] if row is not None else -1.0
+            p = row_scores[label] if row is not None else -1.0
             run = open_runs.get(label)
             if p >= threshold:
                 if run is None:
@@ -227,7 +250,7 @@ def timeline_file(model, path: str | Path, settings: TimelineSettings | None = N
     if not rows and error:
         raise AudioError(path, error.split(": ", 1)[-1])
     result = {"file": str(path), "duration": round(duration, 3), "windows": rows,
-              "events": merge_events(rows, settings.threshold)}
+              "events": merge_events(rows, settings.threshold, settings.smooth)}
     if error:
         result["error"] = error
     if keeper is not None:

@@ -1,16 +1,15 @@
-"""Data for the long-audio benchmark: a keyword set with an `other` class, and long recordings built from it.
+"""Data for the long-audio benchmark: the rendered word set, and long recordings built from it.
 
-The espeak-ng keyword set (`aum.data.synth`) is rendered with KEYWORDS + OTHER_WORDS + UNSEEN_WORDS; the
-training set keeps the keywords, folds OTHER_WORDS and 1 s noise crops into one `other` class (so the model has
-an answer for "no keyword here"), and keeps UNSEEN_WORDS out of training: they are the unrelated speech of the
-long recordings. Long recordings: noise (the synth set's noises, random gains, changing every few seconds),
+The espeak-ng word set (`aum.data.synth`) is rendered with KEYWORDS + OTHER_WORDS + UNSEEN_WORDS, several renders
+per voice; the training set (`longaudio_trainset`) keeps the keywords and folds OTHER_WORDS, cut keywords, babble
+and noise into one `other` class; UNSEEN_WORDS never enter training: they are the unrelated speech of the long
+recordings. Long recordings: noise (the synth set's noises, random gains, changing every few seconds),
 unseen words at random times, and test-voice keywords (voices never heard in training) at random
 non-overlapping times; the placements are returned as the ground truth.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +18,20 @@ import soundfile
 from aum.data.readers import NOISE_FOLDER
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off")
-OTHER_WORDS = ("bed", "bird", "cat", "dog", "happy", "house")
+OTHER_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "stop", "go", "zero", "one", "two", "three", "four",
+               "five", "six", "seven", "eight", "nine", "backward", "forward", "follow", "learn", "visual")
 UNSEEN_WORDS = ("tree", "wow", "marvin", "sheila")
 OTHER = "other"
 RATE = 16000
 
 
-def render_raw(out: Path, voices: int = 120, seed: int = 0) -> Path:
+def render_raw(out: Path, voices: int = 160, seed: int = 0, per_voice: int = 2, jobs: int = 1) -> Path:
+    """Every word x voice x `per_voice` renders (each its own speed/pitch jitter and offset); reused when present."""
     from aum.data.synth import synthesize_speech_commands
 
     if not (out / "testing_list.txt").is_file():
         synthesize_speech_commands(out, words=list(KEYWORDS + OTHER_WORDS + UNSEEN_WORDS), num_voices=voices,
-                                   per_voice=1, seed=seed)
+                                   per_voice=per_voice, seed=seed, jobs=jobs)
     return out
 
 
@@ -38,40 +39,12 @@ def _noise_bank(raw: Path) -> list[np.ndarray]:
     return [soundfile.read(p, dtype="float32")[0] for p in sorted((raw / NOISE_FOLDER).glob("*.wav"))]
 
 
-def build_training_set(raw: Path, out: Path, noise_clips: int = 240, seed: int = 0) -> Path:
-    """Keywords + `other` (OTHER_WORDS and noise crops) in the Speech Commands layout under `out`."""
-    if (out / "testing_list.txt").is_file():
-        return out
-    rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
-    for word in KEYWORDS:
-        shutil.copytree(raw / word, out / word, dirs_exist_ok=True)
-    (out / OTHER).mkdir(exist_ok=True)
-    for word in OTHER_WORDS:
-        for clip in (raw / word).glob("*.wav"):
-            shutil.copy(clip, out / OTHER / f"{word}_{clip.name}")
-    noises = _noise_bank(raw)
-    for i in range(noise_clips):
-        noise = noises[i % len(noises)]
-        start = int(rng.integers(0, noise.size - RATE))
-        clip = noise[start:start + RATE] * float(rng.uniform(0.05, 1.0))
-        soundfile.write(out / OTHER / f"noise{i:04d}_nohash_0.wav", clip, RATE, subtype="PCM_16")
-    shutil.copytree(raw / NOISE_FOLDER, out / NOISE_FOLDER, dirs_exist_ok=True)
-    for name in ("validation_list.txt", "testing_list.txt"):
-        lines = []
-        for rel in (raw / name).read_text().split():
-            word, clip = rel.split("/")
-            if word in KEYWORDS:
-                lines.append(rel)
-            elif word in OTHER_WORDS:
-                lines.append(f"{OTHER}/{word}_{clip}")
-        (out / name).write_text("".join(f"{rel}\n" for rel in lines))
-    return out
+SPLIT_LISTS = {"test": "testing_list.txt", "val": "validation_list.txt"}
 
 
-def test_clips(raw: Path, words) -> list[tuple[str, Path]]:
-    """(word, path) of the test voices' clips of `words`."""
-    return [(rel.split("/")[0], raw / rel) for rel in (raw / "testing_list.txt").read_text().split()
+def split_clips(raw: Path, words, split: str = "test") -> list[tuple[str, Path]]:
+    """(word, path) of the clips of `words` by the voices of `split` ("test" or "val")."""
+    return [(rel.split("/")[0], raw / rel) for rel in (raw / SPLIT_LISTS[split]).read_text().split()
             if rel.split("/")[0] in words]
 
 
@@ -95,15 +68,18 @@ def _noise_bed(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np
 
 
 def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Generator,
-                   distractors_per_minute: float = 6.0) -> tuple[np.ndarray, list[dict]]:
+                   distractors_per_minute: float = 6.0, split: str = "test",
+                   noise_root: Path | None = None) -> tuple[np.ndarray, list[dict]]:
     """A long 16 kHz recording and its keywords [{"label", "start", "end"}] (seconds), sorted by time.
 
     Keywords and unseen-word distractors are placed at random times without overlapping one another
-    (a 0.3 s gap at least); a placement that finds no free spot after many tries is dropped.
+    (a 0.3 s gap at least); a placement that finds no free spot after many tries is dropped. `split`: whose
+    voices speak ("test"; "val" for the recordings that event settings are chosen on); `noise_root`: the set whose
+    `_background_noise_` makes the background (default `raw`, the recordings' own noise draws).
     """
     n = int(seconds * RATE)
-    audio = _noise_bed(_noise_bank(raw), n, rng)
-    kw_pool, other_pool = test_clips(raw, KEYWORDS), test_clips(raw, UNSEEN_WORDS)
+    audio = _noise_bed(_noise_bank(noise_root or raw), n, rng)
+    kw_pool, other_pool = split_clips(raw, KEYWORDS, split), split_clips(raw, UNSEEN_WORDS, split)
     taken: list[tuple[int, int]] = []
     truth = []
     wanted = [("kw", kw_pool)] * keywords + [("other", other_pool)] * int(distractors_per_minute * seconds / 60)

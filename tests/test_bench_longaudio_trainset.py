@@ -1,0 +1,69 @@
+"""The long-audio benchmark's training set: keywords from training voices only, an `other` class of unrelated
+words, cut keywords, babble and noise, training noises that are not the recordings' own, clean val/test lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile
+
+from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, UNSEEN_WORDS
+from aum.bench.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword, word_span
+from aum.data.readers import NOISE_FOLDER, read_speechcommands
+
+VOICES = {"t1": "train", "t2": "train", "t3": "train", "v1": "val", "s1": "test"}
+
+
+def _burst(start: int, length: int, pitch: float) -> np.ndarray:
+    clip = np.zeros(RATE, np.float32)
+    clip[start:start + length] = 0.5 * np.sin(2 * np.pi * pitch * np.arange(length) / RATE)
+    return clip
+
+
+def _fake_raw(root):
+    """Every word x voice as a tone burst of the word's own pitch; one val and one test voice."""
+    (root / NOISE_FOLDER).mkdir(parents=True)
+    soundfile.write(root / NOISE_FOLDER / "white.wav", 0.1 * np.random.default_rng(0).standard_normal(RATE * 3), RATE)
+    lists = {"val": [], "test": []}
+    for i, word in enumerate(KEYWORDS + OTHER_WORDS + UNSEEN_WORDS):
+        (root / word).mkdir()
+        for voice, split in VOICES.items():
+            rel = f"{word}/{voice}_nohash_0.wav"
+            soundfile.write(root / rel, _burst(3000, 6400, 200 + 40 * i), RATE)
+            if split in lists:
+                lists[split].append(rel)
+    (root / "validation_list.txt").write_text("\n".join(lists["val"]) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
+    return root
+
+
+def test_word_span_and_cut_keyword_keep_only_an_edge_of_the_word():
+    clip = _burst(4000, 6400, 440.0)
+    assert word_span(clip) == (4000, 10400)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        cut = cut_keyword(clip, rng)
+        assert cut.shape == (RATE,)
+        loud = np.flatnonzero(np.abs(cut) > 0.05)
+        assert loud.size and (loud[0] < 50 or loud[-1] > RATE - 50)  # at the window's edge
+        assert loud[-1] - loud[0] <= CUT_KEPT[1] * 6400 + 1
+
+
+def test_training_set_layout_splits_and_other_class(tmp_path):
+    raw = _fake_raw(tmp_path / "raw")
+    out = build_training_set(raw, tmp_path / "train", seed=0, other_share=3.0)
+    train, labels = read_speechcommands("train", root=out)
+    assert set(labels) == set(KEYWORDS) | {OTHER}
+    names = [e.path for e in train]
+    assert all("/v1_" not in p and "/s1_" not in p for p in names)  # training voices only
+    assert not any(w in p for p in names for w in UNSEEN_WORDS)
+    per_keyword = sum(labels[e.target[0]] == "yes" for e in train)
+    assert per_keyword == 3
+    others = [p for e, p in zip(train, names) if labels[e.target[0]] == OTHER]
+    assert len(others) == 9 and all(any(f"/{kind}" in p for kind in ("word", "cut", "babble", "noise"))
+                                    for p in others)
+    test, _ = read_speechcommands("test", root=out)
+    assert len(test) == len(KEYWORDS) + 2 and all("s1_" in e.path for e in test)
+    assert len(read_speechcommands("val", root=out)[0]) == len(KEYWORDS) + 2
+    noises = sorted((out / NOISE_FOLDER).glob("*.wav"))
+    assert len(noises) >= 5 and not (out / NOISE_FOLDER / "white.wav").exists()  # not the recordings' noise
+    assert build_training_set(raw, tmp_path / "train") == out  # reused
