@@ -37,9 +37,9 @@ class SSLRecipe:
     mel_bins: int = 64
     frames: int = 96  # 0.96 s: a 4 x 6 grid of 16 x 16 patches
     mask_size: int = 18  # 75 % of the 24 patches (the papers: 400 of 512 = 78 %)
-    pretrain_epochs: int = 2
+    pretrain_epochs: int = 4
     pretrain_lr: float = 1e-3
-    pretrain_batch: int = 32
+    pretrain_batch: int = 8  # more optimizer steps per clip: the encoder learns more within the budget
     finetune_epochs: int = 20
     finetune_lr: float = 1e-3
     finetune_batch: int = 16
