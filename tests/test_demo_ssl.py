@@ -69,3 +69,13 @@ def test_recipe_overrides_and_option_checks(capsys):
         recipe_overrides(recipe, ["depht=4"])
     assert main(["demo", "--encoders", "ssast"]) == 1
     assert "only for `aum demo ssl`" in capsys.readouterr().err
+
+
+def test_ssamba_layers_unpaired_in_both_stages(tmp_path):
+    from aum.train.ssl_experiment import finetune_recipe, pretrain_recipe
+
+    recipe = SSLRecipe()
+    for encoder, expected in (("ssamba", False), ("ssast", None), ("aum", None)):
+        stages = (pretrain_recipe(recipe, encoder, tmp_path, tmp_path),
+                  finetune_recipe(recipe, encoder, tmp_path, tmp_path, 0, None))
+        assert all(stage["model"].get("paired_layers") is expected for stage in stages), encoder

@@ -56,7 +56,14 @@ def run_ssl(args, overrides: list[str]) -> int:
     from aum.data.synth import ensure_keyword_set
     from aum.data.synth_corpus import held_out_voices, synthesize_unlabeled
     from aum.models import get_config
-    from aum.train.ssl_experiment import ENCODERS, SSLRecipe, measure_normalisation, run_encoder, write_results
+    from aum.train.ssl_experiment import (
+        ENCODER_OVERRIDES,
+        ENCODERS,
+        SSLRecipe,
+        measure_normalisation,
+        run_encoder,
+        write_results,
+    )
     from aum.train.ssl_report import format_table, gain_line, write_pretrain_curves
 
     started = time.perf_counter()
@@ -87,7 +94,8 @@ def run_ssl(args, overrides: list[str]) -> int:
           f"mean {recipe.mean:.2f} / std {recipe.std:.2f}")
     for encoder in encoders:
         full = get_config(ENCODERS[encoder]).depth
-        print(f"{encoder}: {ENCODERS[encoder]} at depth {recipe.depth} of {full} (reduced for a CPU demo); "
+        changed = "".join(f", {k}={v}" for k, v in ENCODER_OVERRIDES.get(encoder, {}).items())
+        print(f"{encoder}: {ENCODERS[encoder]} at depth {recipe.depth} of {full} (reduced for a CPU demo{changed}); "
               f"pretrain {recipe.pretrain_epochs} epochs once, fine-tune {recipe.finetune_epochs} epochs x "
               f"{len(recipe.seeds)} seeds x (pretrained, scratch)", flush=True)
     rows, runs = [], {}

@@ -27,6 +27,9 @@ from aum.train.probe import clip_embeddings, probe_accuracy
 log = logging.getLogger(__name__)
 
 ENCODERS = {"ssamba": "ssamba_tiny", "ssast": "ssast_tiny", "aum": "aum_tiny"}  # aum: CLS in the middle
+# At the demo's depth 2, SSAMBA's flipped layer pair is one layer deep (both layers read the same input side by
+# side); unpaired, its two Bi-Bi layers run one after the other, as AuM's two layers do (BENCHMARKS.md).
+ENCODER_OVERRIDES = {"ssamba": {"paired_layers": False}}
 
 
 @dataclass
@@ -37,9 +40,9 @@ class SSLRecipe:
     mel_bins: int = 64
     frames: int = 96  # 0.96 s: a 4 x 6 grid of 16 x 16 patches
     mask_size: int = 18  # 75 % of the 24 patches (the papers: 400 of 512 = 78 %)
-    pretrain_epochs: int = 2
+    pretrain_epochs: int = 4
     pretrain_lr: float = 1e-3
-    pretrain_batch: int = 32
+    pretrain_batch: int = 8  # more optimizer steps per clip: the encoder learns more within the budget
     finetune_epochs: int = 20
     finetune_lr: float = 1e-3
     finetune_batch: int = 16
@@ -56,7 +59,7 @@ class SSLRecipe:
 
 def pretrain_recipe(recipe: SSLRecipe, encoder: str, unlabeled: Path, cache: Path) -> dict:
     return {
-        "model": {"name": ENCODERS[encoder], "depth": recipe.depth},
+        "model": {"name": ENCODERS[encoder], "depth": recipe.depth, **ENCODER_OVERRIDES.get(encoder, {})},
         "data": {"format": "unlabeled", "root": str(unlabeled), "layout": "audio_tree", "val_fraction": 0.05,
                  "cache_dir": str(cache)},
         "task": {"name": "pretrain", "objective": "joint", "passes": 2, "mse_weight": 10.0,
@@ -72,7 +75,7 @@ def pretrain_recipe(recipe: SSLRecipe, encoder: str, unlabeled: Path, cache: Pat
 def finetune_recipe(recipe: SSLRecipe, encoder: str, labeled: Path, cache: Path, seed: int,
                     pretrained: Path | None) -> dict:
     model = {"name": ENCODERS[encoder], "depth": recipe.depth, "patch_stride": 16, "pool": "mean",
-             "pretrain_heads": False}
+             "pretrain_heads": False, **ENCODER_OVERRIDES.get(encoder, {})}
     if pretrained is not None:
         model["pretrained"] = str(pretrained)
     return {
