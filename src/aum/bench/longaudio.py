@@ -49,9 +49,9 @@ THRESHOLD_CHOICES, SMOOTH_CHOICES = (0.5, 0.6, 0.7, 0.8, 0.9), (1, 2, 3)  # even
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="bench_out/longaudio", help="folder for the CSVs and the PNG")
     p.add_argument("--work", default="bench_out/longaudio_work", help="data and trained models (reused)")
-    p.add_argument("--voices", type=int, default=320, help="espeak-ng voices for the keyword set")
+    p.add_argument("--voices", type=int, default=640, help="espeak-ng voices for the keyword set")
     p.add_argument("--per-voice", type=int, default=2, help="renders of each word per voice")
-    p.add_argument("--epochs", type=int, default=14)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
     p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
                    f"training (SNR {NOISE_SNR[0]:g}-{NOISE_SNR[1]:g} dB)")
