@@ -2,7 +2,6 @@
 (`MaskedPatchModel`) that DistributedDataParallel wraps, so both ranks end with identical weights and a stopped
 run resumes exactly."""
 
-import json
 import os
 import subprocess
 import sys
@@ -15,10 +14,7 @@ from test_ddp import _free_port
 from test_pretrain_smoke import tiny_pretraining, write_tones
 from test_train_fixtures import make_tone_dataset
 
-# One torchrun launch runs several trainings in turn (each a fresh Trainer, seeded by its config): a launch costs
-# seconds of start-up on a small CPU, so the test needs two, and the resumed run still starts in a new process.
 WORKER = textwrap.dedent("""
-    import json
     import sys
     from pathlib import Path
 
@@ -28,35 +24,28 @@ WORKER = textwrap.dedent("""
     from aum.train.distributed import cleanup_distributed, setup_distributed
     from aum.train.run import build_trainer
 
-    info, device = setup_distributed("cpu")
+    out, resume, overrides = Path(sys.argv[1]), sys.argv[2] == "resume", sys.argv[3:]
+    cfg = load_config(None, overrides)
+    info, device = setup_distributed(cfg.train.device)
     assert info.world_size == 2
-    for run in json.loads(sys.argv[1]):
-        out = Path(run["out"])
-        trainer, _, _ = build_trainer(load_config(None, run["overrides"]), out, info, device)
-        trainer.fit(resume=run["resume"])
-        torch.save(trainer.model.state_dict(), out / f"rank{info.rank}.pt")
+    trainer, _, _ = build_trainer(cfg, out, info, device)
+    trainer.fit(resume=resume)
+    torch.save(trainer.model.state_dict(), out / f"rank{info.rank}.pt")
     cleanup_distributed()
 """)
 
 
-def run(out, overrides, resume=False) -> dict:
+def torchrun(tmp_path, out, overrides, resume=False):
     out.mkdir(exist_ok=True)
-    return {"out": str(out), "overrides": overrides, "resume": resume}
-
-
-def torchrun(tmp_path, runs: list[dict]) -> list[dict]:
-    """Launch 2 gloo ranks that train `runs` in turn; each run's final weights (identical on both ranks)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", str(tmp_path / "worker.py"), json.dumps(runs)]
+           f"--master_port={_free_port()}", str(tmp_path / "worker.py"), str(out), "resume" if resume else "new",
+           *overrides]
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    weights = []
-    for r in runs:
-        w0, w1 = torch.load(f"{r['out']}/rank0.pt"), torch.load(f"{r['out']}/rank1.pt")
-        assert all(torch.equal(w0[k], w1[k]) for k in w0), f"ranks disagree in {r['out']}"
-        weights.append(w0)
-    return weights
+    w0, w1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
+    assert all(torch.equal(w0[k], w1[k]) for k in w0), "ranks disagree"
+    return w0
 
 
 @pytest.mark.slow
@@ -64,17 +53,17 @@ def test_ddp_pretraining_identical_ranks_exact_resume_then_ddp_finetune(tmp_path
     (tmp_path / "worker.py").write_text(WORKER)
     write_tones(tmp_path / "audio", 16)
     base = tiny_pretraining(tmp_path / "audio", batch_size=2)
-    straight, _ = torchrun(tmp_path, [run(tmp_path / "straight", base + ["train.epochs=2"]),
-                                      run(tmp_path / "split", base + ["train.epochs=1"])])
+    straight = torchrun(tmp_path, tmp_path / "straight", base + ["train.epochs=2"])
+    torchrun(tmp_path, tmp_path / "split", base + ["train.epochs=1"])
+    resumed = torchrun(tmp_path, tmp_path / "split", base + ["train.epochs=2"], resume=True)
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight), "resume is not exact"
     assert (tmp_path / "straight" / "best" / "model.safetensors").is_file()
 
     tones = make_tone_dataset(tmp_path / "tones", {"train": 4, "val": 1})
-    resumed, tuned = torchrun(tmp_path, [run(tmp_path / "split", base + ["train.epochs=2"], resume=True), run(
-        tmp_path / "ft", [
-            "model.name=ssast_tiny", "model.depth=1", "model.embed_dim=48",
-            f"model.pretrained={tmp_path / 'straight' / 'best'}",
-            "data.format=folder", f"data.root={tones}", "task.loss=ce", "frontend.target_frames=64",
-            "optim.lr=1e-3", "schedule.warmup_steps=1", "train.epochs=1", "train.batch_size=2", "train.num_workers=0",
-            "train.val_split=val", "train.test_split=null", "train.device=cpu"])])
-    assert all(torch.equal(straight[k], resumed[k]) for k in straight), "resume is not exact"
+    tuned = torchrun(tmp_path, tmp_path / "ft", [
+        "model.name=ssast_tiny", "model.depth=1", "model.embed_dim=48",
+        f"model.pretrained={tmp_path / 'straight' / 'best'}",
+        "data.format=folder", f"data.root={tones}", "task.loss=ce", "frontend.target_frames=64",
+        "optim.lr=1e-3", "schedule.warmup_steps=1", "train.epochs=1", "train.batch_size=2", "train.num_workers=0",
+        "train.val_split=val", "train.test_split=null", "train.device=cpu"])
     assert "mlp_head.1.weight" in tuned or any(k.startswith("mlp_head") for k in tuned)
