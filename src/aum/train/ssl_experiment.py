@@ -57,9 +57,14 @@ class SSLRecipe:
                 "std": self.std}
 
 
+def encoder_model(recipe: SSLRecipe, encoder: str) -> dict:
+    """The `model` section both stages share: the registered encoder at the recipe's depth, with its overrides."""
+    return {"name": ENCODERS[encoder], "depth": recipe.depth, **ENCODER_OVERRIDES.get(encoder, {})}
+
+
 def pretrain_recipe(recipe: SSLRecipe, encoder: str, unlabeled: Path, cache: Path) -> dict:
     return {
-        "model": {"name": ENCODERS[encoder], "depth": recipe.depth, **ENCODER_OVERRIDES.get(encoder, {})},
+        "model": encoder_model(recipe, encoder),
         "data": {"format": "unlabeled", "root": str(unlabeled), "layout": "audio_tree", "val_fraction": 0.05,
                  "cache_dir": str(cache)},
         "task": {"name": "pretrain", "objective": "joint", "passes": 2, "mse_weight": 10.0,
@@ -74,8 +79,7 @@ def pretrain_recipe(recipe: SSLRecipe, encoder: str, unlabeled: Path, cache: Pat
 
 def finetune_recipe(recipe: SSLRecipe, encoder: str, labeled: Path, cache: Path, seed: int,
                     pretrained: Path | None) -> dict:
-    model = {"name": ENCODERS[encoder], "depth": recipe.depth, "patch_stride": 16, "pool": "mean",
-             "pretrain_heads": False, **ENCODER_OVERRIDES.get(encoder, {})}
+    model = {**encoder_model(recipe, encoder), "patch_stride": 16, "pool": "mean", "pretrain_heads": False}
     if pretrained is not None:
         model["pretrained"] = str(pretrained)
     return {
