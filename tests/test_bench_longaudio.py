@@ -12,15 +12,18 @@ from aum.data.readers import NOISE_FOLDER
 
 
 def _fake_raw(root):
-    """A tiny raw set: each word a tone burst of its own pitch, two test voices, one noise."""
+    """A tiny raw set laid out like the rendered one: each word a 0.4 s tone burst of its own pitch at 0.3 s into a
+    1 s clip with a light white-noise floor; two test voices, one noise."""
     (root / NOISE_FOLDER).mkdir(parents=True)
     soundfile.write(root / NOISE_FOLDER / "white.wav", 0.1 * np.random.default_rng(0).standard_normal(RATE * 10), RATE)
-    lines = []
+    lines, rng = [], np.random.default_rng(1)
     for i, word in enumerate(KEYWORDS + UNSEEN_WORDS):
         (root / word).mkdir()
         for voice in ("v1", "v2"):
+            clip = 0.01 * rng.standard_normal(RATE)
             t = np.arange(int(0.4 * RATE)) / RATE
-            soundfile.write(root / word / f"{voice}_nohash_0.wav", 0.8 * np.sin(2 * np.pi * (300 + 100 * i) * t), RATE)
+            clip[int(0.3 * RATE):int(0.7 * RATE)] += 0.3 * np.sin(2 * np.pi * (300 + 100 * i) * t)
+            soundfile.write(root / word / f"{voice}_nohash_0.wav", clip, RATE)
             lines.append(f"{word}/{voice}_nohash_0.wav")
     (root / "testing_list.txt").write_text("\n".join(lines) + "\n")
     return root
@@ -37,6 +40,8 @@ def test_recording_places_keywords_where_the_truth_says(tmp_path):
     loud = [np.abs(audio[int(t["start"] * RATE):int(t["end"] * RATE)]).mean() for t in truth]
     quiet = np.abs(audio).mean()
     assert min(loud) > quiet  # the keyword is really there
+    # the truth spans the word, not its 1 s clip with the noise floor around it
+    assert all(abs(t["end"] - t["start"] - 0.4) <= 0.011 for t in truth)
 
 
 def test_match_events_within_one_hop():

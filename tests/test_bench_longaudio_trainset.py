@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
-from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, UNSEEN_WORDS
-from aum.bench.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword, word_span
+from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, UNSEEN_WORDS, word_span
+from aum.bench.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword
 from aum.data.readers import NOISE_FOLDER, read_speechcommands
 
 VOICES = {"t1": "train", "t2": "train", "t3": "train", "v1": "val", "s1": "test"}

@@ -5,7 +5,8 @@ per voice; the training set (`longaudio_trainset`) keeps the keywords and folds 
 and noise into one `other` class; UNSEEN_WORDS never enter training: they are the unrelated speech of the long
 recordings. Long recordings: noise (the synth set's noises, random gains, changing every few seconds),
 unseen words at random times, and test-voice keywords (voices never heard in training) at random
-non-overlapping times; the placements are returned as the ground truth.
+non-overlapping times, each as its whole 1 s render; the ground truth is the word inside it (`word_span`),
+not the render's window, whose offset of the word is random.
 """
 
 from __future__ import annotations
@@ -48,10 +49,16 @@ def split_clips(raw: Path, words, split: str = "test") -> list[tuple[str, Path]]
             if rel.split("/")[0] in words]
 
 
-def _trimmed(path: Path) -> np.ndarray:
-    audio = soundfile.read(path, dtype="float32")[0]
-    loud = np.flatnonzero(np.abs(audio) > 0.02)
-    return audio[loud[0]:loud[-1] + 1] if loud.size else audio
+def word_span(clip: np.ndarray, frame: int = 160, level: float = 0.05, floor: float = 2.0) -> tuple[int, int]:
+    """(start, end) samples of the word in a rendered clip: the first to the last 10 ms frame whose RMS is at least
+    `level` x the loudest frame's and `floor` x the clip's noise floor (its 10th-percentile frame RMS), so the light
+    white noise around the word in its 1 s window is not counted as speech."""
+    n = clip.size // frame
+    if n == 0:
+        return 0, clip.size
+    rms = np.sqrt((clip[:n * frame].reshape(n, frame) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms >= max(level * rms.max(), floor * np.percentile(rms, 10)) - 1e-12)
+    return (int(loud[0]) * frame, int(loud[-1] + 1) * frame) if loud.size else (0, clip.size)
 
 
 def _noise_bed(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,10 +79,11 @@ def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Gene
                    noise_root: Path | None = None) -> tuple[np.ndarray, list[dict]]:
     """A long 16 kHz recording and its keywords [{"label", "start", "end"}] (seconds), sorted by time.
 
-    Keywords and unseen-word distractors are placed at random times without overlapping one another
-    (a 0.3 s gap at least); a placement that finds no free spot after many tries is dropped. `split`: whose
-    voices speak ("test"; "val" for the recordings that event settings are chosen on); `noise_root`: the set whose
-    `_background_noise_` makes the background (default `raw`, the recordings' own noise draws).
+    Keywords and unseen-word distractors (whole renders) are placed at random times without overlapping one
+    another (a 0.3 s gap at least); a keyword's start and end are those of its word (`word_span`); a placement
+    that finds no free spot after many tries is dropped. `split`: whose voices speak ("test"; "val" for the
+    recordings that event settings are chosen on); `noise_root`: the set whose `_background_noise_` makes the
+    background (default `raw`, the recordings' own noise draws).
     """
     n = int(seconds * RATE)
     audio = _noise_bed(_noise_bank(noise_root or raw), n, rng)
@@ -85,7 +93,8 @@ def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Gene
     wanted = [("kw", kw_pool)] * keywords + [("other", other_pool)] * int(distractors_per_minute * seconds / 60)
     for kind, pool in wanted:
         word, path = pool[int(rng.integers(len(pool)))]
-        speech = _trimmed(path) * float(rng.uniform(0.6, 1.0))
+        speech = soundfile.read(path, dtype="float32")[0] * float(rng.uniform(0.6, 1.0))
+        head, tail = word_span(speech)
         gap = int(0.3 * RATE)
         for _ in range(200):
             start = int(rng.integers(0, max(1, n - speech.size)))
@@ -97,7 +106,7 @@ def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Gene
         taken.append((start, end))
         audio[start:end] += speech
         if kind == "kw":
-            truth.append({"label": word, "start": start / RATE, "end": end / RATE})
+            truth.append({"label": word, "start": (start + head) / RATE, "end": (start + tail) / RATE})
     return np.clip(audio, -1.0, 1.0), sorted(truth, key=lambda t: t["start"])
 
 

@@ -21,20 +21,12 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE
+from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, word_span
 from aum.data.readers import NOISE_FOLDER
 
 TRAIN_NOISE_SEED_OFFSET, TRAIN_NOISE_DRAWS = 101, 3
 OTHER_MIX = {"word": 0.5, "cut": 0.2, "babble": 0.1, "noise": 0.2}  # shares of the `other` class
 CUT_KEPT = (0.1, 0.35)  # share of a cut keyword's samples left inside the window
-
-
-def word_span(clip: np.ndarray, frame: int = 160, level: float = 0.1) -> tuple[int, int]:
-    """(start, end) samples of the speech in a clip: the 10 ms frames whose RMS is >= `level` x the loudest."""
-    n = clip.size // frame
-    rms = np.sqrt((clip[:n * frame].reshape(n, frame) ** 2).mean(axis=1))
-    loud = np.flatnonzero(rms >= level * (rms.max() + 1e-12))
-    return (int(loud[0]) * frame, int(loud[-1] + 1) * frame) if loud.size else (0, clip.size)
 
 
 def light_noise(rng: np.random.Generator) -> np.ndarray:
