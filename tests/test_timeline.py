@@ -69,7 +69,7 @@ def test_smoothing_averages_neighbour_windows_and_drops_lone_spikes():
     rng = np.random.default_rng(5)
     table = rng.random((7, 3))
     rows = [{"start": i * 0.25, "end": i * 0.25 + 1.0, "scores": dict(zip("abc", r))} for i, r in enumerate(table)]
-    for span in (1, 2, 3, 4):
+    for span in (1, 3, 5):
         got = np.array([[s[k] for k in "abc"] for s in smoothed_scores(rows, span)])
         before = (span - 1) // 2
         ref = [table[max(0, i - before):i - before + span].mean(axis=0) for i in range(7)]  # plain twin
@@ -80,8 +80,11 @@ def test_smoothing_averages_neighbour_windows_and_drops_lone_spikes():
     events = merge_events(spike, 0.5, smooth=3)
     assert [(e["start"], e["end"]) for e in events] == [(1.0, 2.5)]
     assert events[0]["score"] == pytest.approx((0.8 + 0.9 + 0.8) / 3)
-    with pytest.raises(ConfigError, match="--smooth"):
-        TimelineSettings(smooth=0)
+    for bad in (0, 2):
+        with pytest.raises(ConfigError, match="--smooth must be an odd"):
+            TimelineSettings(smooth=bad)
+    with pytest.raises(ValueError, match="odd"):
+        smoothed_scores(rows, 2)
 
 
 def test_whole_mode_reads_windows_from_one_encoding(model, tmp_path):

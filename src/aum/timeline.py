@@ -45,7 +45,8 @@ MAMBA_FAMILIES = ("aum", "ssamba")  # linear in the sequence length: --whole is 
 @dataclasses.dataclass
 class TimelineSettings:
     """window / hop in seconds (None: the model's training length / half a window); scores >= threshold make
-    events, after averaging each label's score over `smooth` consecutive windows (1: no averaging);
+    events, after averaging each label's score over `smooth` consecutive windows centred on each window (an odd
+    number; 1: no averaging);
     whole=True: one sequence for the whole recording (Mamba models)."""
 
     window: float | None = None
@@ -65,8 +66,9 @@ class TimelineSettings:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"--threshold must be in [0, 1], got {self.threshold}")
-        if self.smooth < 1:
-            raise ConfigError(f"--smooth must be >= 1 window, got {self.smooth}")
+        if self.smooth < 1 or self.smooth % 2 == 0:
+            raise ConfigError(f"--smooth must be an odd number of windows (1, 3, 5, ...: each window's average is "
+                              f"centred on it, so events keep their times), got {self.smooth}")
 
     def frames(self, frontend) -> tuple[int, int]:
         """(window, hop) in fbank frames."""
@@ -196,8 +198,10 @@ def _whole(model, path, settings, frontend, labels, duration, keeper) -> tuple[l
 
 
 def smoothed_scores(windows: list[dict], span: int) -> list[dict[str, float]]:
-    """Each window's scores averaged with its neighbours: the `span` consecutive windows around it (the window
-    itself and (span - 1) // 2 before it, the rest after; fewer at the recording's ends)."""
+    """Each window's scores averaged with its neighbours: the `span` (odd) consecutive windows centred on it
+    (fewer at the recording's ends). An even span would centre the average half a hop off the window's time."""
+    if span % 2 == 0:
+        raise ValueError(f"smoothing span must be odd, got {span}")
     if span <= 1:
         return [row["scores"] for row in windows]
     labels = list(windows[0]["scores"]) if windows else []

@@ -19,8 +19,8 @@ def add_arguments(p) -> None:
     g.add_argument("--batch-size", type=int, default=16, help="timeline windows per model call (default 16)")
     g.add_argument("--threshold", type=float, default=0.5, help="score that makes an event (default 0.5)")
     g.add_argument("--smooth", type=int, default=1, metavar="N",
-                   help="average each label's score over N consecutive windows before the threshold (default 1: "
-                   "off); a lone window above it then makes no event")
+                   help="average each label's score over the N (odd) windows centred on each window before the "
+                   "threshold (default 1: off); a lone window above it then makes no event")
     g.add_argument("--csv", action="store_true", help="print the window scores as CSV (one column per label)")
     g.add_argument("--plot", default=None, metavar="OUT.png",
                    help="spectrogram with the top classes' scores beneath (one PNG per file for a folder)")
