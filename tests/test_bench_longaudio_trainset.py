@@ -7,7 +7,7 @@ import numpy as np
 import soundfile
 
 from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, UNSEEN_WORDS, word_span
-from aum.bench.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword
+from aum.bench.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword, stream_crop
 from aum.data.readers import NOISE_FOLDER, read_speechcommands
 
 VOICES = {"t1": "train", "t2": "train", "t3": "train", "v1": "val", "s1": "test"}
@@ -46,6 +46,17 @@ def test_word_span_and_cut_keyword_keep_only_an_edge_of_the_word():
         loud = np.flatnonzero(np.abs(cut) > 0.05)
         assert loud.size and (loud[0] < 50 or loud[-1] > RATE - 50)  # at the window's edge
         assert loud[-1] - loud[0] <= CUT_KEPT[1] * 6400 + 1
+
+
+def test_stream_crop_keeps_the_whole_word_anywhere_in_the_window():
+    render = _burst(4000, 6400, 440.0)
+    starts = []
+    for seed in range(40):
+        crop = stream_crop(render, np.random.default_rng(seed))
+        loud = np.flatnonzero(np.abs(crop) > 0.05)
+        assert crop.shape == (RATE,) and loud[-1] - loud[0] + 1 >= 6400 - 2  # the whole burst, inside
+        starts.append(loud[0])
+    assert min(starts) < 1500 and max(starts) > RATE - 6400 - 1500  # shifted both ways, not only as rendered
 
 
 def test_training_set_layout_splits_and_other_class(tmp_path):

@@ -2,8 +2,11 @@
 
 Built from the rendered word set (`longaudio_data.render_raw`: several espeak-ng renders per voice, each with its
 own speed/pitch jitter, the word at a random offset inside the 1 s window), Speech Commands layout:
-- one folder per keyword: every render of the training voices;
-- `other` (about `other_share` x a keyword class, all from training voices): unrelated words (OTHER_WORDS),
+- one folder per keyword: every render of the training voices as a stream crop (`stream_crop`: the 1 s window a
+  stream reader would see, shifted against the render so the word is anywhere inside it and the render's noise
+  floor ends somewhere in the window, as in a long recording); validation / test clips are the renders themselves;
+- `other` (about `other_share` x a keyword class, all from training voices): unrelated words (OTHER_WORDS, stream
+  crops too, so a render's edge inside the window says nothing about the class),
   keywords cut by the window's edge (only 10-35 % of the word inside, so a window that merely grazes a keyword
   says `other`), babble (2-3 unrelated words on top of each other) and 1 s of background noise at a random level;
 - `_background_noise_`: noises from the same generators as the recordings' background (`aum.data.synth`), other
@@ -32,6 +35,17 @@ CUT_KEPT = (0.1, 0.35)  # share of a cut keyword's samples left inside the windo
 def light_noise(rng: np.random.Generator) -> np.ndarray:
     """The synth set's floor: 1 s of white noise at 0.001-0.01."""
     return (rng.uniform(0.001, 0.01) * rng.standard_normal(RATE)).astype(np.float32)
+
+
+def stream_crop(render: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The render seen through a 1 s window at a random shift that keeps its whole word inside; the part of the
+    window the render does not cover gets a fresh noise floor (`light_noise`)."""
+    head, tail = word_span(render)
+    shift = int(rng.integers(tail - RATE, head + 1))  # the window's start, in the render's samples
+    out = light_noise(rng)
+    a, b = max(0, shift), min(render.size, shift + RATE)
+    out[a - shift:b - shift] = render[a:b]
+    return out
 
 
 def cut_keyword(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -100,7 +114,11 @@ def build_training_set(raw: Path, out: Path, seed: int = 0, other_share: float =
     rng = np.random.default_rng([seed, 7])
     split = _split_of(raw)
     for word in KEYWORDS:
-        shutil.copytree(raw / word, out / word, dirs_exist_ok=True)  # val/test clips are named by the lists
+        (out / word).mkdir(parents=True, exist_ok=True)
+        for rel in _clips(raw, [word], split, "train"):
+            soundfile.write(out / rel, stream_crop(_read(raw, rel), rng), RATE, subtype="PCM_16")
+        for rel in _clips(raw, [word], split, "val") + _clips(raw, [word], split, "test"):
+            shutil.copy(raw / rel, out / rel)  # named on the lists
     (out / OTHER).mkdir(parents=True, exist_ok=True)
     noises = write_training_noises(out, seed)
     per_keyword = len(_clips(raw, KEYWORDS, split, "train")) / len(KEYWORDS)
@@ -108,7 +126,8 @@ def build_training_set(raw: Path, out: Path, seed: int = 0, other_share: float =
     keywords = _clips(raw, KEYWORDS, split, "train")
     counts = {kind: int(round(share * other_share * per_keyword)) for kind, share in OTHER_MIX.items()}
     for i, rel in enumerate(rng.choice(words, size=min(counts["word"], len(words)), replace=False)):
-        shutil.copy(raw / rel, out / OTHER / f"word{i:05d}_{rel.replace('/', '_')}")
+        soundfile.write(out / OTHER / f"word{i:05d}_{rel.replace('/', '_')}", stream_crop(_read(raw, rel), rng), RATE,
+                        subtype="PCM_16")
     word_audio = [_read(raw, rel) for rel in rng.choice(words, size=min(200, len(words)), replace=False)]
     makers = {"cut": lambda: cut_keyword(_read(raw, keywords[int(rng.integers(len(keywords)))]), rng),
               "babble": lambda: babble(word_audio, rng), "noise": lambda: noise_crop(noises, rng)}
