@@ -31,6 +31,7 @@ WORKER = textwrap.dedent("""
     trainer, _, _ = build_trainer(cfg, out, info, device)
     trainer.fit(resume=resume)
     torch.save(trainer.model.state_dict(), out / f"rank{info.rank}.pt")
+    torch.distributed.barrier()  # as run_training does: the ranks leave together
     cleanup_distributed()
 """)
 

@@ -19,7 +19,7 @@ import torch
 
 from aum.errors import ConfigError
 from aum.train.config import Config, FrontendConfig
-from aum.train.distributed import DistInfo, cleanup_distributed, seed_everything, setup_distributed
+from aum.train.distributed import DistInfo, barrier, cleanup_distributed, seed_everything, setup_distributed
 from aum.train.guards import RunLock
 from aum.train.logging_utils import Progress, format_metrics
 from aum.train.task_registry import build_task
@@ -120,6 +120,7 @@ def run_training(cfg: Config, out_dir: str | Path, resume: bool = False, progres
         summary = trainer.fit(resume=resume)
         if info.is_main and cfg.train.test_split:
             summary["test"] = test_best(cfg, task, trainer.model, frontend, out_dir, device)
+        barrier(info)  # every rank tears the process group down together, not while rank 0 still tests or saves
         return summary
 
 
