@@ -207,10 +207,9 @@ def smoothed_scores(windows: list[dict], span: int) -> list[dict[str, float]]:
     labels = list(windows[0]["scores"]) if windows else []
     table = np.array([[row["scores"][label] for label in labels] for row in windows]).reshape(len(windows), -1)
     sums = np.vstack([np.zeros((1, len(labels))), np.cumsum(table, axis=0)])
-    before = (span - 1) // 2
-    out = []
+    half, out = span // 2, []
     for i in range(len(windows)):
-        lo, hi = max(0, i - before), min(len(windows), i - before + span)
+        lo, hi = max(0, i - half), min(len(windows), i + half + 1)
         out.append(dict(zip(labels, ((sums[hi] - sums[lo]) / (hi - lo)).tolist())))
     return out
 

@@ -44,9 +44,6 @@ def script_main(module, argv: list[str] | None = None) -> int:
     return module.run(parser.parse_args(argv))
 
 
-
-
-
 def run_as_script(module_name: str) -> None:
     """The last line of a benchmark module, `run_as_script(__name__)`: `python -m aum.bench.<name>` runs it
     (`script_main`); an import does nothing."""

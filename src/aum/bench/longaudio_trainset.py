@@ -115,15 +115,16 @@ def build_training_set(raw: Path, out: Path, seed: int = 0, other_share: float =
     split = _split_of(raw)
     for word in KEYWORDS:
         (out / word).mkdir(parents=True, exist_ok=True)
-        for rel in _clips(raw, [word], split, "train"):
-            soundfile.write(out / rel, stream_crop(_read(raw, rel), rng), RATE, subtype="PCM_16")
-        for rel in _clips(raw, [word], split, "val") + _clips(raw, [word], split, "test"):
-            shutil.copy(raw / rel, out / rel)  # named on the lists
+        for rel in sorted(f"{word}/{p.name}" for p in (raw / word).glob("*.wav")):
+            if split.get(rel, "train") == "train":
+                soundfile.write(out / rel, stream_crop(_read(raw, rel), rng), RATE, subtype="PCM_16")
+            else:
+                shutil.copy(raw / rel, out / rel)  # validation / test clips: as rendered, named on the lists
     (out / OTHER).mkdir(parents=True, exist_ok=True)
     noises = write_training_noises(out, seed)
-    per_keyword = len(_clips(raw, KEYWORDS, split, "train")) / len(KEYWORDS)
-    words = _clips(raw, OTHER_WORDS, split, "train")
     keywords = _clips(raw, KEYWORDS, split, "train")
+    per_keyword = len(keywords) / len(KEYWORDS)
+    words = _clips(raw, OTHER_WORDS, split, "train")
     counts = {kind: int(round(share * other_share * per_keyword)) for kind, share in OTHER_MIX.items()}
     for i, rel in enumerate(rng.choice(words, size=min(counts["word"], len(words)), replace=False)):
         soundfile.write(out / OTHER / f"word{i:05d}_{rel.replace('/', '_')}", stream_crop(_read(raw, rel), rng), RATE,
