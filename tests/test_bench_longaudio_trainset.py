@@ -48,6 +48,20 @@ def test_word_span_and_cut_keyword_keep_only_an_edge_of_the_word():
         assert loud[-1] - loud[0] <= CUT_KEPT[1] * 6400 + 1
 
 
+def test_word_span_and_stream_crop_keep_a_weak_final_consonant():
+    """A loud vowel then a fricative 32 dB under it (as the /f/ of "off"), over a -60 dB noise floor."""
+    rng = np.random.default_rng(1)
+    render = (0.001 * rng.standard_normal(RATE)).astype(np.float32)
+    render[4000:7200] += 0.5 * np.sin(2 * np.pi * 300 * np.arange(3200) / RATE)  # 0.2 s vowel
+    render[7200:8800] += 0.0125 * rng.standard_normal(1600)  # 0.1 s fricative
+    assert word_span(render) == (4000, 8800)
+    lead = int(np.flatnonzero(np.abs(render) > 0.1)[0]) - 4000  # the vowel's first loud sample, in the word
+    for seed in range(40):
+        crop = stream_crop(render, np.random.default_rng(seed))
+        at = int(np.flatnonzero(np.abs(crop) > 0.1)[0]) - lead  # where the word starts in the window
+        assert np.array_equal(crop[at:at + 4800], render[4000:8800])  # vowel and fricative, whole
+
+
 def test_stream_crop_keeps_the_whole_word_anywhere_in_the_window():
     render = _burst(4000, 6400, 440.0)
     starts = []
