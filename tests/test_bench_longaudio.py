@@ -3,12 +3,16 @@ to keywords within one hop (label and centre), the rest counted as false alarms.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 import soundfile
 
-from aum.bench.longaudio import chosen_on_validation, match_events, right_at_keyword, score_settings
+from aum.bench.longaudio import chosen_on_validation, match_events, right_at_keyword, score_settings, trained_model
 from aum.bench.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
 from aum.data.readers import NOISE_FOLDER
+from aum.errors import ConfigError
 
 
 def _fake_raw(root):
@@ -73,3 +77,12 @@ def test_event_settings_are_chosen_by_found_minus_false_alarms():
     plain = score_settings([(windows, truth)], 0.5, 1, hop=0.25)
     assert plain["found"] == 1 and plain["false_alarms"] == 1 and plain["top1_at_keyword"] == 1
     assert chosen_on_validation([(windows, truth)], hop=0.25) == (0.5, 3)  # least smoothing that drops the spike
+
+
+def test_a_run_trained_with_other_settings_is_not_reused(tmp_path):
+    run = tmp_path / "run_aum_tiny"
+    (run / "best").mkdir(parents=True)
+    (run / "bench_training.json").write_text(json.dumps({"model": "aum_tiny", "epochs": 8, "depth": 4, "noise": 0.8,
+                                                         "mel_bins": 64}))
+    with pytest.raises(ConfigError, match=r"trained with epochs=8, mel_bins=64; this run asks epochs=2, mel_bins=128"):
+        trained_model("aum_tiny", tmp_path, tmp_path / "data", epochs=2, depth=4, noise=0.8, mel_bins=128)

@@ -36,6 +36,7 @@ import torch
 
 from aum.bench.longaudio_data import KEYWORDS, OTHER, RATE, make_recording, render_raw
 from aum.bench.longaudio_trainset import build_training_set
+from aum.errors import ConfigError
 
 log = logging.getLogger(__name__)
 MODELS = ("aum_tiny", "ast_tiny")
@@ -54,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-voice", type=int, default=3, help="renders of each word per voice")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
+    p.add_argument("--mel-bins", type=int, default=64, help="fbank bins of both models (the demo's 64)")
     p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
                    f"training (SNR {NOISE_SNR[0]:g}-{NOISE_SNR[1]:g} dB)")
     p.add_argument("--recordings", type=int, default=8, help="test recordings (test voices, unseen noise draws)")
@@ -68,8 +70,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, noise: float = 0.0):
-    """(model, {"model", "epochs", "train_s", "test_accuracy", "test_clips"}); trained once per WORK."""
+def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, noise: float = 0.0,
+                  mel_bins: int = 64):
+    """(model, {"model", "epochs", "depth", "noise", "mel_bins", "train_s", "test_accuracy", ...}); trained once per
+    WORK: a run folder trained with other settings is an error, never silently reused."""
     from aum.models import from_pretrained
     from aum.train import run_training
     from aum.train.config import config_from_dict
@@ -77,18 +81,26 @@ def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, no
 
     run_dir = work / f"run_{name}"
     record = run_dir / "bench_training.json"
-    if not (run_dir / "best").exists() or not record.is_file():
+    wanted = {"epochs": epochs, "depth": depth, "noise": noise, "mel_bins": mel_bins}
+    if (run_dir / "best").exists() and record.is_file():
+        held = json.loads(record.read_text())
+        if differ := {k: (held[k], v) for k, v in wanted.items() if held.get(k, v) != v}:
+            raise ConfigError(f"{run_dir}: trained with " + ", ".join(f"{k}={h}" for k, (h, _) in differ.items())
+                              + "; this run asks " + ", ".join(f"{k}={v}" for k, (_, v) in differ.items())
+                              + ": pass another --work (or delete the run folder to retrain)")
+    else:
         raw = copy.deepcopy(DEMO)
         raw["model"] = {"name": name, "depth": depth, "pool": "mean"}
         raw["data"].update(root=str(data), cache_dir=str(work / "cache"))
         raw["train"]["epochs"] = epochs
+        raw["frontend"]["num_mel_bins"] = mel_bins
         if noise:
             raw["augment"] = {"noise": noise, "noise_snr": list(NOISE_SNR)}
         for section, values in RECIPE_CHANGES.items():
             raw[section].update(values)
         started = time.perf_counter()
         summary = run_training(config_from_dict(raw), run_dir)
-        info = {"model": name, "epochs": epochs, "noise": noise, "lr": raw["optim"]["lr"],
+        info = {"model": name, **wanted, "lr": raw["optim"]["lr"],
                 "warmup_steps": raw["schedule"]["warmup_steps"], "train_s": round(time.perf_counter() - started, 1),
                 "test_accuracy": round(float(summary["test"]["accuracy"]), 4),
                 "test_clips": int(summary["test"]["num_clips"])}
@@ -266,7 +278,8 @@ def run(args) -> int:
     work.mkdir(parents=True, exist_ok=True)
     raw = render_raw(work / "kw_raw", args.voices, args.seed, args.per_voice)
     data = build_training_set(raw, work / "kw_train", seed=args.seed)
-    trained = {name: trained_model(name, work, data, args.epochs, args.depth, args.noise) for name in MODELS}
+    trained = {name: trained_model(name, work, data, args.epochs, args.depth, args.noise, args.mel_bins)
+               for name in MODELS}
     models = {name: model for name, (model, _) in trained.items()}
     training = [info for _, info in trained.values()]
     write_csv(out / "training.csv", training)
