@@ -5,7 +5,8 @@
    keywords at random offsets; `other` = unrelated words, keywords cut by the window edge, babble, noise);
    AuM-tiny and AST-tiny at the same reduced depth, mean pooling, the demo recipe (`aum.train.recipes.DEMO`,
    with RECIPE_CHANGES) plus background-noise augmentation (probability --noise, SNR NOISE_SNR dB, noises of
-   other draws than the recordings'). Training time and clean test accuracy (unseen voices): training.csv.
+   other draws than the recordings'), --mel-bins, and SpecAugment when --freqm / --timem are given. Training
+   time and clean test accuracy (unseen voices): training.csv.
 2. Detection: recordings of --detect-seconds each with --keywords of the test voices (never heard in training)
    at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
@@ -56,6 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
     p.add_argument("--mel-bins", type=int, default=64, help="fbank bins of both models (the demo's 64)")
+    p.add_argument("--freqm", type=int, default=0, help="SpecAugment: one frequency mask under this many bins")
+    p.add_argument("--timem", type=int, default=0, help="SpecAugment: one time mask under this many frames")
     p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
                    f"training (SNR {NOISE_SNR[0]:g}-{NOISE_SNR[1]:g} dB)")
     p.add_argument("--recordings", type=int, default=8, help="test recordings (test voices, unseen noise draws)")
@@ -70,9 +73,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, noise: float = 0.0,
-                  mel_bins: int = 64):
-    """(model, {"model", "epochs", "depth", "noise", "mel_bins", "train_s", "test_accuracy", ...}); trained once per
+def training_settings(args) -> dict:
+    """What the two models are trained with, from the command line (kept in each run's bench_training.json)."""
+    return {k: getattr(args, k) for k in ("epochs", "depth", "noise", "mel_bins", "freqm", "timem")}
+
+
+def trained_model(name: str, work: Path, data: Path, settings: dict):
+    """(model, {"model", **settings, "train_s", "test_accuracy", ...}) for `training_settings`; trained once per
     WORK: a run folder trained with other settings is an error, never silently reused."""
     from aum.models import from_pretrained
     from aum.train import run_training
@@ -81,7 +88,7 @@ def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, no
 
     run_dir = work / f"run_{name}"
     record = run_dir / "bench_training.json"
-    wanted = {"epochs": epochs, "depth": depth, "noise": noise, "mel_bins": mel_bins}
+    wanted = dict(settings)
     if (run_dir / "best").exists() and record.is_file():
         held = json.loads(record.read_text())
         if differ := {k: (held[k], v) for k, v in wanted.items() if held.get(k, v) != v}:
@@ -90,12 +97,13 @@ def trained_model(name: str, work: Path, data: Path, epochs: int, depth: int, no
                               + ": pass another --work (or delete the run folder to retrain)")
     else:
         raw = copy.deepcopy(DEMO)
-        raw["model"] = {"name": name, "depth": depth, "pool": "mean"}
+        raw["model"] = {"name": name, "depth": settings["depth"], "pool": "mean"}
         raw["data"].update(root=str(data), cache_dir=str(work / "cache"))
-        raw["train"]["epochs"] = epochs
-        raw["frontend"]["num_mel_bins"] = mel_bins
-        if noise:
-            raw["augment"] = {"noise": noise, "noise_snr": list(NOISE_SNR)}
+        raw["train"]["epochs"] = settings["epochs"]
+        raw["frontend"]["num_mel_bins"] = settings["mel_bins"]
+        raw["augment"] = {"freqm": settings["freqm"], "timem": settings["timem"]}
+        if settings["noise"]:
+            raw["augment"].update(noise=settings["noise"], noise_snr=list(NOISE_SNR))
         for section, values in RECIPE_CHANGES.items():
             raw[section].update(values)
         started = time.perf_counter()
@@ -278,8 +286,7 @@ def run(args) -> int:
     work.mkdir(parents=True, exist_ok=True)
     raw = render_raw(work / "kw_raw", args.voices, args.seed, args.per_voice)
     data = build_training_set(raw, work / "kw_train", seed=args.seed)
-    trained = {name: trained_model(name, work, data, args.epochs, args.depth, args.noise, args.mel_bins)
-               for name in MODELS}
+    trained = {name: trained_model(name, work, data, training_settings(args)) for name in MODELS}
     models = {name: model for name, (model, _) in trained.items()}
     training = [info for _, info in trained.values()]
     write_csv(out / "training.csv", training)
