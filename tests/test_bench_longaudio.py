@@ -83,7 +83,8 @@ def test_a_run_trained_with_other_settings_is_not_reused(tmp_path):
     run = tmp_path / "run_aum_tiny"
     (run / "best").mkdir(parents=True)
     (run / "bench_training.json").write_text(json.dumps({"model": "aum_tiny", "epochs": 8, "depth": 4, "noise": 0.8}))
-    asked = {"epochs": 2, "depth": 4, "noise": 0.8, "mel_bins": 128, "freqm": 0, "timem": 0}
+    asked = {"epochs": 2, "depth": 4, "noise": 0.8, "mel_bins": 128, "patch_stride": None, "freqm": 0,
+             "timem": 0}
     with pytest.raises(ConfigError, match=r"trained with epochs=8; this run asks epochs=2"):  # older records lack
         trained_model("aum_tiny", tmp_path, tmp_path / "data", asked)  # mel_bins...: not counted as a difference
     (run / "bench_training.json").write_text(json.dumps({**asked, "epochs": 2, "mel_bins": 64}))

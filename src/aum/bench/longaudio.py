@@ -57,6 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
     p.add_argument("--mel-bins", type=int, default=64, help="fbank bins of both models (the demo's 64)")
+    p.add_argument("--patch-stride", type=int, default=None,
+                   help="patch stride of both models (default: each model's own, AuM 16 and AST 10)")
     p.add_argument("--freqm", type=int, default=0, help="SpecAugment: one frequency mask under this many bins")
     p.add_argument("--timem", type=int, default=0, help="SpecAugment: one time mask under this many frames")
     p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
@@ -75,7 +77,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def training_settings(args) -> dict:
     """What the two models are trained with, from the command line (kept in each run's bench_training.json)."""
-    return {k: getattr(args, k) for k in ("epochs", "depth", "noise", "mel_bins", "freqm", "timem")}
+    return {k: getattr(args, k) for k in ("epochs", "depth", "noise", "mel_bins", "patch_stride",
+                                          "freqm", "timem")}
 
 
 def trained_model(name: str, work: Path, data: Path, settings: dict):
@@ -98,6 +101,8 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
     else:
         raw = copy.deepcopy(DEMO)
         raw["model"] = {"name": name, "depth": settings["depth"], "pool": "mean"}
+        if settings["patch_stride"]:
+            raw["model"]["patch_stride"] = settings["patch_stride"]
         raw["data"].update(root=str(data), cache_dir=str(work / "cache"))
         raw["train"]["epochs"] = settings["epochs"]
         raw["frontend"]["num_mel_bins"] = settings["mel_bins"]
