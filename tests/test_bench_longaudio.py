@@ -13,6 +13,7 @@ from aum.bench.longaudio import chosen_on_validation, match_events, right_at_key
 from aum.bench.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
 from aum.data.readers import NOISE_FOLDER
 from aum.errors import ConfigError
+from aum.models import create_model, save_pretrained
 
 
 def _fake_raw(root):
@@ -80,13 +81,14 @@ def test_event_settings_are_chosen_by_found_minus_false_alarms():
 
 
 def test_a_run_trained_with_other_settings_is_not_reused(tmp_path):
+    """The record's settings and the checkpoint's own architecture (older records lack it) against the asked ones."""
     run = tmp_path / "run_aum_tiny"
-    (run / "best").mkdir(parents=True)
-    (run / "bench_training.json").write_text(json.dumps({"model": "aum_tiny", "epochs": 8, "depth": 4, "noise": 0.8}))
-    asked = {"epochs": 2, "depth": 4, "noise": 0.8, "mel_bins": 128, "patch_stride": None, "freqm": 0,
-             "timem": 0}
-    with pytest.raises(ConfigError, match=r"trained with epochs=8; this run asks epochs=2"):  # older records lack
-        trained_model("aum_tiny", tmp_path, tmp_path / "data", asked)  # mel_bins...: not counted as a difference
-    (run / "bench_training.json").write_text(json.dumps({**asked, "epochs": 2, "mel_bins": 64}))
-    with pytest.raises(ConfigError, match=r"trained with mel_bins=64; this run asks mel_bins=128"):
-        trained_model("aum_tiny", tmp_path, tmp_path / "data", asked)
+    model = create_model("aum_tiny", depth=1, mel_bins=32, input_frames=48, num_classes=3, patch_stride=16)
+    save_pretrained(model, run / "best", meta={"labels": ["a", "b", "c"]})
+    (run / "bench_training.json").write_text(json.dumps({"model": "aum_tiny", "epochs": 8, "noise": 0.8}))
+    asked = {"epochs": 8, "depth": 1, "noise": 0.8, "mel_bins": 32, "patch_stride": 16, "freqm": 0, "timem": 0}
+    loaded, info = trained_model("aum_tiny", tmp_path, tmp_path / "data", asked)  # reused, nothing trained
+    assert info["patch_stride"] == 16 and loaded.config.depth == 1
+    with pytest.raises(ConfigError, match=r"trained with epochs=8, patch_stride=16; this run asks epochs=2, "
+                                          r"patch_stride=10: pass another --work"):
+        trained_model("aum_tiny", tmp_path, tmp_path / "data", {**asked, "epochs": 2, "patch_stride": 10})

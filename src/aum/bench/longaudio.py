@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import json
 import logging
 import time
@@ -35,6 +34,7 @@ import numpy as np
 import soundfile
 import torch
 
+from aum.bench import write_csv
 from aum.bench.longaudio_data import KEYWORDS, OTHER, RATE, make_recording, render_raw
 from aum.bench.longaudio_trainset import build_training_set
 from aum.errors import ConfigError
@@ -57,8 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
     p.add_argument("--mel-bins", type=int, default=64, help="fbank bins of both models (the demo's 64)")
-    p.add_argument("--patch-stride", type=int, default=None,
-                   help="patch stride of both models (default: each model's own, AuM 16 and AST 10)")
+    p.add_argument("--patch-stride", type=int, default=10, help="16 x 16 patches at this stride, both models "
+                   "(10: the Speech Commands recipes' overlapping patches; AuM's own default is 16)")
     p.add_argument("--freqm", type=int, default=0, help="SpecAugment: one frequency mask under this many bins")
     p.add_argument("--timem", type=int, default=0, help="SpecAugment: one time mask under this many frames")
     p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
@@ -91,18 +91,10 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
 
     run_dir = work / f"run_{name}"
     record = run_dir / "bench_training.json"
-    wanted = dict(settings)
-    if (run_dir / "best").exists() and record.is_file():
-        held = json.loads(record.read_text())
-        if differ := {k: (held[k], v) for k, v in wanted.items() if held.get(k, v) != v}:
-            raise ConfigError(f"{run_dir}: trained with " + ", ".join(f"{k}={h}" for k, (h, _) in differ.items())
-                              + "; this run asks " + ", ".join(f"{k}={v}" for k, (_, v) in differ.items())
-                              + ": pass another --work (or delete the run folder to retrain)")
-    else:
+    if not (run_dir / "best").exists() or not record.is_file():
         raw = copy.deepcopy(DEMO)
-        raw["model"] = {"name": name, "depth": settings["depth"], "pool": "mean"}
-        if settings["patch_stride"]:
-            raw["model"]["patch_stride"] = settings["patch_stride"]
+        raw["model"] = {"name": name, "depth": settings["depth"], "pool": "mean",
+                        "patch_stride": settings["patch_stride"]}
         raw["data"].update(root=str(data), cache_dir=str(work / "cache"))
         raw["train"]["epochs"] = settings["epochs"]
         raw["frontend"]["num_mel_bins"] = settings["mel_bins"]
@@ -113,13 +105,20 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
             raw[section].update(values)
         started = time.perf_counter()
         summary = run_training(config_from_dict(raw), run_dir)
-        info = {"model": name, **wanted, "lr": raw["optim"]["lr"],
+        info = {"model": name, **settings, "lr": raw["optim"]["lr"],
                 "warmup_steps": raw["schedule"]["warmup_steps"], "train_s": round(time.perf_counter() - started, 1),
                 "test_accuracy": round(float(summary["test"]["accuracy"]), 4),
                 "test_clips": int(summary["test"]["num_clips"])}
         record.write_text(json.dumps(info))
         log.info("%s: %s", name, info)
-    return from_pretrained(run_dir / "best").eval(), json.loads(record.read_text())
+    model = from_pretrained(run_dir / "best").eval()
+    held = json.loads(record.read_text())  # the architecture from the checkpoint itself (older records lack it)
+    held.update(depth=model.config.depth, mel_bins=model.config.mel_bins, patch_stride=model.config.patch_stride)
+    if differ := {k: (held[k], v) for k, v in settings.items() if held.get(k, v) != v}:
+        raise ConfigError(f"{run_dir}: trained with " + ", ".join(f"{k}={h}" for k, (h, _) in differ.items())
+                          + "; this run asks " + ", ".join(f"{k}={v}" for k, (_, v) in differ.items())
+                          + ": pass another --work (or delete the run folder to retrain)")
+    return model, held
 
 
 def match_events(truth: list[dict], events: list[dict], hop: float) -> tuple[int, list[float], int]:
@@ -255,11 +254,9 @@ def accuracy_rows(models: dict, raw: Path, args) -> list[dict]:
     return rows
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def columns_of(rows: list[dict]) -> list[str]:
+    """Every key of the rows, in first-seen order (a reused run's record may lack newer keys)."""
+    return list(dict.fromkeys(k for row in rows for k in row))
 
 
 def plot_accuracy(rows: list[dict], path: Path) -> None:
@@ -294,14 +291,13 @@ def run(args) -> int:
     trained = {name: trained_model(name, work, data, training_settings(args)) for name in MODELS}
     models = {name: model for name, (model, _) in trained.items()}
     training = [info for _, info in trained.values()]
-    write_csv(out / "training.csv", training)
     detection = detection_rows(models, raw, args, work)
-    write_csv(out / "detection.csv", detection)
     accuracy = accuracy_rows(models, raw, args)
-    write_csv(out / "accuracy.csv", accuracy)
     plot_accuracy(accuracy, out / "accuracy_vs_length.png")
-    for rows in (training, detection, accuracy):
-        print(" | ".join(rows[0]))
+    for name, rows in (("training", training), ("detection", detection), ("accuracy", accuracy)):
+        columns = columns_of(rows)
+        write_csv(out / f"{name}.csv", rows, columns)
+        print(" | ".join(columns))
         for r in rows:
-            print(" | ".join(str(v) for v in r.values()))
+            print(" | ".join(str(r.get(c, "")) for c in columns))
     return 0
