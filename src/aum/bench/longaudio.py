@@ -3,10 +3,10 @@
 1. Data and models (reused when WORK already holds them): the espeak-ng word set, --per-voice renders per voice
    (`longaudio_data.render_raw`), and the keyword-spotting training set built from it (`longaudio_trainset`:
    keywords at random offsets; `other` = unrelated words, keywords cut by the window edge, babble, noise);
-   AuM-tiny and AST-tiny at the same reduced depth, mean pooling, the demo recipe (`aum.train.recipes.DEMO`,
-   with RECIPE_CHANGES) plus background-noise augmentation (probability --noise, SNR NOISE_SNR dB, noises of
-   other draws than the recordings'), --mel-bins, and SpecAugment when --freqm / --timem are given. Training
-   time and clean test accuracy (unseen voices): training.csv.
+   AuM-tiny and AST-tiny at the same reduced depth and patch grid (--patch-stride), mean pooling, the demo
+   recipe (`aum.train.recipes.DEMO`, with RECIPE_CHANGES) plus background-noise augmentation (probability --noise,
+   SNR NOISE_SNR dB, noises of other draws than the recordings'), --mel-bins, and SpecAugment when --freqm /
+   --timem are given. Training time and clean test accuracy (unseen voices): training.csv.
 2. Detection: recordings of --detect-seconds each with --keywords of the test voices (never heard in training)
    at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
