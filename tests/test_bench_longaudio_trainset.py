@@ -49,7 +49,7 @@ def test_word_span_and_cut_keyword_keep_only_an_edge_of_the_word():
 
 
 def test_word_span_and_stream_crop_keep_a_weak_final_consonant():
-    """A loud vowel then a fricative 32 dB under it (as the /f/ of "off"), over a -60 dB noise floor."""
+    """A loud vowel then a fricative 29 dB under it (as the /f/ of "off"), over a noise floor 51 dB under it."""
     rng = np.random.default_rng(1)
     render = (0.001 * rng.standard_normal(RATE)).astype(np.float32)
     render[4000:7200] += 0.5 * np.sin(2 * np.pi * 300 * np.arange(3200) / RATE)  # 0.2 s vowel
