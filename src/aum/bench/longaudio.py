@@ -34,7 +34,7 @@ import numpy as np
 import soundfile
 import torch
 
-from aum.bench import write_csv
+from aum.bench import print_table, write_csv
 from aum.bench.longaudio_data import KEYWORDS, OTHER, RATE, make_recording, render_raw
 from aum.bench.longaudio_trainset import build_training_set
 from aum.errors import ConfigError
@@ -297,7 +297,6 @@ def run(args) -> int:
     for name, rows in (("training", training), ("detection", detection), ("accuracy", accuracy)):
         columns = columns_of(rows)
         write_csv(out / f"{name}.csv", rows, columns)
-        print(" | ".join(columns))
-        for r in rows:
-            print(" | ".join(str(r.get(c, "")) for c in columns))
+        widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+        print_table(rows, [(c, c, f">{widths[c]}") for c in columns])
     return 0
