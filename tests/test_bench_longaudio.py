@@ -77,7 +77,12 @@ def test_event_settings_are_chosen_by_found_minus_false_alarms():
                for i, p in enumerate(scores)]
     plain = score_settings([(windows, truth)], 0.5, 1, hop=0.25)
     assert plain["found"] == 1 and plain["false_alarms"] == 1 and plain["top1_at_keyword"] == 1
-    assert chosen_on_validation([(windows, truth)], hop=0.25) == (0.5, 3)  # least smoothing that drops the spike
+    assert chosen_on_validation([(windows, truth)], hop=0.25) == (0.5, 3, None)  # least smoothing that drops it
+    scores[5:10] = [0.9, 0.9, 0.4, 0.9, 0.9]  # the middle window dips: two events 0.375 s off, unless low
+    windows = [{"start": i * 0.25, "end": i * 0.25 + 1.0, "scores": {"yes": p, "other": 1 - p}}
+               for i, p in enumerate(scores)]
+    assert score_settings([(windows, truth)], 0.5, 1, hop=0.25)["found"] == 0
+    assert score_settings([(windows, truth)], 0.5, 1, hop=0.25, low=0.3)["found"] == 1
 
 
 def test_a_run_trained_with_other_settings_is_not_reused(tmp_path):

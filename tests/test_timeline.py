@@ -65,6 +65,23 @@ def test_merge_events_joins_adjacent_windows():
     assert merge_events([], 0.5) == []
 
 
+def test_low_threshold_keeps_a_run_whole_across_a_dip():
+    """Double thresholding: a run lasts while the score stays >= low and needs one window >= threshold."""
+    rows = [{"start": i * 0.25, "end": i * 0.25 + 1.0, "scores": {"a": p}}
+            for i, p in enumerate([0.1, 0.7, 0.45, 0.6, 0.2, 0.4, 0.35, 0.1, 0.3, 0.8])]
+    assert [(e["start"], e["end"]) for e in merge_events(rows, 0.5)] == [(0.25, 1.25), (0.75, 1.75), (2.25, 3.25)]
+    events = merge_events(rows, 0.5, low=0.3)
+    assert [(e["start"], e["end"], e["score"]) for e in events] == [(0.25, 1.75, 0.7), (2.0, 3.25, 0.8)]
+    assert merge_events(rows, 0.5, low=0.5) == merge_events(rows, 0.5)  # low = threshold: single threshold
+    assert merge_events(rows, 0.9, low=0.3) == []  # runs above low that never reach the threshold make nothing
+    assert [e["end"] for e in merge_events(rows, 0.5, low=0.0)] == [3.25]  # low 0: one run over everything
+    for bad in (0.6, -0.1):
+        with pytest.raises(ConfigError, match="--low-threshold must be in"):
+            merge_events(rows, 0.5, low=bad)
+        with pytest.raises(ConfigError, match="--low-threshold must be in"):
+            TimelineSettings(threshold=0.5, low_threshold=bad)
+
+
 def test_smoothing_averages_neighbour_windows_and_drops_lone_spikes():
     rng = np.random.default_rng(5)
     table = rng.random((7, 3))
@@ -145,6 +162,10 @@ def test_cli_timeline_json_csv_plot_for_a_folder(model, tmp_path, capsys):
     assert lines[0] == "file,start,end,a,b,c" and len(lines) == 1 + sum(len(t["windows"]) for t in result["timelines"])
     assert main(base) == 0
     assert "events" in capsys.readouterr().out
+    assert main([*base, "--low-threshold", "0.1", "--json"]) == 0
+    low = json.loads(capsys.readouterr().out)["timelines"][0]
+    assert low["events"] == merge_events(low["windows"], 0.3, low=0.1)
     assert main([*base[:-2], "--threshold", "2"]) == 1  # bad option: one-line error
+    assert main([*base, "--low-threshold", "0.4"]) == 1  # above --threshold
     assert main(["predict", str(folder), "--checkpoint", str(ckpt), "--csv"]) == 1
     assert "--csv only apply with --timeline" in capsys.readouterr().err

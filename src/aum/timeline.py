@@ -46,7 +46,8 @@ MAMBA_FAMILIES = ("aum", "ssamba")  # linear in the sequence length: --whole is 
 class TimelineSettings:
     """window / hop in seconds (None: the model's training length / half a window); scores >= threshold make
     events, after averaging each label's score over `smooth` consecutive windows centred on each window (an odd
-    number; 1: no averaging);
+    number; 1: no averaging); an event lasts while its score stays >= low_threshold (None: the threshold; see
+    `merge_events`);
     whole=True: one sequence for the whole recording (Mamba models)."""
 
     window: float | None = None
@@ -54,6 +55,7 @@ class TimelineSettings:
     batch_size: int = 16
     threshold: float = 0.5
     smooth: int = 1
+    low_threshold: float | None = None
     whole: bool = False
     block_seconds: float = DEFAULT_BLOCK_SECONDS
 
@@ -66,6 +68,9 @@ class TimelineSettings:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"--threshold must be in [0, 1], got {self.threshold}")
+        if self.low_threshold is not None and not 0.0 <= self.low_threshold <= self.threshold:
+            raise ConfigError(f"--low-threshold must be in [0, --threshold {self.threshold:g}], "
+                              f"got {self.low_threshold:g}")
         if self.smooth < 1 or self.smooth % 2 == 0:
             raise ConfigError(f"--smooth must be an odd number of windows (1, 3, 5, ...: each window's average is "
                               f"centred on it, so events keep their times), got {self.smooth}")
@@ -214,25 +219,28 @@ def smoothed_scores(windows: list[dict], span: int) -> list[dict[str, float]]:
     return out
 
 
-def merge_events(windows: list[dict], threshold: float, smooth: int = 1) -> list[dict]:
-    """Runs of consecutive windows whose score for a label is >= threshold, one event each:
-    {"label", "start" (first window's start), "end" (last window's end), "score" (the run's highest)}.
+def merge_events(windows: list[dict], threshold: float, smooth: int = 1, low: float | None = None) -> list[dict]:
+    """Runs of consecutive windows whose score for a label stays >= `low` and reaches `threshold` at least once,
+    one event each: {"label", "start" (first window's start), "end" (last window's end), "score" (the run's
+    highest)}. low=None: `threshold` itself (runs of windows >= threshold); a lower `low` (double thresholding,
+    hysteresis) keeps an event whole across a window that dips under the threshold, where the label's score is
+    shared with a similar one, instead of cutting it into two events half a run off the true time each.
     smooth > 1: the scores are first averaged over that many consecutive windows (`smoothed_scores`), so that a
     lone window above the threshold between low ones makes no event."""
-    events, open_runs = [], {}
-    labels = list(windows[0]["scores"]) if windows else []
-    scores = smoothed_scores(windows, smooth)
-    for row, row_scores in zip(windows + [None], scores + [None]):
-        for label in labels:
-            p = row_scores[label] if row is not None else -1.0
-            run = open_runs.get(label)
-            if p >= threshold:
-                if run is None:
-                    open_runs[label] = {"label": label, "start": row["start"], "end": row["end"], "score": p}
-                else:
-                    run["end"], run["score"] = row["end"], max(run["score"], p)
-            elif run is not None:
-                events.append(open_runs.pop(label))
+    low = threshold if low is None else low
+    if not 0.0 <= low <= threshold:
+        raise ConfigError(f"--low-threshold must be in [0, --threshold {threshold:g}], got {low:g}")
+    scores, events = smoothed_scores(windows, smooth), []
+    for label in list(windows[0]["scores"]) if windows else []:
+        run: list[tuple[dict, float]] = []
+        for row, row_scores in zip(windows + [None], scores + [None]):
+            p = row_scores[label] if row_scores is not None else -1.0
+            if p >= low:
+                run.append((row, p))
+                continue
+            if run and (best := max(q for _, q in run)) >= threshold:
+                events.append({"label": label, "start": run[0][0]["start"], "end": run[-1][0]["end"], "score": best})
+            run = []
     return sorted(events, key=lambda e: (e["start"], e["label"]))
 
 
@@ -253,7 +261,7 @@ def timeline_file(model, path: str | Path, settings: TimelineSettings | None = N
     if not rows and error:
         raise AudioError(path, error.split(": ", 1)[-1])
     result = {"file": str(path), "duration": round(duration, 3), "windows": rows,
-              "events": merge_events(rows, settings.threshold, settings.smooth)}
+              "events": merge_events(rows, settings.threshold, settings.smooth, settings.low_threshold)}
     if error:
         result["error"] = error
     if keeper is not None:

@@ -11,10 +11,12 @@
    at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
    Events of other labels, or too far away, are false alarms. `top1_at_keyword` counts keywords whose label tops
-   the window centred nearest to them (the classifier alone). Two event settings per model and mode: --threshold
-   without smoothing (`default`), and the (threshold, `smooth`) of THRESHOLD_CHOICES x SMOOTH_CHOICES with the
-   most keywords found minus false alarms on --val-recordings recordings of the validation voices over the
-   training noises (`chosen on val`). Nothing is tuned on the test recordings.
+   the window centred nearest to them (the classifier alone). Three event settings per model and mode, each a
+   row: --threshold alone without smoothing (`threshold`, the library's default events), the same with
+   --low-threshold (`hysteresis`: an event lasts while its score stays above it), and the (threshold, smooth,
+   low) of THRESHOLD_CHOICES x SMOOTH_CHOICES x LOW_CHOICES with the most keywords found minus false alarms on
+   --val-recordings recordings of the validation voices over the training noises (`chosen on val`). Nothing is
+   tuned on the test recordings.
 3. Accuracy vs length: a clip of L seconds holding one keyword; the answer is the best keyword class (`other`
    excluded) of (a) the window scores averaged (`aum.inference.clip_scores`), (b) the highest window score, and
    (c) one whole-sequence pass (`whole=True`; positions interpolated from the 1 s training grid).
@@ -46,6 +48,7 @@ NOISE_SNR = (0.0, 30.0)  # dB, the training's background-noise augmentation (the
 # 2.08 after 5 epochs) and AuM-tiny slow (32 % validation accuracy after 6 of 20 epochs), measured on this set
 RECIPE_CHANGES = {"optim": {"lr": 5.0e-4}, "schedule": {"warmup_steps": 200}}
 THRESHOLD_CHOICES, SMOOTH_CHOICES = (0.5, 0.6, 0.7, 0.8, 0.9), (1, 3, 5)  # event settings tried on validation
+LOW_CHOICES = (None, 0.3, 0.2, 0.1)  # None: the threshold itself
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,7 +72,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detect-seconds", type=float, default=180.0)
     p.add_argument("--keywords", type=int, default=16, help="keywords per detection recording")
     p.add_argument("--hop", type=float, default=0.25, help="timeline hop in seconds")
-    p.add_argument("--threshold", type=float, default=0.5, help="the `default` rows' threshold (no smoothing)")
+    p.add_argument("--threshold", type=float, default=0.5, help="the `threshold` / `hysteresis` rows' threshold "
+                   "(no smoothing)")
+    p.add_argument("--low-threshold", type=float, default=0.2, help="the `hysteresis` rows' low threshold (0.2: "
+                   "of 0.1 / 0.2 / 0.3, the most keywords found on both models' validation recordings, with fewer "
+                   "false alarms than 0.3)")
     p.add_argument("--lengths", default="1,10,30,60,300", help="clip lengths in seconds")
     p.add_argument("--clips", type=int, default=20, help="clips per length (halved above 60 s)")
     p.add_argument("--seed", type=int, default=0)
@@ -158,36 +165,41 @@ def write_recordings(raw: Path, work: Path, count: int, seconds: float, keywords
 
 
 def score_settings(timelines: list[tuple[list[dict], list[dict]]], threshold: float, smooth: int,
-                   hop: float) -> dict:
-    """Detection figures of (windows, truth) pairs when events are made with `threshold` and `smooth`."""
+                   hop: float, low: float | None = None) -> dict:
+    """Detection figures of (windows, truth) pairs when events are made with `threshold`, `smooth` and `low`
+    (`aum.timeline.merge_events`)."""
     from aum.timeline import merge_events
 
     found = alarms = total = right = 0
     errors: list[float] = []
     for windows, truth in timelines:
-        f, e, a = match_events(truth, merge_events(windows, threshold, smooth), hop)
+        f, e, a = match_events(truth, merge_events(windows, threshold, smooth, low), hop)
         right += right_at_keyword(truth, windows)
         found, alarms, total, errors = found + f, alarms + a, total + len(truth), errors + e
-    return {"threshold": threshold, "smooth": smooth, "keywords": total, "found": found,
+    return {"threshold": threshold, "low_threshold": threshold if low is None else low, "smooth": smooth,
+            "keywords": total, "found": found,
             "detection_rate": round(found / max(total, 1), 3),
             "mean_time_error_s": round(float(np.mean(errors)), 3) if errors else "",
             "max_time_error_s": round(float(np.max(errors)), 3) if errors else "",
             "false_alarms": alarms, "top1_at_keyword": right}
 
 
-def chosen_on_validation(timelines, hop: float) -> tuple[float, int]:
-    """(threshold, smooth) with the most keywords found minus false alarms on the validation recordings
-    (ties: less smoothing, then the lower threshold)."""
-    def merit(setting: tuple[float, int]) -> tuple:
-        r = score_settings(timelines, *setting, hop)
-        return r["found"] - r["false_alarms"], -setting[1], -setting[0]
+def chosen_on_validation(timelines, hop: float) -> tuple[float, int, float | None]:
+    """(threshold, smooth, low) with the most keywords found minus false alarms on the validation recordings
+    (ties: less smoothing, then the lower threshold, then a single threshold before hysteresis)."""
+    def merit(setting: tuple[float, int, float | None]) -> tuple:
+        threshold, smooth, low = setting
+        r = score_settings(timelines, threshold, smooth, hop, low)
+        return r["found"] - r["false_alarms"], -smooth, -threshold, threshold if low is None else low
 
-    return max([(t, s) for s in SMOOTH_CHOICES for t in THRESHOLD_CHOICES], key=merit)
+    return max([(t, s, low) for s in SMOOTH_CHOICES for t in THRESHOLD_CHOICES for low in LOW_CHOICES
+                if low is None or low < t], key=merit)
 
 
 def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
-    """Per model and mode: the test recordings at --threshold without smoothing, and at the (threshold, smooth)
-    chosen on recordings of the validation voices over the training noises (never the test recordings)."""
+    """Per model and mode: the test recordings at --threshold without smoothing, alone and with --low-threshold,
+    and at the (threshold, smooth, low) chosen on recordings of the validation voices over the training noises
+    (never the test recordings)."""
     from aum.timeline import TimelineSettings, timeline_file
 
     test = write_recordings(raw, work, args.recordings, args.detect_seconds, args.keywords,
@@ -202,10 +214,12 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
             timelines = {part: [(timeline_file(model, path, settings)["windows"], truth) for path, truth in items]
                          for part, items in (("test", test), ("val", val))}
             seconds = round(time.perf_counter() - started, 1)
-            threshold, smooth = chosen_on_validation(timelines["val"], args.hop)
-            for events_by, (t, s) in (("default", (args.threshold, 1)), ("chosen on val", (threshold, smooth))):
+            chosen = chosen_on_validation(timelines["val"], args.hop)
+            for events_by, (t, s, low) in (("threshold", (args.threshold, 1, None)),
+                                           ("hysteresis", (args.threshold, 1, args.low_threshold)),
+                                           ("chosen on val", chosen)):
                 rows.append({"model": name, "mode": "whole" if whole else "windowed", "events": events_by,
-                             **score_settings(timelines["test"], t, s, args.hop),
+                             **score_settings(timelines["test"], t, s, args.hop, low),
                              "minutes": round(args.recordings * args.detect_seconds / 60, 1),
                              "timeline_s": seconds})
                 log.info("detection %s", rows[-1])

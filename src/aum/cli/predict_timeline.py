@@ -18,6 +18,9 @@ def add_arguments(p) -> None:
                    help="timeline window in seconds (default: the model's training length)")
     g.add_argument("--batch-size", type=int, default=16, help="timeline windows per model call (default 16)")
     g.add_argument("--threshold", type=float, default=0.5, help="score that makes an event (default 0.5)")
+    g.add_argument("--low-threshold", type=float, default=None, metavar="P",
+                   help="an event lasts while its score stays >= P and needs one window >= --threshold "
+                   "(hysteresis; default: --threshold): a window that dips between the two keeps it one event")
     g.add_argument("--smooth", type=int, default=1, metavar="N",
                    help="average each label's score over the N (odd) windows centred on each window before the "
                    "threshold (default 1: off); a lone window above it then makes no event")
@@ -26,7 +29,8 @@ def add_arguments(p) -> None:
                    help="spectrogram with the top classes' scores beneath (one PNG per file for a folder)")
 
 
-TIMELINE_ONLY = {"window": None, "batch_size": 16, "threshold": 0.5, "smooth": 1, "csv": False, "plot": None}
+TIMELINE_ONLY = {"window": None, "batch_size": 16, "threshold": 0.5, "low_threshold": None, "smooth": 1,
+                 "csv": False, "plot": None}
 
 
 def check_without_timeline(args) -> None:
@@ -43,7 +47,8 @@ def run(args) -> int:
     from aum.timeline_output import events_table, json_ready, plot_paths, plot_timeline, windows_csv
 
     settings = TimelineSettings(window=args.window, hop=args.hop, batch_size=args.batch_size,
-                                threshold=args.threshold, smooth=args.smooth, whole=args.whole)
+                                threshold=args.threshold, smooth=args.smooth,
+                                low_threshold=args.low_threshold, whole=args.whole)
     from aum.devices import resolve_device
 
     model = from_pretrained(args.checkpoint).to(resolve_device(args.device))
