@@ -9,10 +9,19 @@ import numpy as np
 import pytest
 import soundfile
 
-from aum.bench.longaudio import chosen_on_validation, match_events, right_at_keyword, score_settings, trained_model
+from aum.audio import Frontend
+from aum.bench.longaudio import (
+    chosen_on_validation,
+    known_alone,
+    match_events,
+    right_at_keyword,
+    score_settings,
+    trained_model,
+)
 from aum.bench.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
 from aum.data.readers import NOISE_FOLDER
 from aum.errors import ConfigError
+from aum.inference import predict_waveform
 from aum.models import create_model, save_pretrained
 
 
@@ -55,8 +64,8 @@ def test_match_events_within_one_hop():
               {"label": "no", "start": 21.0, "end": 22.0, "score": 0.8},     # 1.3 s off: a false alarm
               {"label": "other", "start": 0.0, "end": 5.0, "score": 0.9},    # never an alarm
               {"label": "up", "start": 30.0, "end": 31.0, "score": 0.7}]     # a false alarm
-    found, errors, alarms = match_events(truth, events, hop=0.25)
-    assert found == 1 and np.allclose(errors, [0.1]) and alarms == 2
+    hits, errors, alarms = match_events(truth, events, hop=0.25)
+    assert hits == [True, False] and np.allclose(errors, [0.1]) and alarms == 2
 
 
 def test_right_at_keyword_uses_the_nearest_window():
@@ -97,3 +106,21 @@ def test_a_run_trained_with_other_settings_is_not_reused(tmp_path):
     with pytest.raises(ConfigError, match=r"trained with epochs=8, patch_stride=16; this run asks epochs=2, "
                                           r"patch_stride=10: pass another --work"):
         trained_model("aum_tiny", tmp_path, tmp_path / "data", {**asked, "epochs": 2, "patch_stride": 10})
+
+
+def test_keywords_known_alone_are_those_the_model_labels_right_as_clips(tmp_path):
+    model = create_model("aum_tiny", depth=1, embed_dim=32, mel_bins=32, input_frames=48, num_classes=3).eval()
+    model.meta = {"labels": ["a", "b", "c"],
+                  "frontend": Frontend.preset("speechcommands", target_frames=48, num_mel_bins=32).to_dict()}
+    clip = tmp_path / "kw.wav"
+    soundfile.write(clip, 0.1 * np.random.default_rng(0).standard_normal(RATE // 2), RATE)
+    top = predict_waveform(model, soundfile.read(clip, dtype="float32")[0], RATE, top_k=1)[0][0]
+    wrong = next(label for label in "abc" if label != top)
+    truth = [{"label": top, "start": 1.0, "end": 1.5, "clip": str(clip)},
+             {"label": wrong, "start": 5.0, "end": 5.5, "clip": str(clip)}]
+    marked = known_alone(model, truth)
+    assert [t["known_alone"] for t in marked] == [True, False] and "known_alone" not in truth[0]
+    windows = [{"start": i * 0.25, "end": i * 0.25 + 1.0, "scores": {top: 0.9 if 2 <= i <= 4 else 0.0}}
+               for i in range(30)]  # an event at the first keyword only
+    row = score_settings([(windows, marked)], 0.5, 1, hop=0.25)
+    assert (row["found"], row["known_alone"], row["found_of_known"]) == (1, 1, 1)

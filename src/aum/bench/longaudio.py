@@ -11,7 +11,9 @@
    at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
    Events of other labels, or too far away, are false alarms. `top1_at_keyword` counts keywords whose label tops
-   the window centred nearest to them (the classifier alone). Three event settings per model and mode, each a
+   the window centred nearest to them (the classifier in context), `known_alone` those whose render the model
+   labels right as a clip of its own, and `found_of_known` how many of these the timeline found: what it misses
+   beyond the classifier's own errors. Three event settings per model and mode, each a
    row: --threshold alone without smoothing (`threshold`, the library's default events), the same with
    --low-threshold (`hysteresis`: an event lasts while its score stays above it), and the (threshold, smooth,
    low) of THRESHOLD_CHOICES x SMOOTH_CHOICES x LOW_CHOICES with the most keywords found minus false alarms on
@@ -128,19 +130,31 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
     return model, held
 
 
-def match_events(truth: list[dict], events: list[dict], hop: float) -> tuple[int, list[float], int]:
-    """(keywords found, |time error| of each found one, false alarms): greedy, nearest centre first."""
+def match_events(truth: list[dict], events: list[dict], hop: float) -> tuple[list[bool], list[float], int]:
+    """(found or not, per keyword; |time error| of each found one; false alarms): greedy, nearest centre first."""
     centre = lambda x: (x["start"] + x["end"]) / 2
     unused = [e for e in events if e["label"] != OTHER]
-    found, errors = 0, []
+    hits, errors = [], []
     for t in truth:
         same = [e for e in unused if e["label"] == t["label"]]
         best = min(same, key=lambda e: abs(centre(e) - centre(t)), default=None)
-        if best is not None and abs(centre(best) - centre(t)) <= hop:
-            found += 1
+        hits.append(best is not None and abs(centre(best) - centre(t)) <= hop)
+        if hits[-1]:
             errors.append(abs(centre(best) - centre(t)))
             unused.remove(best)
-    return found, errors, len(unused)
+    return hits, errors, len(unused)
+
+
+@torch.no_grad()
+def known_alone(model, truth: list[dict]) -> list[dict]:
+    """The keywords, each with "known_alone": whether the model labels its render right as a clip of its own
+    (the clean test accuracy's question, asked of the very clips in the recording)."""
+    from aum.inference import predict_waveform
+
+    def right(t: dict) -> bool:
+        return predict_waveform(model, soundfile.read(t["clip"], dtype="float32")[0], RATE, top_k=1)[0][0] == t["label"]
+
+    return [{**t, "known_alone": right(t)} for t in truth]
 
 
 def right_at_keyword(truth: list[dict], windows: list[dict]) -> int:
@@ -170,18 +184,20 @@ def score_settings(timelines: list[tuple[list[dict], list[dict]]], threshold: fl
     (`aum.timeline.merge_events`)."""
     from aum.timeline import merge_events
 
-    found = alarms = total = right = 0
+    found = alarms = total = right = known = found_known = 0
     errors: list[float] = []
     for windows, truth in timelines:
-        f, e, a = match_events(truth, merge_events(windows, threshold, smooth, low), hop)
+        hits, e, a = match_events(truth, merge_events(windows, threshold, smooth, low), hop)
         right += right_at_keyword(truth, windows)
-        found, alarms, total, errors = found + f, alarms + a, total + len(truth), errors + e
+        alone = [bool(t.get("known_alone")) for t in truth]
+        known, found_known = known + sum(alone), found_known + sum(h and k for h, k in zip(hits, alone))
+        found, alarms, total, errors = found + sum(hits), alarms + a, total + len(truth), errors + e
     return {"threshold": threshold, "low_threshold": threshold if low is None else low, "smooth": smooth,
             "keywords": total, "found": found,
             "detection_rate": round(found / max(total, 1), 3),
             "mean_time_error_s": round(float(np.mean(errors)), 3) if errors else "",
             "max_time_error_s": round(float(np.max(errors)), 3) if errors else "",
-            "false_alarms": alarms, "top1_at_keyword": right}
+            "false_alarms": alarms, "top1_at_keyword": right, "known_alone": known, "found_of_known": found_known}
 
 
 def chosen_on_validation(timelines, hop: float) -> tuple[float, int, float | None]:
@@ -211,8 +227,8 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
         for whole in (False, True) if name.startswith("aum") else (False,):
             settings = TimelineSettings(hop=args.hop, whole=whole, batch_size=32)
             started = time.perf_counter()
-            timelines = {part: [(timeline_file(model, path, settings)["windows"], truth) for path, truth in items]
-                         for part, items in (("test", test), ("val", val))}
+            timelines = {part: [(timeline_file(model, path, settings)["windows"], known_alone(model, truth))
+                                for path, truth in items] for part, items in (("test", test), ("val", val))}
             seconds = round(time.perf_counter() - started, 1)
             chosen = chosen_on_validation(timelines["val"], args.hop)
             for events_by, (t, s, low) in (("threshold", (args.threshold, 1, None)),

@@ -79,7 +79,8 @@ def _noise_bed(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np
 def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Generator,
                    distractors_per_minute: float = 6.0, split: str = "test",
                    noise_root: Path | None = None) -> tuple[np.ndarray, list[dict]]:
-    """A long 16 kHz recording and its keywords [{"label", "start", "end"}] (seconds), sorted by time.
+    """A long 16 kHz recording and its keywords [{"label", "start", "end", "clip"}] (seconds; the render placed
+    there), sorted by time.
 
     Keywords and unseen-word distractors (whole renders) are placed at random times without overlapping one
     another (a 0.3 s gap at least); a keyword's start and end are those of its word (`word_span`); a placement
@@ -108,7 +109,8 @@ def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Gene
         taken.append((start, end))
         audio[start:end] += speech
         if kind == "kw":
-            truth.append({"label": word, "start": (start + head) / RATE, "end": (start + tail) / RATE})
+            truth.append({"label": word, "start": (start + head) / RATE, "end": (start + tail) / RATE,
+                          "clip": str(path)})
     return np.clip(audio, -1.0, 1.0), sorted(truth, key=lambda t: t["start"])
 
 
