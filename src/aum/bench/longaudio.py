@@ -227,9 +227,11 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
         for whole in (False, True) if name.startswith("aum") else (False,):
             settings = TimelineSettings(hop=args.hop, whole=whole, batch_size=32)
             started = time.perf_counter()
-            timelines = {part: [(timeline_file(model, path, settings)["windows"], known_alone(model, truth))
-                                for path, truth in items] for part, items in (("test", test), ("val", val))}
+            timelines = {part: [(timeline_file(model, path, settings)["windows"], truth) for path, truth in items]
+                         for part, items in (("test", test), ("val", val))}
             seconds = round(time.perf_counter() - started, 1)
+            timelines = {part: [(w, known_alone(model, truth)) for w, truth in items]
+                         for part, items in timelines.items()}
             chosen = chosen_on_validation(timelines["val"], args.hop)
             for events_by, (t, s, low) in (("threshold", (args.threshold, 1, None)),
                                            ("hysteresis", (args.threshold, 1, args.low_threshold)),
