@@ -100,7 +100,8 @@ def test_a_run_trained_with_other_settings_is_not_reused(tmp_path):
     model = create_model("aum_tiny", depth=1, mel_bins=32, input_frames=48, num_classes=3, patch_stride=16)
     save_pretrained(model, run / "best", meta={"labels": ["a", "b", "c"]})
     (run / "bench_training.json").write_text(json.dumps({"model": "aum_tiny", "epochs": 8, "noise": 0.8}))
-    asked = {"epochs": 8, "depth": 1, "noise": 0.8, "mel_bins": 32, "patch_stride": 16, "freqm": 0, "timem": 0}
+    asked = {"epochs": 8, "depth": 1, "noise": 0.8, "mel_bins": 32, "patch_stride": 16, "frames": 48, "shift": 0.0,
+             "freqm": 0, "timem": 0}
     loaded, info = trained_model("aum_tiny", tmp_path, tmp_path / "data", asked)  # reused, nothing trained
     assert info["patch_stride"] == 16 and loaded.config.depth == 1
     with pytest.raises(ConfigError, match=r"trained with epochs=8, patch_stride=16; this run asks epochs=2, "

@@ -10,7 +10,7 @@ import torch
 
 from aum.audio import Frontend, load_audio
 from aum.data import AugmentConfig, ClipDataset, Example, build_dataset, collate, make_loader, set_epoch
-from aum.data.augment import mix_waveforms, spec_augment, time_roll
+from aum.data.augment import loud_span, mix_waveforms, shift_inside, spec_augment, time_roll
 from test_data_helpers import write_label_csv, write_tone
 
 FRONTEND = Frontend(target_frames=48, num_mel_bins=32)
@@ -82,6 +82,39 @@ def test_spec_augment_and_roll():
     rolled = time_roll(fb, 10, gen())
     shift = next(s for s in range(-10, 10) if torch.equal(torch.roll(fb, s, 0), rolled))
     assert -10 <= shift < 10
+
+
+def _burst(start: int, end: int, n: int = 16000) -> torch.Tensor:
+    wav = 0.001 * torch.randn(n, generator=torch.Generator().manual_seed(1))
+    wav[start:end] += 0.5 * torch.sin(torch.arange(end - start) * 0.3)
+    return wav
+
+
+def test_shift_moves_the_sound_but_keeps_it_inside_what_the_model_sees():
+    wav = _burst(4000, 6400)
+    assert loud_span(wav) == (4000, 6400)
+    moves = set()
+    wav[5000] = 7.0  # a marker: where it lands tells the move
+    for seed in range(300):
+        out = shift_inside(wav, 16000, 15600, torch.Generator().manual_seed(seed))
+        move = int(out.argmax()) - 5000
+        assert torch.equal(torch.roll(wav, move), out)
+        assert -4000 <= move <= 15600 - 6400  # the sound (4000-6400) stays in the first 15600 samples
+        moves.add(move // 1600)
+    assert moves == set(range(-3, 6))  # anywhere from the clip's start to the visible end, 0.1 s bins
+    small = [shift_inside(wav, 800, 15600, torch.Generator().manual_seed(s)) for s in range(50)]
+    assert all(abs(int(x.argmax()) - 5000) <= 800 for x in small) and len({int(x.argmax()) for x in small}) > 10
+    late = _burst(14880, 15840)  # partly in the samples the model never sees: always pulled inside
+    late[15000] = 7.0
+    assert all(int(shift_inside(late, 16000, 15600, torch.Generator().manual_seed(s)).argmax()) - 15000 <= -240
+               for s in range(20))
+    for cut in (_burst(0, 3000), _burst(13000, 16000)):  # a sound cut by the edge stays where it is
+        assert torch.equal(shift_inside(cut, 16000, 15600, torch.Generator().manual_seed(0)), cut)
+    frontend = Frontend(target_frames=96, num_mel_bins=32)
+    assert frontend.samples_of() == 95 * 160 + 400 and frontend.samples_of(1) == 400
+    with pytest.raises(Exception, match="augment.shift must be >= 0"):
+        AugmentConfig.from_dict({"shift": -1})
+    assert AugmentConfig(shift=0.5).waveform_level
 
 
 def test_noise_files_are_used(tmp_path):

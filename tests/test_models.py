@@ -216,6 +216,19 @@ def test_patch_embed_fast_path_equals_conv(frames, bins):
     torch.testing.assert_close(embed(x), ref, rtol=1e-5, atol=1e-5)
 
 
+def test_frames_seen_by_the_patches():
+    """The Conv2d drops a remainder under one stride: those last frames reach no patch (the gradient tells)."""
+    from aum.models.layers import PatchEmbed
+
+    for size, stride, frames, seen in ((16, 10, 100, 96), (16, 16, 100, 96), (16, 10, 96, 96), (16, 10, 128, 126),
+                                       ((128, 2), (128, 1), 37, 37)):
+        embed = PatchEmbed(4, size, stride)
+        assert embed.frames_seen(frames) == seen
+        x = torch.randn(1, frames, 128, requires_grad=True)
+        embed(x).sum().backward()
+        assert int((x.grad.abs().sum(dim=2) > 0).sum()) == seen
+
+
 def test_depthwise_convs_match_conv1d():
     from aum.models.mamba import anticausal_conv, causal_conv
 

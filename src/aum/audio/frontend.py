@@ -79,6 +79,13 @@ class Frontend:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def samples_of(self, frames: int | None = None) -> int:
+        """Samples that `frames` fbank frames (default target_frames) span: (frames - 1) shifts + one frame."""
+        from aum.audio.kaldi import frame_geometry
+
+        length, shift, _ = frame_geometry(self.sample_rate, 25.0, 10.0)
+        return (self.target_frames if frames is None else frames) * shift - shift + length
+
     @classmethod
     def from_dict(cls, data: dict) -> Frontend:
         known = {f.name for f in dataclasses.fields(cls)}

@@ -64,6 +64,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mel-bins", type=int, default=64, help="fbank bins of both models (the demo's 64)")
     p.add_argument("--patch-stride", type=int, default=10, help="16 x 16 patches at this stride, both models "
                    "(10: the Speech Commands recipes' overlapping patches; AuM's own default is 16)")
+    p.add_argument("--frames", type=int, default=100, help="input frames of both models, the timeline's window "
+                   "(100: the demo's; 96 is the longest that 16-wide patches at stride 10 or 16 cover to the last "
+                   "frame, of the 98 a 1 s clip has)")
+    p.add_argument("--shift", type=float, default=0.0, help="training augmentation: move each clip's sound by up "
+                   "to this many seconds inside the window, every epoch anew (`augment.shift`)")
     p.add_argument("--freqm", type=int, default=0, help="SpecAugment: one frequency mask under this many bins")
     p.add_argument("--timem", type=int, default=0, help="SpecAugment: one time mask under this many frames")
     p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
@@ -86,8 +91,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def training_settings(args) -> dict:
     """What the two models are trained with, from the command line (kept in each run's bench_training.json)."""
-    return {k: getattr(args, k) for k in ("epochs", "depth", "noise", "mel_bins", "patch_stride",
-                                          "freqm", "timem")}
+    return {k: getattr(args, k) for k in ("epochs", "depth", "noise", "mel_bins", "patch_stride", "frames",
+                                          "shift", "freqm", "timem")}
 
 
 def trained_model(name: str, work: Path, data: Path, settings: dict):
@@ -106,8 +111,8 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
                         "patch_stride": settings["patch_stride"]}
         raw["data"].update(root=str(data), cache_dir=str(work / "cache"))
         raw["train"]["epochs"] = settings["epochs"]
-        raw["frontend"]["num_mel_bins"] = settings["mel_bins"]
-        raw["augment"] = {"freqm": settings["freqm"], "timem": settings["timem"]}
+        raw["frontend"].update(num_mel_bins=settings["mel_bins"], target_frames=settings["frames"])
+        raw["augment"] = {"freqm": settings["freqm"], "timem": settings["timem"], "shift": settings["shift"]}
         if settings["noise"]:
             raw["augment"].update(noise=settings["noise"], noise_snr=list(NOISE_SNR))
         for section, values in RECIPE_CHANGES.items():
@@ -121,8 +126,9 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
         record.write_text(json.dumps(info))
         log.info("%s: %s", name, info)
     model = from_pretrained(run_dir / "best").eval()
-    held = json.loads(record.read_text())  # the architecture from the checkpoint itself (older records lack it)
-    held.update(depth=model.config.depth, mel_bins=model.config.mel_bins, patch_stride=model.config.patch_stride)
+    held = {"freqm": 0, "timem": 0, "shift": 0.0, **json.loads(record.read_text())}  # older records: without them
+    held.update(depth=model.config.depth, mel_bins=model.config.mel_bins, patch_stride=model.config.patch_stride,
+                frames=model.config.input_frames)  # the architecture from the checkpoint itself
     if differ := {k: (held[k], v) for k, v in settings.items() if held.get(k, v) != v}:
         raise ConfigError(f"{run_dir}: trained with " + ", ".join(f"{k}={h}" for k, (h, _) in differ.items())
                           + "; this run asks " + ", ".join(f"{k}={v}" for k, (_, v) in differ.items())

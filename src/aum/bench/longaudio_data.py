@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from aum.data.augment import loud_span
 from aum.data.readers import NOISE_FOLDER
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off")
@@ -49,18 +50,13 @@ def split_clips(raw: Path, words, split: str = "test") -> list[tuple[str, Path]]
             if rel.split("/")[0] in words]
 
 
-def word_span(clip: np.ndarray, frame: int = 160, level: float = 0.01, floor: float = 2.0) -> tuple[int, int]:
-    """(start, end) samples of the word in a rendered clip: the first to the last 10 ms frame whose RMS is at least
-    `level` x the loudest frame's and `floor` x the clip's noise floor (its 10th-percentile frame RMS), so the light
-    white noise around the word in its 1 s window is not counted as speech. `level` 0.01 (-40 dB) keeps the weak
-    final consonants (the /f/ of "off", the /p/ release of "up": -26 to -40 dB under the vowel); at 0.05 their last
-    30-130 ms fell outside the span, and stream crops cut them off."""
-    n = clip.size // frame
-    if n == 0:
-        return 0, clip.size
-    rms = np.sqrt((clip[:n * frame].reshape(n, frame) ** 2).mean(axis=1))
-    loud = np.flatnonzero(rms >= max(level * rms.max(), floor * np.percentile(rms, 10)) - 1e-12)
-    return (int(loud[0]) * frame, int(loud[-1] + 1) * frame) if loud.size else (0, clip.size)
+def word_span(clip: np.ndarray) -> tuple[int, int]:
+    """(start, end) samples of the word in a rendered clip (`aum.data.augment.loud_span`: 10 ms frames above 1 % of
+    the loudest frame's RMS and twice the clip's noise floor, so the light white noise around the word in its 1 s
+    window is not counted as speech). 1 % (-40 dB) keeps the weak final consonants (the /f/ of "off", the /p/
+    release of "up": -26 to -40 dB under the vowel); at 5 % their last 30-130 ms fell outside the span, and
+    stream crops cut them off."""
+    return loud_span(clip)
 
 
 def _noise_bed(noises: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:

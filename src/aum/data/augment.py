@@ -5,6 +5,10 @@ Waveform level (the feature cache is bypassed while one of these is on):
   `lam ~ Beta(mixup_alpha, mixup_alpha)` (AST: Beta(10, 10)); the label is mixed with the same `lam`.
 - noise: with probability `noise`, add background noise (a random excerpt of `noise_files`, e.g. Speech Commands'
   `_background_noise_`, else white noise) at an SNR drawn uniformly from `noise_snr` dB.
+- shift: move the clip's content circularly by up to `shift` seconds either way (uniform over the moves allowed),
+  keeping its loud part (`loud_span`) inside the samples the model sees (`Frontend.samples_of()`); a clip whose loud
+  part touches an edge is left as it is, since moving it would join or un-cut a sound the edge cut. For keyword
+  spotting on fixed 1 s files: each epoch sees every word at a new place in the window, as a stream reader does.
 Spectrogram level (on the normalised fbank (T, F)):
 - SpecAugment: one frequency mask of width < `freqm` bins and one time mask of width < `timem` frames (as
   torchaudio's masking, which AST uses); masked cells get the value a zero log-mel takes after normalisation, which
@@ -12,7 +16,7 @@ Spectrogram level (on the normalised fbank (T, F)):
 - spec_noise / roll: AST's `noise` option: add `U(0, 1) * U(0, spec_noise)` to every cell (AST: spec_noise 0.1),
   then shift the time axis circularly by up to `roll` frames either way (AST: 10).
 
-YAML (`augment:` section, all optional): mixup, mixup_alpha, noise, noise_snr, noise_files, freqm, timem,
+YAML (`augment:` section, all optional): mixup, mixup_alpha, noise, noise_snr, noise_files, shift, freqm, timem,
 spec_noise, roll.
 """
 
@@ -36,6 +40,7 @@ class AugmentConfig:
     noise: float = 0.0
     noise_snr: tuple[float, float] = (5.0, 20.0)
     noise_files: list[str] = field(default_factory=list)
+    shift: float = 0.0
     freqm: int = 0
     timem: int = 0
     spec_noise: float = 0.0
@@ -49,12 +54,14 @@ class AugmentConfig:
             raise DataError(f"augment: unknown key(s) {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
         if "noise_snr" in cfg:
             cfg["noise_snr"] = tuple(float(v) for v in cfg["noise_snr"])
+        if float(cfg.get("shift", 0.0)) < 0:
+            raise DataError(f"augment.shift must be >= 0 seconds, got {cfg['shift']}")
         return cls(**cfg)
 
     @property
     def waveform_level(self) -> bool:
         """True when an augmentation changes the waveform (then cached features cannot be used)."""
-        return self.mixup > 0 or self.noise > 0
+        return self.mixup > 0 or self.noise > 0 or self.shift > 0
 
     @property
     def active(self) -> bool:
@@ -93,6 +100,30 @@ def add_noise(wav: torch.Tensor, noise: torch.Tensor, snr_db: float) -> torch.Te
     return wav + gain * noise
 
 
+def loud_span(wav, frame: int = 160, level: float = 0.01, floor: float = 2.0) -> tuple[int, int]:
+    """(start, end) samples of a clip's sound: the first to the last `frame`-sample frame whose RMS is at least
+    `level` x the loudest frame's and `floor` x the clip's noise floor (its 10th-percentile frame RMS); the whole
+    clip when no frame is. The default level, 1 % (-40 dB), keeps weak final consonants (an /f/, a /p/ release)."""
+    wav = np.asarray(wav)  # float32 stays float32: the same spans as the numpy callers always had
+    n = wav.size // frame
+    if n == 0:
+        return 0, wav.size
+    rms = np.sqrt((wav[:n * frame].reshape(n, frame) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms >= max(level * rms.max(), floor * np.percentile(rms, 10)) - 1e-12)
+    return (int(loud[0]) * frame, int(loud[-1] + 1) * frame) if loud.size else (0, wav.size)
+
+
+def shift_inside(wav: torch.Tensor, max_shift: int, visible: int, generator: torch.Generator) -> torch.Tensor:
+    """wav (T,) rolled by a move in [-max_shift, max_shift] that keeps `loud_span` inside the first `visible`
+    samples; unchanged when the loud part touches an edge or no such move exists."""
+    start, end = loud_span(wav)
+    visible = min(visible, wav.shape[0])
+    low, high = max(-start, -max_shift), min(visible - end, max_shift)
+    if start == 0 or end >= wav.shape[0] or low > high:
+        return wav
+    return torch.roll(wav, int(torch.randint(low, high + 1, (), generator=generator)))
+
+
 def mask_band(x: torch.Tensor, dim: int, max_width: int, fill: float, generator: torch.Generator) -> torch.Tensor:
     """One band of width in [0, max_width) along `dim` set to `fill` (torchaudio-style mask sampling)."""
     size = x.shape[dim]
@@ -121,9 +152,10 @@ def time_roll(fb: torch.Tensor, max_shift: int, generator: torch.Generator) -> t
 class Augmenter:
     """Applies an AugmentConfig; noise files are loaded once per process, on first use."""
 
-    def __init__(self, config: AugmentConfig, sample_rate: int = 16000):
+    def __init__(self, config: AugmentConfig, sample_rate: int = 16000, visible: int | None = None):
         self.config = config
         self.sample_rate = sample_rate
+        self.visible = visible  # samples the model sees of a clip (`shift` keeps the sound inside them)
         self._noises: list[torch.Tensor] | None = None
 
     def __getstate__(self) -> dict:  # workers reload noise files themselves instead of receiving a pickled copy
@@ -159,8 +191,10 @@ class Augmenter:
         return sample_beta(self.config.mixup_alpha, self.config.mixup_alpha, generator)
 
     def waveform(self, wav: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Noise addition on wav (T,) with probability `noise`."""
+        """`shift`, then noise addition with probability `noise`, on wav (T,)."""
         cfg = self.config
+        if cfg.shift > 0:
+            wav = shift_inside(wav, int(cfg.shift * self.sample_rate), self.visible or wav.shape[0], generator)
         if cfg.noise > 0 and uniform(generator) < cfg.noise:
             wav = add_noise(wav, self.noise_excerpt(wav.shape[0], generator), uniform(generator, *cfg.noise_snr))
         return wav

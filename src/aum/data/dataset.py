@@ -48,10 +48,10 @@ class ClipDataset(Dataset):
         self.multilabel = multilabel
         self.labels = list(labels) if labels is not None else [str(i) for i in range(num_classes)]
         config = augment if isinstance(augment, AugmentConfig) else AugmentConfig.from_dict(augment)
-        self.augmenter = Augmenter(config, frontend.sample_rate) if config.active else None
+        self.augmenter = Augmenter(config, frontend.sample_rate, frontend.samples_of()) if config.active else None
         self.cache = FeatureCache(cache_dir) if cache_dir else None
         if self.cache and config.waveform_level:
-            log.info("feature cache %s not used: waveform augmentation (mixup/noise) is on", cache_dir)
+            log.info("feature cache %s not used: waveform augmentation (mixup/noise/shift) is on", cache_dir)
         self.seed, self.epoch = seed, 0
         self._bad = multiprocessing.Value("q", 0)  # shared with forked DataLoader workers
         self._warned: set[str] = set()

@@ -68,6 +68,10 @@ class PatchEmbed(nn.Module):
     def grid(self, frames: int, mel_bins: int) -> tuple[int, int]:
         return grid_shape(mel_bins, frames, self.patch_size, self.stride)
 
+    def frames_seen(self, frames: int) -> int:
+        """How many of `frames` input frames the patches cover (the Conv2d drops a remainder under one stride)."""
+        return (patch_grid(frames, self.patch_size[1], self.stride[1]) - 1) * self.stride[1] + self.patch_size[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3:
             raise ConfigError(f"expected a normalised fbank batch (B, T, F), got shape {tuple(x.shape)}")

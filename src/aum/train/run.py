@@ -99,6 +99,13 @@ def build_trainer(cfg: Config, out_dir: str | Path, info: DistInfo, device: torc
     seed_everything(cfg.train.seed + info.rank)
     log.info("model %s: %.2fM parameters, device %s", cfg.model.get("name"),
              sum(p.numel() for p in model.parameters()) / 1e6, device)
+    if (patches := getattr(model, "patch_embed", None)) is not None:
+        seen = patches.frames_seen(frontend.target_frames)
+        if seen < frontend.target_frames:
+            size, stride = patches.patch_size[1], patches.stride[1]
+            log.info("the patches cover %d of the %d input frames: the last %d (%d ms) of every clip are never seen "
+                     "(a frontend.target_frames of %d + k x %d covers them all)", seen, frontend.target_frames,
+                     frontend.target_frames - seen, 10 * (frontend.target_frames - seen), size, stride)
     trainer = Trainer(cfg, task, model, train_loader, val_loader, out_dir, meta={"frontend": frontend.to_dict()},
                       dist_info=info, device=device, progress=progress)
     return trainer, task, frontend
