@@ -3,10 +3,11 @@
 1. Data and models (reused when WORK already holds them): the espeak-ng word set, --per-voice renders per voice
    (`longaudio_data.render_raw`), and the keyword-spotting training set built from it (`longaudio_trainset`:
    keywords at random offsets; `other` = unrelated words, keywords cut by the window edge, babble, noise);
-   AuM-tiny and AST-tiny at the same reduced depth and patch grid (--patch-stride), mean pooling, the demo
-   recipe (`aum.train.recipes.DEMO`, with RECIPE_CHANGES) plus background-noise augmentation (probability --noise,
-   SNR NOISE_SNR dB, noises of other draws than the recordings'), --mel-bins, and SpecAugment when --freqm /
-   --timem are given. Training time and clean test accuracy (unseen voices): training.csv.
+   AuM-tiny and AST-tiny at the same reduced depth and patch grid (--patch-stride, --frames), mean pooling, the
+   demo recipe (`aum.train.recipes.DEMO`, with RECIPE_CHANGES) plus background-noise augmentation (probability
+   --noise, SNR NOISE_SNR dB, noises of other draws than the recordings'), each clip's sound moved inside the window
+   every epoch (--shift), --mel-bins, and SpecAugment when --freqm / --timem are given. Training time and clean
+   test accuracy (unseen voices): training.csv.
 2. Detection: recordings of --detect-seconds each with --keywords of the test voices (never heard in training)
    at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
@@ -64,11 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mel-bins", type=int, default=64, help="fbank bins of both models (the demo's 64)")
     p.add_argument("--patch-stride", type=int, default=10, help="16 x 16 patches at this stride, both models "
                    "(10: the Speech Commands recipes' overlapping patches; AuM's own default is 16)")
-    p.add_argument("--frames", type=int, default=100, help="input frames of both models, the timeline's window "
-                   "(100: the demo's; 96 is the longest that 16-wide patches at stride 10 or 16 cover to the last "
-                   "frame, of the 98 a 1 s clip has)")
-    p.add_argument("--shift", type=float, default=0.0, help="training augmentation: move each clip's sound by up "
-                   "to this many seconds inside the window, every epoch anew (`augment.shift`)")
+    p.add_argument("--frames", type=int, default=96, help="input frames of both models, the timeline's window "
+                   "(96: the longest that 16-wide patches at stride 10 or 16 see to the last frame, of the 98 of a "
+                   "1 s clip; the demo's 100 leaves the last 4 unseen)")
+    p.add_argument("--shift", type=float, default=1.0, help="training augmentation: move each clip's sound by up "
+                   "to this many seconds inside the window, every epoch anew (`augment.shift`; 0: off)")
     p.add_argument("--freqm", type=int, default=0, help="SpecAugment: one frequency mask under this many bins")
     p.add_argument("--timem", type=int, default=0, help="SpecAugment: one time mask under this many frames")
     p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
@@ -126,7 +127,9 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
         record.write_text(json.dumps(info))
         log.info("%s: %s", name, info)
     model = from_pretrained(run_dir / "best").eval()
-    held = {"freqm": 0, "timem": 0, "shift": 0.0, **json.loads(record.read_text())}  # older records: without them
+    held = json.loads(record.read_text())
+    for key, off in (("freqm", 0), ("timem", 0), ("shift", 0.0)):  # older records were trained without them
+        held.setdefault(key, off)
     held.update(depth=model.config.depth, mel_bins=model.config.mel_bins, patch_stride=model.config.patch_stride,
                 frames=model.config.input_frames)  # the architecture from the checkpoint itself
     if differ := {k: (held[k], v) for k, v in settings.items() if held.get(k, v) != v}:
