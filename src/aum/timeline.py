@@ -68,9 +68,7 @@ class TimelineSettings:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"--threshold must be in [0, 1], got {self.threshold}")
-        if self.low_threshold is not None and not 0.0 <= self.low_threshold <= self.threshold:
-            raise ConfigError(f"--low-threshold must be in [0, --threshold {self.threshold:g}], "
-                              f"got {self.low_threshold:g}")
+        low_threshold_of(self.threshold, self.low_threshold)  # a bad one is an error now, not after the model ran
         if self.smooth < 1 or self.smooth % 2 == 0:
             raise ConfigError(f"--smooth must be an odd number of windows (1, 3, 5, ...: each window's average is "
                               f"centred on it, so events keep their times), got {self.smooth}")
@@ -219,6 +217,14 @@ def smoothed_scores(windows: list[dict], span: int) -> list[dict[str, float]]:
     return out
 
 
+def low_threshold_of(threshold: float, low: float | None) -> float:
+    """The low threshold that `low` means (None: the threshold itself); ConfigError outside [0, threshold]."""
+    low = threshold if low is None else low
+    if not 0.0 <= low <= threshold:
+        raise ConfigError(f"--low-threshold must be in [0, --threshold {threshold:g}], got {low:g}")
+    return low
+
+
 def merge_events(windows: list[dict], threshold: float, smooth: int = 1, low: float | None = None) -> list[dict]:
     """Runs of consecutive windows whose score for a label stays >= `low` and reaches `threshold` at least once,
     one event each: {"label", "start" (first window's start), "end" (last window's end), "score" (the run's
@@ -227,9 +233,7 @@ def merge_events(windows: list[dict], threshold: float, smooth: int = 1, low: fl
     shared with a similar one, instead of cutting it into two events half a run off the true time each.
     smooth > 1: the scores are first averaged over that many consecutive windows (`smoothed_scores`), so that a
     lone window above the threshold between low ones makes no event."""
-    low = threshold if low is None else low
-    if not 0.0 <= low <= threshold:
-        raise ConfigError(f"--low-threshold must be in [0, --threshold {threshold:g}], got {low:g}")
+    low = low_threshold_of(threshold, low)
     scores, events = smoothed_scores(windows, smooth), []
     for label in list(windows[0]["scores"]) if windows else []:
         run: list[tuple[dict, float]] = []

@@ -233,14 +233,14 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
                            np.random.default_rng([args.seed, 3]), split="val", noise_root=work / "kw_train")
     rows = []
     for name, model in models.items():
+        marked = {"test": [(path, known_alone(model, truth)) for path, truth in test],  # once per model
+                  "val": [(path, known_alone(model, truth)) for path, truth in val]}
         for whole in (False, True) if name.startswith("aum") else (False,):
             settings = TimelineSettings(hop=args.hop, whole=whole, batch_size=32)
             started = time.perf_counter()
             timelines = {part: [(timeline_file(model, path, settings)["windows"], truth) for path, truth in items]
-                         for part, items in (("test", test), ("val", val))}
+                         for part, items in marked.items()}
             seconds = round(time.perf_counter() - started, 1)
-            timelines = {part: [(w, known_alone(model, truth)) for w, truth in items]
-                         for part, items in timelines.items()}
             chosen = chosen_on_validation(timelines["val"], args.hop)
             for events_by, (t, s, low) in (("threshold", (args.threshold, 1, None)),
                                            ("hysteresis", (args.threshold, 1, args.low_threshold)),
