@@ -128,9 +128,7 @@ def trained_model(name: str, work: Path, data: Path, settings: dict):
         record.write_text(json.dumps(info))
         log.info("%s: %s", name, info)
     model = from_pretrained(run_dir / "best").eval()
-    held = json.loads(record.read_text())
-    for key, off in (("freqm", 0), ("timem", 0), ("shift", 0.0)):  # older records were trained without them
-        held.setdefault(key, off)
+    held = {"freqm": 0, "timem": 0, "shift": 0.0, **json.loads(record.read_text())}  # older records: without them
     held.update(depth=model.config.depth, mel_bins=model.config.mel_bins, patch_stride=model.config.patch_stride,
                 frames=model.config.input_frames)  # the architecture from the checkpoint itself
     if differ := {k: (held[k], v) for k, v in settings.items() if held.get(k, v) != v}:
@@ -192,7 +190,7 @@ def score_settings(timelines: list[tuple[list[dict], list[dict]]], threshold: fl
                    hop: float, low: float | None = None) -> dict:
     """Detection figures of (windows, truth) pairs when events are made with `threshold`, `smooth` and `low`
     (`aum.timeline.merge_events`)."""
-    from aum.timeline import merge_events
+    from aum.timeline import low_threshold_of, merge_events
 
     found = alarms = total = right = known = found_known = 0
     errors: list[float] = []
@@ -202,7 +200,7 @@ def score_settings(timelines: list[tuple[list[dict], list[dict]]], threshold: fl
         alone = [bool(t.get("known_alone")) for t in truth]
         known, found_known = known + sum(alone), found_known + sum(h and k for h, k in zip(hits, alone))
         found, alarms, total, errors = found + sum(hits), alarms + a, total + len(truth), errors + e
-    return {"threshold": threshold, "low_threshold": threshold if low is None else low, "smooth": smooth,
+    return {"threshold": threshold, "low_threshold": low_threshold_of(threshold, low), "smooth": smooth,
             "keywords": total, "found": found,
             "detection_rate": round(found / max(total, 1), 3),
             "mean_time_error_s": round(float(np.mean(errors)), 3) if errors else "",
@@ -216,7 +214,7 @@ def chosen_on_validation(timelines, hop: float) -> tuple[float, int, float | Non
     def merit(setting: tuple[float, int, float | None]) -> tuple:
         threshold, smooth, low = setting
         r = score_settings(timelines, threshold, smooth, hop, low)
-        return r["found"] - r["false_alarms"], -smooth, -threshold, threshold if low is None else low
+        return r["found"] - r["false_alarms"], -smooth, -threshold, r["low_threshold"]
 
     return max([(t, s, low) for s in SMOOTH_CHOICES for t in THRESHOLD_CHOICES for low in LOW_CHOICES
                 if low is None or low < t], key=merit)
