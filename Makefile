@@ -37,7 +37,7 @@ sysdeps:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	PYTHONPATH=src $(VENV)/bin/lint-imports
-	PYTHONPATH=src $(VENV)/bin/mypy -p aum.ops -p aum.models
+	PYTHONPATH=src $(VENV)/bin/mypy -p aum.ops -p aum.models -p aum.inference
 
 test: setup lint
 	$(PY) -m pytest -q

@@ -1,5 +1,5 @@
 """Streaming front end: block-wise fbank equal to the whole-file fbank for random block sizes (blocks shorter than one
-frame included), windows equal to `aum.inference.windows`, block reading with streaming resampling, and bad or
+frame included), windows equal to `aum.audio.windows`, block reading with streaming resampling, and bad or
 truncated audio mid-file reported with the file and the time after the part before it was yielded."""
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ import pytest
 import soundfile
 import torch
 
-from aum.audio import AudioError, fbank, load_audio
+from aum.audio import AudioError, fbank, load_audio, windows
 from aum.audio.stream import FbankStream, WindowStream, audio_duration, read_blocks
-from aum.inference import windows
 
 SR = 16000
 

@@ -10,7 +10,9 @@ import pytest
 import soundfile
 
 from aum.audio import Frontend
-from aum.bench.longaudio import (
+from aum.data.readers import NOISE_FOLDER
+from aum.errors import ConfigError
+from aum.experiments.longaudio import (
     chosen_on_validation,
     known_alone,
     match_events,
@@ -18,10 +20,7 @@ from aum.bench.longaudio import (
     score_settings,
     trained_model,
 )
-from aum.bench.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
-from aum.data.readers import NOISE_FOLDER
-from aum.errors import ConfigError
-from aum.inference import predict_waveform
+from aum.experiments.longaudio_data import KEYWORDS, RATE, UNSEEN_WORDS, make_recording
 from aum.models import create_model, save_pretrained
 
 
@@ -115,7 +114,7 @@ def test_keywords_known_alone_are_those_the_model_labels_right_as_clips(tmp_path
                   "frontend": Frontend.preset("speechcommands", target_frames=48, num_mel_bins=32).to_dict()}
     clip = tmp_path / "kw.wav"
     soundfile.write(clip, 0.1 * np.random.default_rng(0).standard_normal(RATE // 2), RATE)
-    top = predict_waveform(model, soundfile.read(clip, dtype="float32")[0], RATE, top_k=1)[0][0]
+    top = model.predict(soundfile.read(clip, dtype="float32")[0], RATE, top_k=1)[0][0]
     wrong = next(label for label in "abc" if label != top)
     truth = [{"label": top, "start": 1.0, "end": 1.5, "clip": str(clip)},
              {"label": wrong, "start": 5.0, "end": 5.5, "clip": str(clip)}]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
-from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, UNSEEN_WORDS, word_span
-from aum.bench.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword, stream_crop
 from aum.data.readers import NOISE_FOLDER, read_speechcommands
+from aum.experiments.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, UNSEEN_WORDS, word_span
+from aum.experiments.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword, stream_crop
 
 VOICES = {"t1": "train", "t2": "train", "t3": "train", "v1": "val", "s1": "test"}
 

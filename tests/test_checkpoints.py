@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from aum.errors import CheckpointError
 from aum.models import create_model, load_official, to_official_state_dict
-from aum.models.checkpoints import read_state_dict
+from aum.models.official import read_state_dict
 
 
 def small(name, **kw):

@@ -78,7 +78,7 @@ def test_our_ast_exports_to_hf(tmp_path, capsys):
 
 def test_default_ast_exports_with_one_eps(tmp_path, caplog):
     """Our AST's head LayerNorm has eps 1e-5, HuggingFace one eps for all: said in a warning, logits barely move."""
-    from aum.models.convert_hf import export_hf
+    from aum.models.huggingface import export_hf
 
     torch.manual_seed(0)
     ours = perturb(create_model("ast_tiny", depth=2, input_frames=100, mel_bins=64, num_classes=3)).eval()

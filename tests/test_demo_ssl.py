@@ -10,7 +10,7 @@ import pytest
 from aum.cli import main
 from aum.cli.demo_ssl import recipe_overrides
 from aum.data.synth_corpus import corpus_voices, held_out_voices, synthesize_unlabeled
-from aum.train.ssl_experiment import SSLRecipe
+from aum.experiments.ssl import SSLRecipe
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 TINY = ["pretrain_epochs=1", "finetune_epochs=1", "pretrain_batch=4", "finetune_batch=4", "frames=48",
@@ -72,7 +72,7 @@ def test_recipe_overrides_and_option_checks(capsys):
 
 
 def test_ssamba_layers_unpaired_in_both_stages(tmp_path):
-    from aum.train.ssl_experiment import finetune_recipe, pretrain_recipe
+    from aum.experiments.ssl import finetune_recipe, pretrain_recipe
 
     recipe = SSLRecipe()
     for encoder, expected in (("ssamba", False), ("ssast", None), ("aum", None)):

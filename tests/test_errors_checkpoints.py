@@ -15,7 +15,7 @@ import torch
 from aum.cli import main
 from aum.errors import CheckpointError
 from aum.models import create_model, from_pretrained, save_pretrained
-from aum.train import checkpoint as ckpt
+from aum.train import run_folder as ckpt
 from test_train_fixtures import SAMPLE_RATE, make_tone_dataset, tiny_recipe, write_recipe
 
 

@@ -8,12 +8,11 @@ import pytest
 import torch
 
 import aum
-from aum.audio import AudioError, Frontend, load_audio
+from aum.audio import AudioError, Frontend, load_audio, windows
 from aum.audio.arrays import to_mono
 from aum.data import ClipDataset, DataFormatError, Example, read_label_csv
 from aum.data.cache import FeatureCache
 from aum.errors import AumError, ConfigError
-from aum.inference import clip_scores, windows
 from aum.models import create_model
 from aum.train import load_config
 
@@ -41,6 +40,10 @@ def test_predict_refuses_non_finite_samples(model, bad):
         model.predict(wav, 16000)
     with pytest.raises(AudioError, match="non-finite"):
         model.predict(torch.from_numpy(np.stack([wav, wav])), 16000)
+
+
+def clip_scores(model, waveform, sample_rate):
+    return model.window_scores(waveform, sample_rate).mean(axis=0)
 
 
 def test_samples_channels_and_channels_samples_give_the_same_scores(model, stereo):

@@ -11,7 +11,7 @@ import torch
 
 from aum.audio import Frontend
 from aum.cli import main
-from aum.export import choose_scan, example_input, export_model, parity, run_exported, traceable_scan
+from aum.inference.export import choose_scan, example_input, export_model, parity, run_exported, traceable_scan
 from aum.models import create_model, save_pretrained
 
 pytest.importorskip("onnx", reason="the ONNX export needs onnx + onnxscript (pip install 'aum[export]')")

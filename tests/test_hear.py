@@ -1,5 +1,5 @@
-"""HEAR 2021 API (`aum.hear`): the official `hearvalidator` checks on a saved checkpoint, plus what they do not
-check (regular timestamps covering the clip, batching, agreement with `aum embed`).
+"""HEAR 2021 API (`aum.inference.hear`): the official `hearvalidator` checks on a saved checkpoint, plus what they
+do not check (regular timestamps covering the clip, batching, agreement with `aum embed`).
 
 hearvalidator imports tensorflow at module level but uses it only for TensorFlow models; where tensorflow is not
 installed (CI does not install it: a large download for an unused code path) a stub module stands in for it, and
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-import aum.hear as hear
 from aum.audio import Frontend
-from aum.inference import embed_waveform
+from aum.inference import hear
+from aum.inference.predict import embed_waveform
 from aum.models import create_model, save_pretrained
 
 
@@ -38,7 +38,7 @@ def official_validator(monkeypatch):
 
 def test_official_hearvalidator_passes(checkpoint, monkeypatch, capsys):
     validate = official_validator(monkeypatch)
-    validate.ValidateModel("aum.hear", str(checkpoint), device="cpu")()
+    validate.ValidateModel("aum.inference.hear", str(checkpoint), device="cpu")()
     out = capsys.readouterr().out
     assert "Checking get_scene_embeddings" in out and "Interval between timestamps is 50.0ms" in out
 

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from aum.audio import Frontend
-from aum.inference import clip_scores, embed_waveform, features, predict_waveform, windows
+from aum.audio import Frontend, windows
+from aum.audio.arrays import to_mono
+from aum.inference.predict import embed_waveform
 from aum.models import create_model
 
 
@@ -24,22 +25,30 @@ def test_windows_cover_the_clip_and_end_at_its_end():
     assert windows(fb[:48], 48).shape == (1, 48, 4)
 
 
-def test_features_pad_short_clips_and_resample():
-    fe = Frontend.preset("speechcommands", target_frames=48, num_mel_bins=32)
-    assert features(np.zeros(1600, dtype=np.float32) + 0.01, 16000, fe).shape == (48, 32)
-    long = features(np.random.default_rng(0).standard_normal(8000 * 2).astype(np.float32), 8000, fe)
-    assert long.shape == (198, 32)  # 2 s at 8 kHz -> 16 kHz -> 198 frames
+def test_clip_inputs_pad_short_clips_resample_and_window_long_ones(model):
+    assert model.clip_inputs(np.zeros(1600, dtype=np.float32) + 0.01, 16000).shape == (1, 48, 32)
+    long = np.random.default_rng(0).standard_normal(8000 * 2).astype(np.float32)
+    assert model.clip_inputs(long, 8000, whole=True).shape == (1, 198, 32)  # 2 s at 8 kHz -> 16 kHz -> 198 frames
+    assert model.clip_inputs(long, 8000).shape == (8, 48, 32)  # windows at 0, 24, ..., 144 and one at 150
 
 
 def test_predict_long_clip_windows_and_whole(model):
     wav = np.random.default_rng(1).standard_normal(32000).astype(np.float32) * 0.1
-    top = predict_waveform(model, wav, 16000, top_k=2)
+    top = model.predict(wav, 16000, top_k=2)
     assert len(top) == 2 and all(label in "abc" for label, _ in top) and top[0][1] >= top[1][1]
-    assert model.predict(wav, 16000, top_k=3)[0] == predict_waveform(model, wav, 16000, top_k=3)[0]
-    fb = features(wav, 16000, Frontend.from_dict(model.meta["frontend"]))
+    fb = Frontend.from_dict(model.meta["frontend"]).whole(to_mono(wav), 16000)
     expected = torch.sigmoid(model(windows(fb, 48))).mean(0).detach().numpy()
-    np.testing.assert_allclose(clip_scores(model, wav, 16000), expected, rtol=1e-5, atol=1e-6)
-    assert clip_scores(model, wav, 16000, whole=True).shape == (3,)
+    np.testing.assert_allclose(model.window_scores(wav, 16000).mean(0), expected, rtol=1e-5, atol=1e-6)
+    assert dict(model.predict(wav, 16000, top_k=3)) == pytest.approx(dict(zip("abc", expected.tolist())), rel=1e-5)
+    assert model.window_scores(wav, 16000, whole=True).shape == (1, 3)
+
+
+def test_scores_follow_the_training_loss(model):
+    logits = torch.tensor([[0.0, 1.0, 2.0]])
+    torch.testing.assert_close(model.scores(logits), torch.sigmoid(logits))
+    ce = create_model("aum_tiny", depth=1, embed_dim=32, num_classes=3, input_frames=48, mel_bins=32)
+    ce.meta = {"task": {"loss": "ce"}}
+    torch.testing.assert_close(ce.scores(logits), torch.softmax(logits, dim=-1))
 
 
 def test_embed_shapes(model):  # 1 s = 98 frames: windows at 0, 24, 48, 50
@@ -50,4 +59,4 @@ def test_embed_shapes(model):  # 1 s = 98 frames: windows at 0, 24, 48, 50
 def test_model_without_frontend_meta_is_a_clear_error():
     m = create_model("aum_tiny", depth=1, embed_dim=32, num_classes=2, input_frames=48, mel_bins=32)
     with pytest.raises(ValueError, match="meta\\['frontend'\\]"):
-        predict_waveform(m, np.zeros(16000, dtype=np.float32), 16000)
+        m.predict(np.zeros(16000, dtype=np.float32), 16000)

@@ -5,7 +5,7 @@ import torch
 
 import aum
 from aum.models import create_model, to_official_state_dict
-from aum.models.hub import from_pretrained, save_pretrained
+from aum.models.model_folder import from_pretrained, save_pretrained
 from aum.models.registry import get_config
 from aum.train.config import Config, ConfigError, load_config
 
@@ -110,17 +110,19 @@ def test_pretraining_recipe_typo_fails_before_data_is_indexed():
 
 
 def test_inference_features_are_the_frontend_s_own_on_long_clips():
-    """Prediction's whole-clip features come from the Frontend itself: on a clip longer than the training length
-    they extend, and never differ from, what the Frontend gives the model in training."""
+    """Prediction's whole-clip features (`AudioModel.clip_inputs`) come from the Frontend itself: on a clip longer
+    than the training length they extend, and never differ from, what the Frontend gives the model in training."""
     from aum.audio import Frontend
-    from aum.inference import features
 
     frontend = Frontend.preset("speechcommands", target_frames=100)
+    model = create_model("aum_tiny", depth=1, embed_dim=32, num_classes=2, input_frames=100)
+    model.meta = {"frontend": frontend.to_dict()}
     wave = torch.randn(32000) * 0.1  # 2 s: 198 frames
-    whole = features(wave, 16000, frontend)
+    whole = model.clip_inputs(wave, 16000, whole=True)[0]
     assert whole.shape == (198, 128)
     assert torch.equal(whole[:100], frontend(wave))
-    short = features(wave[:8000], 16000, frontend)
+    assert torch.equal(model.clip_inputs(wave, 16000)[0], frontend(wave))  # the first window
+    short = model.clip_inputs(wave[:8000], 16000, whole=True)[0]
     assert torch.equal(short, frontend(wave[:8000]))
 
 

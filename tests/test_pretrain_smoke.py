@@ -95,7 +95,7 @@ def test_cpu_pretraining_loss_falls_then_finetune_loads_every_encoder_weight(tmp
     assert summary["best_masked_acc"] is not None
 
     # fine-tune: stride-10 patches, positions adapted (8x4 -> 12x5), pretext heads dropped, a new head
-    from aum.models.checkpoints import load_checkpoint
+    from aum.models.official import load_checkpoint
 
     model = create_model("ssamba_tiny", depth=2, embed_dim=48, input_frames=64, num_classes=5,
                          pretrain_heads=False)
@@ -120,7 +120,7 @@ def test_save_pretrained_round_trip_same_grid(tmp_path):
     model = create_model("aum_tiny", pretrain_heads=True, **TINY)
     save_pretrained(model, tmp_path / "enc")
     finetune = create_model("aum_tiny", depth=2, embed_dim=48, input_frames=64, num_classes=3)
-    from aum.models.checkpoints import load_checkpoint
+    from aum.models.official import load_checkpoint
 
     report = load_checkpoint(finetune, tmp_path / "enc", strict=True)
     assert report.ok and not report.reshaped
@@ -133,7 +133,7 @@ def test_finetune_from_official_ssamba_pth(tmp_path):
     """An official SSAMBA pretraining checkpoint (DataParallel `module.v.*` names, p_input_fdim/tdim) initialises a
     stride-10 fine-tuning model: positions cut/interpolated from the pretraining grid, pretext heads dropped."""
     from aum.models import to_official_state_dict
-    from aum.models.checkpoints import load_checkpoint
+    from aum.models.official import load_checkpoint
 
     pretrained = create_model("ssamba_tiny", depth=2, embed_dim=48, input_frames=128, patch_stride=16,
                               num_classes=0)

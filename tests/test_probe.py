@@ -4,8 +4,8 @@ condition and on data with a known answer."""
 import pytest
 import torch
 
+from aum.experiments.probe import LogisticRegression, clip_embeddings, probe_accuracy, probe_objective
 from aum.models import create_model
-from aum.train.probe import LogisticRegression, clip_embeddings, probe_accuracy, probe_objective
 
 
 def blobs(n_per_class, classes, dim, seed, spread=0.3):

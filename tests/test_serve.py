@@ -20,8 +20,8 @@ pytest.importorskip("httpx", reason="FastAPI's test client needs httpx (aum[webt
 from fastapi.testclient import TestClient  # noqa: E402
 
 from aum.audio import Frontend  # noqa: E402
+from aum.inference.serve import UploadError, create_app, read_limited  # noqa: E402
 from aum.models import create_model  # noqa: E402
-from aum.serve import UploadError, create_app, read_limited  # noqa: E402
 
 
 def tiny_model():

@@ -36,8 +36,8 @@ def free_port() -> int:
 def server():
     import uvicorn
 
+    from aum.inference.serve import create_app
     from aum.models import from_pretrained
-    from aum.serve import create_app
     from test_serve import tiny_model
 
     checkpoint = os.environ.get("AUM_BROWSER_CHECKPOINT")

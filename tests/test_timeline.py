@@ -11,12 +11,12 @@ import pytest
 import soundfile
 import torch
 
-from aum.audio import Frontend
+from aum.audio import Frontend, windows
+from aum.audio.arrays import to_mono
 from aum.cli import main
 from aum.errors import ConfigError
-from aum.inference import features, windows
+from aum.inference.timeline import TimelineSettings, merge_events, smoothed_scores, timeline_file, timeline_files
 from aum.models import create_model, save_pretrained
-from aum.timeline import TimelineSettings, merge_events, smoothed_scores, timeline_file, timeline_files
 
 SR = 16000
 LABELS = ["a", "b", "c"]
@@ -45,7 +45,7 @@ def test_streamed_windows_equal_in_memory_windows(model, tmp_path):
     soundfile.write(path, wav, SR, subtype="FLOAT")
     settings = TimelineSettings(hop=0.13, batch_size=3, block_seconds=0.7)
     result = timeline_file(model, path, settings)
-    fb = features(wav, SR, Frontend.from_dict(model.meta["frontend"]))
+    fb = Frontend.from_dict(model.meta["frontend"]).whole(to_mono(wav), SR)
     expected = torch.sigmoid(model(windows(fb, 48, 13))).detach().numpy()
     got = np.array([[w["scores"][label] for label in LABELS] for w in result["windows"]])
     np.testing.assert_allclose(got, expected, atol=2e-4)
@@ -110,7 +110,7 @@ def test_whole_mode_reads_windows_from_one_encoding(model, tmp_path):
     soundfile.write(path, wav, SR, subtype="FLOAT")
     result = timeline_file(model, path, TimelineSettings(window=2.0, whole=True))
     assert len(result["windows"]) == 1  # one window spanning the file: the model's own clip output
-    fb = features(wav, SR, Frontend.from_dict(model.meta["frontend"]))[None]
+    fb = Frontend.from_dict(model.meta["frontend"]).whole(to_mono(wav), SR)[None]
     expected = torch.sigmoid(model(fb)).detach().numpy()[0]
     got = np.array([result["windows"][0]["scores"][label] for label in LABELS])
     np.testing.assert_allclose(got, expected, atol=2e-4)

@@ -17,6 +17,7 @@ ValueError` / `except RuntimeError` callers working.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 
 
@@ -74,3 +75,11 @@ def did_you_mean(word: str, choices) -> str:
     """' (did you mean 'x'?)' for the closest of `choices`, or '' when none is close."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def require_extra(what: str, extra: str, modules: tuple[str, ...]) -> None:
+    """Raise a one-line UnavailableError naming the missing modules and the extra that installs them, e.g.
+    "aum serve needs fastapi (not installed): pip install 'aum[serve]'"."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UnavailableError(f"{what} needs {', '.join(missing)} (not installed): pip install 'aum[{extra}]'")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from aum.audio.io import resample
-from aum.audio.kaldi import fbank
+from aum.audio.kaldi import FRAME_LENGTH_MS, FRAME_SHIFT_MS, fbank
 from aum.errors import ConfigError
 
 # (mean, std) of the unnormalised fbank, from the official AST / SSAST / AuM recipes
@@ -83,7 +83,7 @@ class Frontend:
         """Samples that `frames` fbank frames (default target_frames) span: (frames - 1) shifts + one frame."""
         from aum.audio.kaldi import frame_geometry
 
-        length, shift, _ = frame_geometry(self.sample_rate, 25.0, 10.0)
+        length, shift, _ = frame_geometry(self.sample_rate, FRAME_LENGTH_MS, FRAME_SHIFT_MS)
         return (self.target_frames if frames is None else frames) * shift - shift + length
 
     @classmethod

@@ -26,6 +26,7 @@ from aum.errors import ConfigError
 
 # Kaldi floors the mel energies at std::numeric_limits<float>::epsilon() whatever the compute precision.
 LOG_FLOOR = float(torch.finfo(torch.float32).eps)
+FRAME_LENGTH_MS, FRAME_SHIFT_MS = 25.0, 10.0  # the AST front end: 25 ms frames every 10 ms
 WINDOWS = ("hanning", "hamming", "povey", "rectangular", "sine", "blackman")
 BLACKMAN_COEFF = 0.42
 # Frames per chunk of whole clips. CPU (16 ten-second clips): large enough that intra-op threads meet at few
@@ -181,10 +182,10 @@ def _logmel_chunk(x: torch.Tensor, plan: _Plan, n_frames: int) -> torch.Tensor:
     return (power @ plan.banks).clamp_min(LOG_FLOOR).log()  # (b, F, M)
 
 
-def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int = 128, frame_length_ms: float = 25.0,
-          frame_shift_ms: float = 10.0, window: str = "hanning", preemphasis: float = 0.97,
-          remove_dc_offset: bool = True, low_freq: float = 20.0, high_freq: float = 0.0, dither: float = 0.0,
-          *, subtract_mean: bool = True) -> torch.Tensor:
+def fbank(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int = 128,
+          frame_length_ms: float = FRAME_LENGTH_MS, frame_shift_ms: float = FRAME_SHIFT_MS, window: str = "hanning",
+          preemphasis: float = 0.97, remove_dc_offset: bool = True, low_freq: float = 20.0, high_freq: float = 0.0,
+          dither: float = 0.0, *, subtract_mean: bool = True) -> torch.Tensor:
     """Kaldi log-mel filterbank of `waveform` (..., samples) → (..., frames, num_mel_bins).
 
     Batched over all leading dimensions, on the waveform's device. float64 input is computed in float64, other

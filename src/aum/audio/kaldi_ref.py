@@ -10,7 +10,15 @@ import math
 
 import torch
 
-from aum.audio.kaldi import BLACKMAN_COEFF, LOG_FLOOR, frame_geometry, mel_edges, num_frames
+from aum.audio.kaldi import (
+    BLACKMAN_COEFF,
+    FRAME_LENGTH_MS,
+    FRAME_SHIFT_MS,
+    LOG_FLOOR,
+    frame_geometry,
+    mel_edges,
+    num_frames,
+)
 from aum.errors import ConfigError
 
 
@@ -58,9 +66,9 @@ def reference_mel_banks(num_mel_bins: int, padded_size: int, sample_rate: float,
 
 
 def fbank_reference(waveform: torch.Tensor, sample_rate: float = 16000, num_mel_bins: int = 128,
-                    frame_length_ms: float = 25.0, frame_shift_ms: float = 10.0, window: str = "hanning",
-                    preemphasis: float = 0.97, remove_dc_offset: bool = True, low_freq: float = 20.0,
-                    high_freq: float = 0.0, *, subtract_mean: bool = True) -> torch.Tensor:
+                    frame_length_ms: float = FRAME_LENGTH_MS, frame_shift_ms: float = FRAME_SHIFT_MS,
+                    window: str = "hanning", preemphasis: float = 0.97, remove_dc_offset: bool = True,
+                    low_freq: float = 20.0, high_freq: float = 0.0, *, subtract_mean: bool = True) -> torch.Tensor:
     """Same contract as `fbank` for one 1-D waveform (no dither), computed in float64. → (frames, bins)"""
     if waveform.dim() != 1:
         raise ConfigError(f"fbank_reference takes one waveform (samples,), got shape {tuple(waveform.shape)}")

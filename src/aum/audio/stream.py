@@ -32,7 +32,7 @@ import soxr
 import torch
 
 from aum.audio.io import AudioError, _check_path
-from aum.audio.kaldi import fbank, frame_geometry, num_frames
+from aum.audio.kaldi import FRAME_LENGTH_MS, FRAME_SHIFT_MS, fbank, frame_geometry, num_frames
 from aum.errors import ConfigError
 
 DEFAULT_BLOCK_SECONDS = 1.0  # also the resolution of "unreadable at T s": a failed read loses its block
@@ -110,8 +110,8 @@ class FbankStream:
     frame shift + one frame length of samples between calls.
     """
 
-    def __init__(self, sample_rate: int = 16000, num_mel_bins: int = 128, frame_length_ms: float = 25.0,
-                 frame_shift_ms: float = 10.0):
+    def __init__(self, sample_rate: int = 16000, num_mel_bins: int = 128, frame_length_ms: float = FRAME_LENGTH_MS,
+                 frame_shift_ms: float = FRAME_SHIFT_MS):
         self.sample_rate, self.num_mel_bins = sample_rate, num_mel_bins
         self.frame_length_ms, self.frame_shift_ms = frame_length_ms, frame_shift_ms
         self.length, self.shift, _ = frame_geometry(sample_rate, frame_length_ms, frame_shift_ms)
@@ -133,18 +133,10 @@ class FbankStream:
         return out
 
 
-def window_starts(frames: int, length: int, hop: int) -> list[int]:
-    """First frames of the windows `WindowStream` (and `aum.inference.windows`) cut from `frames` frames."""
-    starts = list(range(0, max(frames - length, 0) + 1, hop))
-    if starts[-1] + length < frames:
-        starts.append(frames - length)
-    return starts
-
-
 class WindowStream:
     """Fixed-length windows of frames, every `hop` frames, emitted as soon as they fill.
 
-    The same windows as `aum.inference.windows` on the whole feature matrix: starts 0, hop, 2 hop, ...; when the
+    The same windows as `aum.audio.windows.windows` on the whole feature matrix: starts 0, hop, 2 hop, ...; when the
     last of them stops short of the end, one more window ending at the last frame; a recording shorter than one
     window gives one zero-padded window. `push(frames)` and `finish()` return [(start_frame, (length, bins))].
     Keeps at most `length + hop` frames.

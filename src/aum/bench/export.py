@@ -53,7 +53,7 @@ def _time_once(fn) -> float:
 
 
 def _bench_scan(model, x: torch.Tensor, expected: np.ndarray, scan: str, folder: Path, args) -> list[dict]:
-    from aum.export import export_model, onnx_session, run_exported, traceable_scan
+    from aum.inference.export import export_model, onnx_session, run_exported, traceable_scan
 
     t0 = time.perf_counter()
     path = export_model(model, folder / scan, "onnx", frames=x.shape[1], scan=scan)
@@ -74,7 +74,7 @@ def _bench_scan(model, x: torch.Tensor, expected: np.ndarray, scan: str, folder:
 
 
 def run(args) -> int:
-    from aum.export import example_input, input_frames
+    from aum.inference.export import example_input, input_frames
     from aum.models import from_pretrained
 
     torch.set_num_threads(args.threads)

@@ -1,6 +1,6 @@
-"""`aum bench fbank|scan|models [options]`: benchmarks. Each one lives in `aum.bench.<name>` with
-`add_arguments(parser)` and `run(args)`; it is imported only when run, and parses its own options
-(`aum bench models --help`)."""
+"""`aum bench fbank|scan|models|... [options]`: benchmarks. Each one is a module with `add_arguments(parser)` and
+`run(args)` (`aum.bench.<name>`; the long-audio experiment lives in `aum.experiments`); it is imported only when
+run, and parses its own options (`aum bench models --help`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ BENCHES = {
     "fbank": "our batched fbank vs kaldi-native-fbank (clips/s)",
     "scan": "selective-scan kernels: Triton vs reference vs mamba_ssm (time, bandwidth, exp/s)",
     "models": "AuM/SSAMBA vs AST/SSAST: time and peak memory vs tokens, inference and training step",
-    "longaudio": "keywords found in long recordings (timeline), accuracy vs input length, AuM vs AST",
+    "longaudio": "(experiment) keywords found in long recordings (timeline), accuracy vs input length, AuM vs AST",
     "threads": "CPU thread policies: inference time quiet and under a concurrent load",
     "export": "an ONNX export under onnxruntime beside eager PyTorch (CPU time, parity, export cost)",
 }
@@ -29,9 +29,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+BENCH_MODULES = {"longaudio": "aum.experiments.longaudio"}  # the others: aum.bench.<name>
+
+
 def load_bench(name: str):
-    """The module `aum.bench.<name>`; a clear error when this build does not have it."""
-    module_name = f"aum.bench.{name}"
+    """The module of bench `name`; a clear error when this build does not have it."""
+    module_name = BENCH_MODULES.get(name, f"aum.bench.{name}")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:

@@ -27,7 +27,7 @@ CORPUS_VOICES, CORPUS_CLIPS = 300, 16  # the generated unlabeled corpus: 4,800 c
 
 
 def add_ssl_arguments(parser) -> None:
-    from aum.train.ssl_experiment import ENCODERS
+    from aum.experiments.ssl import ENCODERS
 
     group = parser.add_argument_group("aum demo ssl (pretraining pretrained vs scratch; default out demo_out_ssl)")
     group.add_argument("--unlabeled", default=None, metavar="DIR", help="audio folder to pretrain on instead of "
@@ -55,8 +55,7 @@ def run_ssl(args, overrides: list[str]) -> int:
     from aum.data.subset import speaker_subset
     from aum.data.synth import ensure_keyword_set
     from aum.data.synth_corpus import held_out_voices, synthesize_unlabeled
-    from aum.models import get_config
-    from aum.train.ssl_experiment import (
+    from aum.experiments.ssl import (
         ENCODER_OVERRIDES,
         ENCODERS,
         SSLRecipe,
@@ -64,7 +63,8 @@ def run_ssl(args, overrides: list[str]) -> int:
         run_encoder,
         write_results,
     )
-    from aum.train.ssl_report import format_table, gain_line, write_pretrain_curves
+    from aum.experiments.ssl_report import format_table, gain_line, write_pretrain_curves
+    from aum.models import get_config
 
     started = time.perf_counter()
     out = Path(args.out or SSL_DEFAULT_OUT)
@@ -105,7 +105,7 @@ def run_ssl(args, overrides: list[str]) -> int:
         print(f"{encoder} done at {time.perf_counter() - started:.0f} s", flush=True)
     write_results(rows, out)
     csv_path, png_path = write_pretrain_curves(runs, out)
-    from aum.train.ssl_experiment import summarise
+    from aum.experiments.ssl import summarise
 
     summary = summarise(rows)
     print("\n" + format_table(summary, len(recipe.seeds)))

@@ -19,7 +19,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from aum.devices import resolve_device
     from aum.errors import ConfigError
-    from aum.inference import audio_paths, embed_files
+    from aum.inference.predict import audio_paths, embed_files
     from aum.models import from_pretrained
 
     if Path(args.out).exists() and not Path(args.out).is_dir():

@@ -22,7 +22,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from aum.export import export_model, parity
+    from aum.inference.export import export_model, parity
     from aum.models import from_pretrained
 
     model = from_pretrained(args.checkpoint)

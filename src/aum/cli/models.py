@@ -122,7 +122,7 @@ def run_info(args) -> int:
 
 def run_convert(args) -> int:
     from aum.models import create_model, load_checkpoint, save_pretrained
-    from aum.models.checkpoints import checkpoint_fields
+    from aum.models.official import checkpoint_fields
 
     overrides = overrides_from_args(args.model, args)
     stride = overrides.pop("checkpoint_stride", None)
@@ -139,7 +139,7 @@ def run_convert(args) -> int:
 
 def run_export_hf(args) -> int:
     from aum.models import from_pretrained
-    from aum.models.convert_hf import export_hf
+    from aum.models.huggingface import export_hf
 
     out = export_hf(from_pretrained(args.model_dir), args.out_dir)
     print(f"wrote {out}/config.json, model.safetensors and preprocessor_config.json (ASTForAudioClassification)")

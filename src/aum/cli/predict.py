@@ -41,7 +41,7 @@ def print_table(result: dict, top_k: int) -> None:
 def run(args) -> int:
     from aum.devices import resolve_device
     from aum.errors import ConfigError
-    from aum.inference import audio_paths, predict_files
+    from aum.inference.predict import audio_paths, predict_files
     from aum.models import from_pretrained
 
     if args.top_k < 1:

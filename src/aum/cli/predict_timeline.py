@@ -41,10 +41,10 @@ def check_without_timeline(args) -> None:
 
 
 def run(args) -> int:
-    from aum.inference import audio_paths
+    from aum.inference.predict import audio_paths
+    from aum.inference.timeline import TimelineSettings, timeline_files
+    from aum.inference.timeline_report import events_table, json_ready, plot_paths, plot_timeline, windows_csv
     from aum.models import from_pretrained
-    from aum.timeline import TimelineSettings, timeline_files
-    from aum.timeline_output import events_table, json_ready, plot_paths, plot_timeline, windows_csv
 
     settings = TimelineSettings(window=args.window, hop=args.hop, batch_size=args.batch_size,
                                 threshold=args.threshold, smooth=args.smooth,

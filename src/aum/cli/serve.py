@@ -15,7 +15,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from aum.serve import serve
+    from aum.inference.serve import serve
 
     serve(args.checkpoint, args.host, args.port, max_mb=args.max_mb, top_k=args.top_k, device=args.device)
     return 0

@@ -1,4 +1,5 @@
-"""`AudioModel`: what every family shares (patch embedding, special tokens, positions, pooling, heads, hooks).
+"""`AudioModel`: what every family shares (patch embedding, special tokens, positions, pooling, heads, hooks),
+and what a trained model knows about its own inputs and outputs (`meta`: frontend, labels, task).
 
 A family subclass only builds its blocks and implements `_run_blocks(h) -> normalised tokens`.
 """
@@ -6,15 +7,22 @@ A family subclass only builds its blocks and implements `_run_blocks(h) -> norma
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from torch import nn
 
+from aum.audio.arrays import to_mono
+from aum.audio.frontend import Frontend
+from aum.audio.windows import windows
 from aum.errors import ConfigError
 from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, pair, prediction_head
+
+log = logging.getLogger(__name__)
 
 CLS_POSITIONS = ("head", "middle", "tail", "none", "double")  # double = AuM head + tail tokens
 POOL_ALIASES = {"ft_avgtok": "mean", "ft_cls": "cls", "avgtok": "mean"}
@@ -166,8 +174,9 @@ class AudioModel(nn.Module):
     def _run_blocks(self, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _split(self, tokens: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """(B, N + P, D) -> (special tokens (B, P, D) or None, patch tokens (B, N, D))."""
+    def split_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Encoder outputs (B, N + P, D) -> (special tokens (B, P, D) or None, patch tokens (B, N, D)); the patch
+        tokens are in frequency-major order, `patch_grid(frames)` = (n_f, n_t) of them."""
         p = self.num_prefix_tokens
         if not p:
             return None, tokens
@@ -178,7 +187,7 @@ class AudioModel(nn.Module):
 
     def encode_tokens(self, tokens: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
         """(B, N, D) patch tokens (e.g. masked) -> (B, N, D) encoder outputs at the same patch positions."""
-        return self._split(self._encode(tokens, grid))[1]
+        return self.split_tokens(self._encode(tokens, grid))[1]
 
     # ---- public forward ------------------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,7 +195,7 @@ class AudioModel(nn.Module):
         return self._encode(self.patch_tokens(x), self.patch_grid(x.shape[1]))
 
     def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        special, patches = self._split(tokens)
+        special, patches = self.split_tokens(tokens)
         if self.config.resolved_pool == "cls":
             assert special is not None, "pool='cls' without a special token"  # the config refuses this
             pooled = special.mean(dim=1)  # (B, D)
@@ -197,11 +206,54 @@ class AudioModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def predict(self, waveform: ArrayLike | torch.Tensor, sample_rate: int,
-                top_k: int = 5) -> list[tuple[str, float]]:
-        from aum.inference import predict_waveform
+    # ---- a trained model's inputs and outputs (from `meta`, saved with the weights) ----------------------------
+    def frontend(self) -> Frontend:
+        """The exact features the model was trained on (`meta["frontend"]`)."""
+        if "frontend" not in self.meta:
+            raise ConfigError("this model has no meta['frontend']; it was not saved by `aum train` (save it with "
+                              "save_pretrained(model, dir, meta={'frontend': Frontend(...).to_dict(), "
+                              "'labels': [...]})")
+        return Frontend.from_dict(self.meta["frontend"])
 
-        return predict_waveform(self, waveform, sample_rate, top_k=top_k)
+    def label_names(self) -> list[str]:
+        """`meta["labels"]`, or the class indices as strings (with a warning) when the model has none."""
+        labels = self.meta.get("labels")
+        if not labels:
+            n = self.config.num_classes
+            log.warning("model has no meta['labels']: using class indices 0..%d", n - 1)
+            return [str(i) for i in range(n)]
+        return list(labels)
+
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, C) logits -> float32 scores: softmax for a model trained with cross-entropy (`meta["task"]["loss"]`
+        "ce"), else sigmoid (multi-label BCE, as the AudioSet recipes)."""
+        task = self.meta.get("task") or {}
+        logits = logits.float()
+        return torch.softmax(logits, dim=-1) if task.get("loss") == "ce" else torch.sigmoid(logits)
+
+    def clip_inputs(self, waveform: ArrayLike | torch.Tensor, sample_rate: int, whole: bool = False,
+                    hop: int | None = None) -> torch.Tensor:
+        """One clip -> (W, T, F) model inputs on the model's device: windows of the training length every `hop`
+        frames (default half a window), or the whole clip as one input (`whole=True`)."""
+        frontend = self.frontend()
+        features = frontend.whole(to_mono(waveform), sample_rate)  # (frames, bins), padded to the training length
+        x = features.unsqueeze(0) if whole else windows(features, frontend.target_frames, hop)  # (W, T, F)
+        return x.to(next(self.parameters()).device)
+
+    @torch.no_grad()
+    def window_scores(self, waveform: ArrayLike | torch.Tensor, sample_rate: int, whole: bool = False,
+                      hop: int | None = None, batch_size: int = 16) -> np.ndarray:
+        """(W, classes) scores of each window of one clip (`aum.audio.window_starts` gives their first frames)."""
+        self.eval()
+        x = self.clip_inputs(waveform, sample_rate, whole, hop)
+        return torch.cat([self.scores(self(chunk)) for chunk in x.split(batch_size)]).cpu().numpy()
+
+    def predict(self, waveform: ArrayLike | torch.Tensor, sample_rate: int, top_k: int = 5, whole: bool = False,
+                hop: int | None = None) -> list[tuple[str, float]]:
+        """Top-k (label, score) of one waveform at `sample_rate` (resampled to the model's): the scores of its
+        windows averaged."""
+        return top_labels(self.window_scores(waveform, sample_rate, whole, hop).mean(axis=0), self.label_names(),
+                          top_k)
 
     def _init_embeddings(self) -> None:
         """Official init for embeddings: patch conv lecun-normal with zero bias; special tokens trunc-normal."""
@@ -211,3 +263,9 @@ class AudioModel(nn.Module):
             nn.init.zeros_(bias)
         for name in self.special_token_names:
             nn.init.trunc_normal_(getattr(self, name), std=0.02)
+
+
+def top_labels(scores: np.ndarray, labels: list[str], k: int = 5) -> list[tuple[str, float]]:
+    """The `k` highest (label, score) pairs of a (classes,) score vector, highest first (ties: lower index)."""
+    order = np.argsort(-scores, kind="mergesort")[: max(1, k)]
+    return [(labels[i], float(scores[i])) for i in order]

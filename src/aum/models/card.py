@@ -85,7 +85,7 @@ def model_card(model_name: str, config: dict, meta: dict, parameters: int) -> st
               "print(model.predict(aum.load_audio(\"clip.wav\"), 16000, top_k=5))", "```", "", "```bash",
               "aum predict clip.wav --checkpoint THIS_FOLDER", "aum serve --checkpoint THIS_FOLDER   # web page",
               "aum export --checkpoint THIS_FOLDER --format onnx", "```", "",
-              "HEAR 2021 API: `aum.hear.load_model(\"THIS_FOLDER\")`.", ""]
+              "HEAR 2021 API: `aum.inference.hear.load_model(\"THIS_FOLDER\")`.", ""]
     return "\n".join(lines)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from aum.models.base import AudioModel
-from aum.models.checkpoints import checkpoint_fields, load_checkpoint
 from aum.models.layers import PatchShape
+from aum.models.official import checkpoint_fields, load_checkpoint
 from aum.models.registry import build_model, get_config
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def _meta_for(path: Path, model: AudioModel) -> dict[str, Any]:
     the AudioSet frontend at the model's input length, which every official AudioSet-trained model uses."""
     config_json = (path if path.is_dir() else path.parent) / "config.json"
     if config_json.is_file():
-        from aum.checkpoint_io import read_json_file
+        from aum.tensor_files import read_json_file
 
         return dict(read_json_file(config_json).get("meta") or {})
     from aum.audio import Frontend

@@ -216,7 +216,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML, atomically."""
-    from aum.train.checkpoint import atomic_write_text
+    from aum.train.run_folder import atomic_write_text
 
     raw = config_to_dict(cfg)
     # absolute data paths: the saved file is read later from another folder (`aum eval --checkpoint DIR`)

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 def load_data_config(checkpoint: Path, data: str) -> tuple[dict, str | None]:
     """`data` is a YAML config (its `data:` section) or a split name (the data of the checkpoint's training
     config). Returns (data section, split named by `data` or None)."""
-    from aum.train.checkpoint import TRAIN_CONFIG
     from aum.train.config import load_config
+    from aum.train.run_folder import TRAIN_CONFIG
 
     path = Path(data)
     if path.suffix in (".yaml", ".yml"):
@@ -39,12 +39,11 @@ def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_
     """Scalar metrics + `per_class` rows (+ `confusion` for single-label data); written to out_dir if given."""
     from aum.data import build_dataset, make_loader
     from aum.devices import resolve_device
-    from aum.inference import frontend_of, labels_of
     from aum.models import from_pretrained
     from aum.train.tasks import ClassificationConfig, ClassificationTask, autocast_for
 
     model = from_pretrained(checkpoint)
-    frontend, labels = frontend_of(model), labels_of(model)
+    frontend, labels = model.frontend(), model.label_names()
     dataset = build_dataset(data_cfg, split, frontend, None)
     if list(dataset.labels) != labels:
         raise ConfigError(f"{checkpoint}: trained on labels {labels[:5]}... but the {split} data has "

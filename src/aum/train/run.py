@@ -149,8 +149,8 @@ def warn_split_overlap(cfg: Config, train_ds, val_loader=None) -> None:
 
 def test_best(cfg: Config, task: Task, model: torch.nn.Module, frontend, out_dir: Path, device) -> dict:
     """Evaluate `out_dir/best` on the test split; writes `test_metrics.json`."""
-    from aum.train.checkpoint import load_model_weights, resolve_checkpoint
     from aum.train.evaluate import json_safe
+    from aum.train.run_folder import load_model_weights, resolve_checkpoint
 
     load_model_weights(model, resolve_checkpoint(out_dir / "best"))
     model.to(device).eval()

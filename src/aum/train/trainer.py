@@ -26,7 +26,7 @@ import torch.distributed as dist
 
 from aum.errors import ConfigError, RunInterrupted, TrainingError
 from aum.models.card import training_record
-from aum.train import checkpoint as ckpt
+from aum.train import run_folder as ckpt
 from aum.train.config import Config, save_config
 from aum.train.distributed import DistInfo, barrier, broadcast_object
 from aum.train.guards import StopRequest, check_bad_share

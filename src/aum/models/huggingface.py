@@ -92,7 +92,7 @@ def hf_meta(path: Path) -> dict[str, Any]:
     meta: dict[str, Any] = {"labels": _labels(read_config(directory)), "converted_from": str(directory)}
     file = directory / FEATURES
     if file.is_file():
-        from aum.checkpoint_io import read_json_file
+        from aum.tensor_files import read_json_file
 
         feats = read_json_file(file)
         if not feats.get("do_normalize", True):
@@ -105,7 +105,7 @@ def hf_meta(path: Path) -> dict[str, Any]:
 
 
 def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
-    from aum.checkpoint_io import read_safetensors, read_torch_file
+    from aum.tensor_files import read_safetensors, read_torch_file
 
     if (directory / WEIGHTS).is_file():
         return read_safetensors(directory / WEIGHTS)

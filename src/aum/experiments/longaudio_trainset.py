@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from aum.bench.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, word_span
 from aum.data.readers import NOISE_FOLDER
+from aum.experiments.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, word_span
 
 TRAIN_NOISE_SEED_OFFSET, TRAIN_NOISE_DRAWS = 101, 3
 OTHER_MIX = {"word": 0.5, "cut": 0.2, "babble": 0.1, "noise": 0.2}  # shares of the `other` class

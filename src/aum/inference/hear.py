@@ -1,6 +1,6 @@
 """The HEAR 2021 benchmark API for any checkpoint of ours (https://hearbenchmark.com, "common API").
 
-    import aum.hear as hear
+    from aum.inference import hear
     model = hear.load_model("runs/demo/best")                 # a save_pretrained folder; model.to("cuda") works
     scene = hear.get_scene_embeddings(audio, model)           # audio (n_sounds, samples) in [-1, 1] -> (n, D)
     emb, ts = hear.get_timestamp_embeddings(audio, model)     # (n, n_times, D), timestamps (n, n_times) in ms
@@ -19,21 +19,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aum.audio import FRAME_SHIFT_MS, fbank, normalize, pad_or_crop, windows
 from aum.errors import ConfigError
+from aum.models import AudioModel, from_pretrained
+from aum.models.layers import pair
 
-FRAME_SHIFT_MS = 10.0  # Kaldi fbank hop (25 ms windows every 10 ms)
 DEFAULT_HOP_MS = 50.0
 
 
 class HearModel(nn.Module):
     """A trained model with the HEAR attributes: sample_rate, scene/timestamp_embedding_size (and hop_ms)."""
 
-    def __init__(self, model: nn.Module, hop_ms: float = DEFAULT_HOP_MS, batch_size: int = 16):
-        from aum.inference import frontend_of
-
+    def __init__(self, model: AudioModel, hop_ms: float = DEFAULT_HOP_MS, batch_size: int = 16):
         super().__init__()
         self.model = model.eval()
-        self.frontend = frontend_of(model)
+        self.frontend = model.frontend()
         self.sample_rate = int(self.frontend.sample_rate)
         self.scene_embedding_size = self.timestamp_embedding_size = int(model.config.embed_dim)
         self.hop_ms, self.batch_size = float(hop_ms), int(batch_size)
@@ -43,8 +43,6 @@ class HearModel(nn.Module):
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(n, samples) -> normalised fbank (n, frames, bins), zero-padded up to the training length."""
-        from aum.audio import fbank, normalize, pad_or_crop
-
         if audio.ndim != 2 or audio.shape[1] == 0:
             raise ConfigError(f"HEAR audio must be (n_sounds, samples) with samples > 0, got {tuple(audio.shape)}")
         fe = self.frontend
@@ -56,16 +54,15 @@ class HearModel(nn.Module):
     def column_times_ms(self, columns: int) -> torch.Tensor:
         """Centre of each patch column in ms (the native timestamp resolution)."""
         cfg = self.model.config
-        return (torch.arange(columns) * cfg.patch_stride + cfg.patch_size / 2) * FRAME_SHIFT_MS
+        stride, size = pair(cfg.patch_stride)[1], pair(cfg.patch_size)[1]  # the time axis of (frequency, time)
+        return (torch.arange(columns) * stride + size / 2) * FRAME_SHIFT_MS
 
 
 def load_model(model_file_path: str = "", hop_ms: float = DEFAULT_HOP_MS) -> HearModel:
     """The HEAR entry point: `model_file_path` is a checkpoint folder (or its model.safetensors) of ours."""
-    from aum.models import from_pretrained
-
     if not model_file_path:
-        raise ConfigError("aum.hear.load_model needs a checkpoint folder (e.g. runs/demo/best): no weights are "
-                         "downloaded, and none are built in")
+        raise ConfigError("aum.inference.hear.load_model needs a checkpoint folder (e.g. runs/demo/best): no "
+                          "weights are downloaded, and none are built in")
     return HearModel(from_pretrained(model_file_path), hop_ms=hop_ms)
 
 
@@ -76,8 +73,6 @@ def _batches(audio: torch.Tensor, size: int):
 @torch.no_grad()
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
     """(n_sounds, samples) -> (n_sounds, scene_embedding_size) float32."""
-    from aum.inference import windows
-
     out = []
     for chunk in _batches(audio, model.batch_size):
         fb = model.features(chunk)  # (n, frames, bins)
@@ -108,7 +103,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
     for chunk in _batches(audio, model.batch_size):
         fb = model.features(chunk)
         net = model.model
-        _, patches = net._split(net.forward_features(fb))  # (n, n_f * n_t, D), frequency-major
+        _, patches = net.split_tokens(net.forward_features(fb))  # (n, n_f * n_t, D), frequency-major
         n_f, n_t = net.patch_grid(fb.shape[1])
         columns = patches.view(len(chunk), n_f, n_t, -1).mean(dim=1).float()  # (n, n_t, D)
         out.append(_interpolate(columns, model.column_times_ms(n_t).to(columns.device), times.to(columns.device)))

@@ -23,21 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
+from rich.progress import Progress
 
-from aum.audio import AudioError, normalize
-from aum.audio.stream import (
-    DEFAULT_BLOCK_SECONDS,
-    FbankStream,
-    WindowStream,
-    audio_duration,
-    read_blocks,
-    window_starts,
-)
+from aum.audio import FRAME_LENGTH_S, FRAME_SHIFT_S, AudioError, normalize, window_starts
+from aum.audio.stream import DEFAULT_BLOCK_SECONDS, FbankStream, WindowStream, audio_duration, read_blocks
 from aum.errors import ConfigError
-from aum.inference import _activation, frontend_of, labels_of
+from aum.models import AudioModel
 
 log = logging.getLogger(__name__)
-FRAME_SHIFT_S, FRAME_LENGTH_S = 0.01, 0.025  # the AST front end's 10 ms shift, 25 ms frames
 SPECTROGRAM_COLUMNS = 2000  # the plot's spectrogram is pooled down to about this many columns
 MAMBA_FAMILIES = ("aum", "ssamba")  # linear in the sequence length: --whole is for these
 
@@ -102,14 +96,8 @@ class _SpectrogramKeeper:
         return torch.cat(parts).T.numpy() if parts else np.zeros((1, 0), np.float32)
 
 
-def _activate(model, logits: torch.Tensor) -> torch.Tensor:
-    """(B, C) logits -> scores: softmax for CE-trained models, else sigmoid."""
-    logits = logits.float()
-    return torch.softmax(logits, -1) if _activation(model) == "softmax" else torch.sigmoid(logits)
-
-
-def _scores(model, x: torch.Tensor) -> torch.Tensor:
-    return _activate(model, model(x.to(next(model.parameters()).device)))  # (B, C)
+def _scores(model: AudioModel, x: torch.Tensor) -> torch.Tensor:
+    return model.scores(model(x.to(next(model.parameters()).device)))  # (B, C)
 
 
 def _window_rows(starts: list[int], scores: torch.Tensor, window: int, duration: float,
@@ -137,7 +125,8 @@ def _frames(path, frontend, block_seconds: float, keeper: _SpectrogramKeeper | N
 @torch.no_grad()
 def _windowed(model, path, settings, frontend, labels, duration, keeper) -> tuple[list[dict], str | None]:
     window, hop = settings.frames(frontend)
-    windows, rows, pending, error = WindowStream(window, hop), [], [], None
+    windows, rows, error = WindowStream(window, hop), [], None
+    pending: list[tuple[int, torch.Tensor]] = []  # (start frame, (window, bins)) waiting for a full batch
 
     def flush():
         if pending:
@@ -164,14 +153,14 @@ def window_token_scores(model, tokens: torch.Tensor, grid: tuple[int, int], star
 
     Each window's patch tokens (all frequency rows, the time columns whose patch starts inside the window;
     at least one column) are mean-pooled and passed through the classifier with the model's activation."""
-    _, patches = model._split(tokens)
+    _, patches = model.split_tokens(tokens)
     cells = patches.reshape(grid[0], grid[1], -1)  # (n_f, n_t, D), frequency-major tokens
     pooled = []
     for start in starts:
         first = min(start // stride, grid[1] - 1)
         last = max(first + 1, min(-(-(start + window) // stride), grid[1]))
         pooled.append(cells[:, first:last].mean(dim=(0, 1)))
-    return _activate(model, model.classifier()(torch.stack(pooled)))  # (W, C)
+    return model.scores(model.classifier()(torch.stack(pooled)))  # (W, C)
 
 
 @torch.no_grad()
@@ -235,16 +224,20 @@ def merge_events(windows: list[dict], threshold: float, smooth: int = 1, low: fl
     lone window above the threshold between low ones makes no event."""
     low = low_threshold_of(threshold, low)
     scores, events = smoothed_scores(windows, smooth), []
+
+    def close(label: str, run: list[tuple[dict, float]]) -> None:
+        if run and (best := max(q for _, q in run)) >= threshold:
+            events.append({"label": label, "start": run[0][0]["start"], "end": run[-1][0]["end"], "score": best})
+
     for label in list(windows[0]["scores"]) if windows else []:
         run: list[tuple[dict, float]] = []
-        for row, row_scores in zip(windows + [None], scores + [None]):
-            p = row_scores[label] if row_scores is not None else -1.0
-            if p >= low:
-                run.append((row, p))
-                continue
-            if run and (best := max(q for _, q in run)) >= threshold:
-                events.append({"label": label, "start": run[0][0]["start"], "end": run[-1][0]["end"], "score": best})
-            run = []
+        for row, row_scores in zip(windows, scores):
+            if row_scores[label] >= low:
+                run.append((row, row_scores[label]))
+            else:
+                close(label, run)
+                run = []
+        close(label, run)
     return sorted(events, key=lambda e: (e["start"], e["label"]))
 
 
@@ -255,7 +248,7 @@ def timeline_file(model, path: str | Path, settings: TimelineSettings | None = N
     spectrogram=True, "spectrogram": ((bins, columns) array, seconds per column) for plotting."""
     settings = settings or TimelineSettings()
     model.eval()
-    frontend, labels = frontend_of(model), labels_of(model)
+    frontend, labels = model.frontend(), model.label_names()
     duration = audio_duration(path)
     keeper = _SpectrogramKeeper(int(duration / FRAME_SHIFT_S)) if spectrogram else None
     run = _whole if settings.whole else _windowed
@@ -280,9 +273,6 @@ def timeline_files(model, paths: list[Path], settings: TimelineSettings | None =
     out: dict = {"timelines": [], "bad_files": []}
     bar = None
     if progress and len(paths) > 1:
-        from rich.console import Console
-        from rich.progress import Progress
-
         bar = Progress(console=Console(stderr=True), transient=True)
         task = bar.add_task("timeline", total=len(paths))
         bar.start()

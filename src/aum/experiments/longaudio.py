@@ -9,7 +9,7 @@
    every epoch (--shift), --mel-bins, and SpecAugment when --freqm / --timem are given. Training time and clean
    test accuracy (unseen voices): training.csv.
 2. Detection: recordings of --detect-seconds each with --keywords of the test voices (never heard in training)
-   at random times in changing noise and unseen words; `aum.timeline` (window = the training length, --hop);
+   at random times in changing noise and unseen words; `aum.inference.timeline` (window = the training length, --hop);
    a keyword counts as found when an event of its label has its centre within one hop of the keyword's centre.
    Events of other labels, or too far away, are false alarms. `top1_at_keyword` counts keywords whose label tops
    the window centred nearest to them (the classifier in context), `known_alone` those whose render the model
@@ -21,7 +21,7 @@
    --val-recordings recordings of the validation voices over the training noises (`chosen on val`). Nothing is
    tuned on the test recordings.
 3. Accuracy vs length: a clip of L seconds holding one keyword; the answer is the best keyword class (`other`
-   excluded) of (a) the window scores averaged (`aum.inference.clip_scores`), (b) the highest window score, and
+   excluded) of (a) the window scores averaged (`AudioModel.predict`), (b) the highest window score, and
    (c) one whole-sequence pass (`whole=True`; positions interpolated from the 1 s training grid).
 Writes training.csv, detection.csv, accuracy.csv and accuracy_vs_length.png to --out and prints the tables.
 """
@@ -40,9 +40,9 @@ import soundfile
 import torch
 
 from aum.bench import print_table, write_csv
-from aum.bench.longaudio_data import KEYWORDS, OTHER, RATE, make_recording, render_raw
-from aum.bench.longaudio_trainset import build_training_set
 from aum.errors import ConfigError
+from aum.experiments.longaudio_data import KEYWORDS, OTHER, RATE, make_recording, render_raw
+from aum.experiments.longaudio_trainset import build_training_set
 
 log = logging.getLogger(__name__)
 MODELS = ("aum_tiny", "ast_tiny")
@@ -157,10 +157,8 @@ def match_events(truth: list[dict], events: list[dict], hop: float) -> tuple[lis
 def known_alone(model, truth: list[dict]) -> list[dict]:
     """The keywords, each with "known_alone": whether the model labels its render right as a clip of its own
     (the clean test accuracy's question, asked of the very clips in the recording)."""
-    from aum.inference import predict_waveform
-
     def right(t: dict) -> bool:
-        return predict_waveform(model, soundfile.read(t["clip"], dtype="float32")[0], RATE, top_k=1)[0][0] == t["label"]
+        return model.predict(soundfile.read(t["clip"], dtype="float32")[0], RATE, top_k=1)[0][0] == t["label"]
 
     return [{**t, "known_alone": right(t)} for t in truth]
 
@@ -189,8 +187,8 @@ def write_recordings(raw: Path, work: Path, count: int, seconds: float, keywords
 def score_settings(timelines: list[tuple[list[dict], list[dict]]], threshold: float, smooth: int,
                    hop: float, low: float | None = None) -> dict:
     """Detection figures of (windows, truth) pairs when events are made with `threshold`, `smooth` and `low`
-    (`aum.timeline.merge_events`)."""
-    from aum.timeline import low_threshold_of, merge_events
+    (`aum.inference.timeline.merge_events`)."""
+    from aum.inference.timeline import low_threshold_of, merge_events
 
     found = alarms = total = right = known = found_known = 0
     errors: list[float] = []
@@ -224,7 +222,7 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
     """Per model and mode: the test recordings at --threshold without smoothing, alone and with --low-threshold,
     and at the (threshold, smooth, low) chosen on recordings of the validation voices over the training noises
     (never the test recordings)."""
-    from aum.timeline import TimelineSettings, timeline_file
+    from aum.inference.timeline import TimelineSettings, timeline_file
 
     test = write_recordings(raw, work, args.recordings, args.detect_seconds, args.keywords,
                             np.random.default_rng([args.seed, 1]))
@@ -255,14 +253,8 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
 @torch.no_grad()
 def clip_answers(model, wave: np.ndarray, keyword_ids: list[int]) -> dict[str, int]:
     """Best keyword class of one clip under the three poolings (see the module docstring)."""
-    from aum.inference import _activation, features, frontend_of, windows
-
-    frontend = frontend_of(model)
-    act = torch.softmax if _activation(model) == "softmax" else (lambda t, dim: torch.sigmoid(t))
-    fb = features(wave, RATE, frontend)  # (frames, bins)
-    w = windows(fb, frontend.target_frames)
-    scores = torch.cat([act(model(chunk), dim=-1) for chunk in w.split(64)])[:, keyword_ids]  # (W, K)
-    whole = act(model(fb[None]), dim=-1)[0, keyword_ids]
+    scores = torch.from_numpy(model.window_scores(wave, RATE, batch_size=64))[:, keyword_ids]  # (W, K)
+    whole = model.window_scores(wave, RATE, whole=True)[0, keyword_ids]
     return {"windowed_mean": int(scores.mean(0).argmax()), "windowed_max": int(scores.max(0).values.argmax()),
             "whole": int(whole.argmax())}
 

@@ -19,6 +19,10 @@ from typing import Annotated
 import numpy as np
 import torch
 
+from aum.audio import FRAME_SHIFT_S, AudioError, fbank, load_audio, window_starts
+from aum.errors import require_extra
+from aum.models import AudioModel, from_pretrained, top_labels
+
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -33,13 +37,7 @@ class UploadError(ValueError):
         self.status = status
 
 
-def _require_fastapi():
-    try:
-        import fastapi  # noqa: F401
-        import python_multipart  # noqa: F401  (form uploads)
-    except ImportError as e:
-        raise RuntimeError(f"aum serve needs FastAPI, uvicorn and python-multipart ({e.name} is missing): "
-                           "pip install 'aum[serve]'") from None
+SERVE_MODULES = ("fastapi", "uvicorn", "python_multipart")  # the `aum[serve]` extra
 
 
 def spectrogram_image(fbank: np.ndarray) -> dict:
@@ -58,24 +56,19 @@ def spectrogram_image(fbank: np.ndarray) -> dict:
 
 def timeline(window_scores: np.ndarray, frames: int, frontend, labels: list[str], top_k: int) -> dict | None:
     """Per-window scores (W, C) of the clip's top labels when the clip is longer than one window, else None."""
-    from aum.inference import window_starts
-
     if frames <= frontend.target_frames:
         return None
     starts = window_starts(frames, frontend.target_frames)
     top = np.argsort(-window_scores.mean(axis=0), kind="mergesort")[:top_k]
-    seconds = 0.01  # Kaldi fbank frame shift
+    seconds = FRAME_SHIFT_S
     return {"window_s": frontend.target_frames * seconds, "starts_s": [round(s * seconds, 3) for s in starts],
             "labels": [labels[i] for i in top], "scores": window_scores[:, top].T.round(4).tolist()}
 
 
-def analyse(model, waveform: np.ndarray, sample_rate: int, top_k: int) -> dict:
+def analyse(model: AudioModel, waveform: np.ndarray, sample_rate: int, top_k: int) -> dict:
     """Everything the page shows for one decoded clip: top-k of the window-averaged scores, image, timeline."""
-    from aum.audio import fbank
-    from aum.inference import frontend_of, labels_of, top_labels, window_scores
-
-    frontend, labels = frontend_of(model), labels_of(model)
-    per_window = window_scores(model, waveform, sample_rate)  # (W, C), windows as `aum predict` uses them
+    frontend, labels = model.frontend(), model.label_names()
+    per_window = model.window_scores(waveform, sample_rate)  # (W, C), windows as `aum predict` uses them
     spec = fbank(torch.as_tensor(waveform), sample_rate, frontend.num_mel_bins).numpy()  # (frames, bins), unnormalised
     top = top_labels(per_window.mean(axis=0), labels, top_k)
     return {"top": [{"label": label, "score": round(score, 4)} for label, score in top],
@@ -95,8 +88,6 @@ async def read_limited(upload, max_bytes: int) -> bytes:
 
 def decode_upload(name: str, data: bytes, sample_rate: int) -> np.ndarray:
     """Write the bytes into a fresh temporary folder, decode them there (resampled, mono); the folder is removed."""
-    from aum.audio import AudioError, load_audio
-
     if not data:
         raise UploadError(400, f"{name}: the file is empty")
     suffix = Path(name).suffix.lower()
@@ -111,17 +102,16 @@ def decode_upload(name: str, data: bytes, sample_rate: int) -> np.ndarray:
             raise UploadError(422, f"{name}: {reason}") from None  # load_audio's reason, e.g. "not a readable ..."
 
 
-def create_app(model, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5):
+def create_app(model: AudioModel, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5):
     """The FastAPI app around one loaded model (see the module doc for the routes)."""
-    _require_fastapi()
+    require_extra("aum serve", "serve", SERVE_MODULES)
+    # FastAPI is an optional extra (`aum[serve]`): imported once it is known to be there
     from fastapi import FastAPI, File, Form, Request, UploadFile
     from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
 
-    from aum.inference import frontend_of, labels_of
-
     model.eval()
-    frontend, labels = frontend_of(model), labels_of(model)
+    frontend, labels = model.frontend(), model.label_names()
     max_bytes = int(max_mb * 2**20)
     app = FastAPI(title="aum", docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
@@ -165,10 +155,8 @@ def create_app(model, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5):
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, max_mb: float = DEFAULT_MAX_MB,
           top_k: int = 5, device: str = "cpu") -> None:
     """Load the checkpoint and run the app with uvicorn until interrupted."""
-    from aum.models import from_pretrained
-
-    _require_fastapi()
-    import uvicorn
+    require_extra("aum serve", "serve", SERVE_MODULES)
+    import uvicorn  # optional extra, checked above
 
     app = create_app(from_pretrained(checkpoint).to(device), max_mb=max_mb, top_k=top_k)
     log.info("serving %s on http://%s:%d", checkpoint, host, port)

@@ -85,7 +85,7 @@ def write_checkpoint_dir(final: Path, fill) -> Path:
 
 def write_failure(final: Path, error: BaseException) -> CheckpointError:
     """A one-line error for a failed checkpoint write; a full disk is named even when a library hid the errno."""
-    from aum.checkpoint_io import write_failure as failure
+    from aum.tensor_files import write_failure as failure
 
     result = failure(final, error)
     try:
@@ -118,7 +118,7 @@ def save_model_dir(model: torch.nn.Module, directory: Path, meta: dict) -> None:
 
 def load_model_weights(model: torch.nn.Module, directory: Path) -> None:
     """Load `model.safetensors` from a checkpoint directory into an existing model (strict)."""
-    from aum.checkpoint_io import load_weights
+    from aum.tensor_files import load_weights
 
     load_weights(model, Path(directory) / "model.safetensors")
 
@@ -164,7 +164,7 @@ def load_trainer_state(directory: Path) -> dict:
     path = Path(directory) / TRAINER_STATE
     if not path.exists():
         raise FileNotFoundError(f"{path}: no trainer state; only a 'last' checkpoint can be resumed")
-    from aum.checkpoint_io import read_torch_file
+    from aum.tensor_files import read_torch_file
 
     state = read_torch_file(path)
     if not isinstance(state, dict) or not {"epoch", "step", "optimizer"} <= set(state):

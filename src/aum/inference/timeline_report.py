@@ -1,5 +1,5 @@
 """Timeline results out: a rich table of events, CSV of the window scores, and a PNG (spectrogram with the top
-classes' scores over time beneath it). The results are those of `aum.timeline.timeline_files`."""
+classes' scores over time beneath it). The results are those of `aum.inference.timeline.timeline_files`."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def plot_timeline(timeline: dict, out: str | Path, top: int = 5, threshold: floa
     windows = timeline["windows"]
     labels = list(windows[0]["scores"]) if windows else []
     scores = np.array([[w["scores"][label] for label in labels] for w in windows]) if windows else np.zeros((0, 0))
-    order = np.argsort(-scores.max(axis=0))[:top] if windows else []
+    order = np.argsort(-scores.max(axis=0))[:top] if windows else np.zeros(0, dtype=int)
     centers = np.array([(w["start"] + w["end"]) / 2 for w in windows])
     fig, (ax_spec, ax_scores) = plt.subplots(2, 1, figsize=(12, 6), sharex=True,
                                              gridspec_kw={"height_ratios": [1, 1]})

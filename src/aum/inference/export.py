@@ -22,11 +22,12 @@ import contextlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from aum.errors import ConfigError
+from aum.errors import ConfigError, require_extra
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def traceable_scan(model: torch.nn.Module, scan: str = "parallel"):
     """Inside the block every Mamba mixer of `model` runs the traceable `scan` backend; restored afterwards."""
     if scan not in EXPORT_SCANS:
         raise ConfigError(f"export scan must be one of {EXPORT_SCANS}, got {scan!r}")
-    mixers = [m for m in model.modules() if hasattr(m, "scan_backend")]
+    mixers: list[Any] = [m for m in model.modules() if hasattr(m, "scan_backend")]  # the Mamba mixers
     saved = [m.scan_backend for m in mixers]
     for m in mixers:
         m.scan_backend = scan
@@ -94,6 +95,8 @@ def export_model(model, out_dir: str | Path, fmt: str = "onnx", frames: int | No
     if any(hasattr(m, "scan_backend") for m in model.modules()):
         log.warning("the selective scan is exported as the %r scan: the exported graph runs slower than eager "
                     "PyTorch's CPU kernel (measured ratios in docs/EXPORT.md)", scan)
+    if fmt == "onnx":
+        require_extra("ONNX export", "export", ("onnx", "onnxscript"))
     with traceable_scan(model, scan), torch.no_grad():
         if fmt == "onnx":
             torch.onnx.export(model, (x,), str(path), dynamo=True, dynamic_shapes=dynamic, input_names=["fbank"],
@@ -113,11 +116,9 @@ def export_model(model, out_dir: str | Path, fmt: str = "onnx", frames: int | No
 
 
 def onnx_session(path: str | Path, threads: int = 1):
-    """An onnxruntime CPU session (clear error when onnxruntime is missing)."""
-    try:
-        import onnxruntime as ort
-    except ImportError as e:
-        raise RuntimeError("running an ONNX export needs onnxruntime: pip install 'aum[export]'") from e
+    """An onnxruntime CPU session (one-line error when onnxruntime is missing)."""
+    require_extra("running an ONNX export", "export", ("onnxruntime",))
+    import onnxruntime as ort  # optional extra, checked above
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

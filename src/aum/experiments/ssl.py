@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from aum.errors import ConfigError
-from aum.train.probe import clip_embeddings, probe_accuracy
+from aum.experiments.probe import clip_embeddings, probe_accuracy
 
 log = logging.getLogger(__name__)
 

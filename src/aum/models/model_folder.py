@@ -36,10 +36,10 @@ def save_pretrained(model: AudioModel, directory: str | Path, meta: dict[str, An
 
 def from_pretrained(directory_or_file: str | Path) -> AudioModel:
     """Rebuild the model from `config.json` and load its weights strictly; `model.meta` is restored."""
-    from aum.checkpoint_io import load_weights, read_json_file
     from aum.errors import CheckpointError
-    from aum.models.convert_hf import check_not_foreign, files_found, is_hf_folder
+    from aum.models.huggingface import check_not_foreign, files_found, is_hf_folder
     from aum.models.registry import build_model, get_config
+    from aum.tensor_files import load_weights, read_json_file
 
     path = Path(directory_or_file)
     directory = path if path.is_dir() else path.parent
@@ -63,8 +63,8 @@ def from_pretrained(directory_or_file: str | Path) -> AudioModel:
 def load_hf_folder(path: Path) -> AudioModel:
     """An `ASTForAudioClassification` folder as our AST (strict), with `meta` labels and frontend."""
     from aum.models.ast import SIZES
-    from aum.models.checkpoints import LoadReport, load_state_dict_checked
-    from aum.models.convert_hf import hf_config_fields, hf_meta, hf_state_dict
+    from aum.models.huggingface import hf_config_fields, hf_meta, hf_state_dict
+    from aum.models.official import LoadReport, load_state_dict_checked
     from aum.models.registry import build_model, get_config
 
     fields = hf_config_fields(path)

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from aum.checkpoint_io import read_json_file, read_safetensors, read_torch_file
 from aum.errors import CheckpointError, CheckpointMismatch
-from aum.models import convert_official as rules
+from aum.models import official_rules as rules
 from aum.models.aum import AuMConfig
 from aum.models.base import AudioModel
 from aum.models.layers import PatchShape, grid_shape, pair
+from aum.tensor_files import read_json_file, read_safetensors, read_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -258,11 +258,11 @@ def load_checkpoint(model: AudioModel, src: CheckpointSource, strict: bool = Tru
     """Our `save_pretrained` directory / `.safetensors`, a HuggingFace AST folder, else an official checkpoint."""
     path = Path(src) if isinstance(src, (str, Path)) else None
     if path is not None and (path.is_dir() or path.suffix == ".safetensors"):
-        from aum.models.convert_hf import hf_state_dict, is_hf_folder
+        from aum.models.huggingface import hf_state_dict, is_hf_folder
 
         report = LoadReport(source=str(src))
         if is_hf_folder(path):
-            from aum.models.convert_hf import hf_meta
+            from aum.models.huggingface import hf_meta
 
             sd, grid = hf_state_dict(path)
             report = load_state_dict_checked(model, sd, report, strict, grid=grid)
@@ -307,7 +307,7 @@ def checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any
 
 def _checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any],
                        checkpoint_stride: PatchShape | None = None) -> dict[str, Any]:
-    from aum.models.convert_hf import hf_config_fields, is_hf_folder
+    from aum.models.huggingface import hf_config_fields, is_hf_folder
     from aum.models.registry import build_model, get_config
 
     path = Path(src) if isinstance(src, (str, Path)) else None
