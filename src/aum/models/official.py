@@ -140,6 +140,8 @@ def _adapt_pos_embed(model: AudioModel, sd: StateDict, layout: rules.CheckpointL
         old_grid, strides, how = pair(grid), [pair(stride)] if stride is not None else [], "recorded"
     else:
         old_grid, strides, how = rules.infer_grid(model, layout, pos.shape[1] - p, stride)
+        if stride is None and layout.ssl_input is None:  # a frame grid is never resized on a guessed stride
+            rules.check_frame_grid(model, old_grid, strides)
     if "also fits" in how:
         report.notes.append(f"patch grid {old_grid[0]}x{old_grid[1]}: {how}")
     if old_grid[0] * old_grid[1] + p != pos.shape[1]:
@@ -159,6 +161,9 @@ def _adapt_pos_embed(model: AudioModel, sd: StateDict, layout: rules.CheckpointL
         return
     sd[key] = torch.cat([pos[:, :p], patches], dim=1).to(model.pos_embed.pos_embed.dtype)  # (1, P + N, D)
     report.reshaped[key] = f"{what} (checkpoint grid {how})"
+    if old_grid[0] == 1 and grid is None and stride is not None:
+        report.notes.append(f"frame positions read at checkpoint_stride {pair(stride)} and adapted by the "
+                            f"{family_rule} rule: {what}")
 
 
 def _adapt_patch_embed(sd: StateDict, layout: rules.CheckpointLayout, family: str, report: LoadReport) -> None:
@@ -194,6 +199,9 @@ def load_state_dict_checked(model: AudioModel, sd: StateDict, report: LoadReport
     try:  # layout problems name the field to pass; the error names the file too
         layout = rules.read_layout(sd, raw or {})
         rules.check_layout(model, layout)
+        if gap := rules.skipped_input(model):
+            report.notes.append(gap)
+            log.warning("%s: %s", report.source or "state dict", gap)
         _adapt_patch_embed(sd, layout, "aum" if vim else model.config.family, report)
         _adapt_pos_embed(model, sd, layout, report, vim, grid, stride)
     except CheckpointError:
@@ -290,7 +298,8 @@ def checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any
     """Config fields of `name` that the checkpoint `src` determines and `overrides` leaves open.
 
     Official files: patch shape, special tokens, and the patch stride when the position count allows only one (not
-    for SSL-pretraining or ImageNet files, whose fine-tuning picks its own stride). HuggingFace AST folders: their
+    for SSL-pretraining or ImageNet files, whose fine-tuning picks its own stride; for frame patches, the stride that
+    gives the stored 1 x N grid at the model's frames). HuggingFace AST folders: their
     whole architecture and input settings. Our own folders: the patch shape, special tokens and (for a
     classifier) the stride they record."""
     from aum.models.registry import get_config

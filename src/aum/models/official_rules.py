@@ -9,6 +9,9 @@
 - Checkpoint layout: patch shape from the kernel, special tokens from the token parameters (none, one, AST's CLS +
   distillation pair, AuM's head + tail pair), the patch grid from `p_input_fdim/tdim` (SSL pretraining), a square
   grid (ImageNet), or the position count and the candidate strides; ambiguity is an error naming what to pass.
+- Frame patches (one frequency row, 1 x N): every time stride fits the count, so the stride is the one that gives
+  exactly 1 x N at the model's frames (no overlap, then SSAST's frame fine-tuning time stride 1, then the model's
+  own); a frame grid is never resized unless `checkpoint_stride` says how it was made.
 """
 
 from __future__ import annotations
@@ -126,9 +129,44 @@ def infer_grid(model: AudioModel, layout: CheckpointLayout, num_patches: int,
         options = " or ".join(f"{g[0]}x{g[1]} (checkpoint_stride={_fmt(s[0])})" for g, s in fits.items())
         raise ConfigError(f"checkpoint has {num_patches} patch positions: {options}; pass checkpoint_stride")
     (grid, found), = fits.items()
-    if grid[0] == 1:  # frame patches: any time stride gives 1 x N, so the stride is not known, only the grid
-        return grid, [], f"inferred from {num_patches} positions; a frame-patch file does not record its time stride"
+    if grid[0] == 1 and stride is None:  # frame patches: any time stride gives 1 x N; the file does not say which
+        fit = frame_stride(model, layout, grid)
+        at = f", stride {_fmt(fit)} at the model's {model.config.input_frames} frames" if fit else ""
+        return grid, [fit] if fit else [], f"1x{grid[1]} frame grid{at}"
     return grid, found, f"inferred from {num_patches} positions"
+
+
+def frame_stride(model: AudioModel, layout: CheckpointLayout, grid: tuple[int, int]) -> tuple[int, int] | None:
+    """The first stride at which the model's frames give exactly the 1 x N frame `grid`, among no overlap, the time
+    stride 1 of SSAST's frame fine-tuning recipes (not AuM) and the model's own; None when none does."""
+    cfg, (k_f, k_t) = model.config, layout.patch_size
+    tried = [(k_f, k_t)] + ([(k_f, 1)] if cfg.family != "aum" else []) + [pair(cfg.patch_stride)]
+    fits = [s for s in tried if grid_shape(cfg.mel_bins, cfg.input_frames, layout.patch_size, s) == tuple(grid)]
+    return fits[0] if fits else None
+
+
+def check_frame_grid(model: AudioModel, grid: tuple[int, int], strides: list[tuple[int, int]]) -> None:
+    """Refuse to resize a frame grid (1 x N) whose stride the file does not record: one line naming what to pass."""
+    own, cfg = tuple(model.built_grid), model.config
+    if grid[0] != 1 or own == tuple(grid):
+        return
+    (k_f, k_t), s_t = pair(cfg.patch_size), pair(cfg.patch_stride)[1]
+    skip = f", time stride {s_t} > patch width {k_t} skips frames" if s_t > k_t else ""
+    fits = f"; stride {_fmt(strides[0])} would give 1x{grid[1]}" if strides else ""
+    raise ConfigError(f"frame checkpoint with a 1x{grid[1]} grid (its stride is not recorded), the model's "
+                      f"{cfg.input_frames} frames at stride {_fmt(cfg.patch_stride)} give 1x{own[1]}{skip}{fits}: "
+                      f"pass checkpoint_stride=({k_f}, t), the stride it was trained with, and/or "
+                      f"patch_stride=({k_f}, t) for the model")
+
+
+def skipped_input(model: AudioModel) -> str:
+    """A note when the model's stride exceeds its patch on an axis (input no patch sees: almost surely a mistake)."""
+    cfg = model.config
+    (k_f, k_t), (s_f, s_t) = pair(cfg.patch_size), pair(cfg.patch_stride)
+    gaps = [f"{s - k} of every {s} {what} reach no patch" for k, s, what in
+            ((k_t, s_t, "frames"), (k_f, s_f, "mel bins")) if s > k]
+    return f"model stride {_fmt(cfg.patch_stride)} exceeds its patch {_fmt(cfg.patch_size)}: " + ", ".join(gaps) \
+        if gaps else ""
 
 
 def _to_image(patches: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
