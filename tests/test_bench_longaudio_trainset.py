@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
-from aum.data.readers import NOISE_FOLDER, read_speechcommands
+from aum.data.readers import NOISE_FOLDER, SpeechCommandsData
 from aum.experiments.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, UNSEEN_WORDS, word_span
 from aum.experiments.longaudio_trainset import CUT_KEPT, build_training_set, cut_keyword, stream_crop
 
@@ -76,7 +76,7 @@ def test_stream_crop_keeps_the_whole_word_anywhere_in_the_window():
 def test_training_set_layout_splits_and_other_class(tmp_path):
     raw = _fake_raw(tmp_path / "raw")
     out = build_training_set(raw, tmp_path / "train", seed=0, other_share=3.0)
-    train, labels = read_speechcommands("train", root=out)
+    train, labels = SpeechCommandsData(root=out).read("train")
     assert set(labels) == set(KEYWORDS) | {OTHER}
     names = [e.path for e in train]
     assert all("/v1_" not in p and "/s1_" not in p for p in names)  # training voices only
@@ -86,9 +86,9 @@ def test_training_set_layout_splits_and_other_class(tmp_path):
     others = [p for e, p in zip(train, names) if labels[e.target[0]] == OTHER]
     assert len(others) == 9 and all(any(f"/{kind}" in p for kind in ("word", "cut", "babble", "noise"))
                                     for p in others)
-    test, _ = read_speechcommands("test", root=out)
+    test, _ = SpeechCommandsData(root=out).read("test")
     assert len(test) == len(KEYWORDS) + 2 and all("s1_" in e.path for e in test)
-    assert len(read_speechcommands("val", root=out)[0]) == len(KEYWORDS) + 2
+    assert len(SpeechCommandsData(root=out).read("val")[0]) == len(KEYWORDS) + 2
     noises = sorted((out / NOISE_FOLDER).glob("*.wav"))
     assert len(noises) >= 5 and not (out / NOISE_FOLDER / "white.wav").exists()  # not the recordings' noise
     assert build_training_set(raw, tmp_path / "train") == out  # reused

@@ -6,7 +6,14 @@ import torch
 import yaml
 
 from aum.cli import main
-from aum.models import create_model, from_pretrained, get_config, load_official, to_official_state_dict
+from aum.models import (
+    create_model,
+    from_pretrained,
+    get_config,
+    load_official,
+    parse_model_section,
+    to_official_state_dict,
+)
 
 
 def test_rectangular_patches_from_yaml_lists_and_ints():
@@ -49,10 +56,10 @@ def test_yaml_model_section_passes_checkpoint_stride(tmp_path):
     torch.save(to_official_state_dict(src), tmp_path / "amb.pth")
     section = yaml.safe_load(f"name: ast_tiny\npretrained: {tmp_path / 'amb.pth'}\ncheckpoint_stride: 16\n"
                              "depth: 1\nnum_classes: 3\ninput_frames: 192\n")
-    from aum.train.components import check_model
-
-    check_model(section)  # a recipe's model section may carry checkpoint_stride
-    model = create_model(section.pop("name"), **section)
+    parsed = parse_model_section(section)  # a recipe's model section may carry checkpoint_stride
+    assert parsed.checkpoint_stride == 16 and parsed.pretrained == str(tmp_path / "amb.pth")
+    model = parsed.build()
+    assert model.config.patch_stride == create_model(section.pop("name"), **section).config.patch_stride
     assert model.config.patch_stride == 16
     torch.testing.assert_close(model.pos_embed.pos_embed, src.pos_embed.pos_embed)
 

@@ -11,6 +11,7 @@ import torch
 from aum.audio import Frontend, load_audio
 from aum.data import AugmentConfig, ClipDataset, Example, build_dataset, collate, make_loader, set_epoch
 from aum.data.augment import loud_span, mix_waveforms, shift_inside, spec_augment, time_roll
+from aum.data.readers import JsonData
 from test_data_helpers import write_label_csv, write_tone
 
 FRONTEND = Frontend(target_frames=48, num_mel_bins=32)
@@ -26,7 +27,7 @@ def test_missing_and_corrupt_clips_are_skipped_and_counted(tmp_path, caplog):
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF not really a wav file")
     entries = [{"wav": name, "labels": "/m/a"} for name in ("good.wav", "missing.wav", "corrupt.wav")]
     (tmp_path / "train.json").write_text(json.dumps({"data": entries}))
-    ds = build_dataset({"format": "json", "root": str(tmp_path), "train": "train.json"}, "train", FRONTEND)
+    ds = build_dataset(JsonData(root=str(tmp_path), train="train.json"), "train", FRONTEND)
     with caplog.at_level(logging.WARNING, logger="aum.data.dataset"):
         items = [ds[i] for i in range(3)] + [ds[1]]  # a second read of a bad clip logs nothing new
     assert items[0]["x"].shape == (48, 32) and items[1] is None and items[2] is None
@@ -48,7 +49,7 @@ def test_item_shapes_and_targets(tmp_path):
 
 
 def test_augmentation_deterministic_per_seed_epoch_index(tmp_path):
-    augment = {"mixup": 1.0, "freqm": 8, "timem": 10, "noise": 1.0, "spec_noise": 0.1, "roll": 5}
+    augment = AugmentConfig(mixup=1.0, freqm=8, timem=10, noise=1.0, spec_noise=0.1, roll=5)
     make = lambda seed: ClipDataset(tone_examples(tmp_path), 2, FRONTEND, False, augment=augment, seed=seed)
     a, b = make(0), make(0)
     first, again = a[1], b[1]
@@ -60,7 +61,7 @@ def test_augmentation_deterministic_per_seed_epoch_index(tmp_path):
 
 
 def test_mixup_mixes_label_with_beta_lambda(tmp_path):
-    ds = ClipDataset(tone_examples(tmp_path, 2), 2, FRONTEND, False, augment={"mixup": 1.0})
+    ds = ClipDataset(tone_examples(tmp_path, 2), 2, FRONTEND, False, augment=AugmentConfig(mixup=1.0))
     lams = []
     for epoch in range(30):
         ds.set_epoch(epoch)
@@ -112,8 +113,8 @@ def test_shift_moves_the_sound_but_keeps_it_inside_what_the_model_sees():
         assert torch.equal(shift_inside(cut, 16000, 15600, torch.Generator().manual_seed(0)), cut)
     frontend = Frontend(target_frames=96, num_mel_bins=32)
     assert frontend.samples_of() == 95 * 160 + 400 and frontend.samples_of(1) == 400
-    with pytest.raises(Exception, match="augment.shift must be >= 0"):
-        AugmentConfig.from_dict({"shift": -1})
+    with pytest.raises(Exception, match="augment.shift=-1: must be >= 0"):
+        AugmentConfig(shift=-1)
     assert AugmentConfig(shift=0.5).waveform_level
 
 
@@ -139,7 +140,7 @@ def test_feature_cache_hit_equals_fresh(tmp_path, monkeypatch):
         assert torch.equal(cached[0]["x"], first)
     other = ClipDataset(examples, 2, Frontend(target_frames=40, num_mel_bins=32), False, cache_dir=tmp_path / "cache")
     assert other[0]["x"].shape == (40, 32) and len(list((tmp_path / "cache").rglob("*.npy"))) == 2
-    mixing = ClipDataset(examples, 2, FRONTEND, False, augment={"mixup": 1.0}, cache_dir=tmp_path / "cache")
+    mixing = ClipDataset(examples, 2, FRONTEND, False, augment=AugmentConfig(mixup=1.0), cache_dir=tmp_path / "cache")
     mixing[1]  # waveform augmentation: the cache is bypassed, nothing new written
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2
 
@@ -154,7 +155,7 @@ def test_cache_rejects_a_changed_file(tmp_path):
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loader_reproducible_whatever_the_workers(tmp_path, workers):
-    augment = {"mixup": 0.5, "freqm": 8, "timem": 8}
+    augment = AugmentConfig(mixup=0.5, freqm=8, timem=8)
     examples = tone_examples(tmp_path, 6) + [Example(str(tmp_path / "missing.wav"), [0])]
     ds = ClipDataset(examples, 2, FRONTEND, False, augment=augment)
     reference = ClipDataset(examples, 2, FRONTEND, False, augment=augment)

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from aum.audio import Frontend
-from aum.data import build_dataset
+from aum.data import AugmentConfig, build_dataset
+from aum.data.readers import SpeechCommandsData
 from aum.data.synth import synthesize_speech_commands
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
@@ -41,8 +42,8 @@ def test_tiny_synthetic_set(tmp_path):
         table = list(csv.DictReader(f))
     assert sorted(row["split"] for row in table) == ["test", "train", "val"]
     assert len(list((out / "_background_noise_").glob("*.wav"))) >= 3
-    ds = build_dataset({"format": "speechcommands", "root": str(out)}, "train", Frontend(target_frames=100),
-                       {"noise": 1.0})
+    ds = build_dataset(SpeechCommandsData(root=str(out)), "train", Frontend(target_frames=100),
+                       AugmentConfig(noise=1.0))
     assert len(ds) == 2 and ds.labels == ["no", "yes"] and ds.augmenter.config.noise_files
     again = synthesize_speech_commands(tmp_path / "again", num_words=2, num_voices=3, per_voice=1, seed=4, jobs=1)
     assert again["clips"] == 6

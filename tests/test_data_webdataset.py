@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from aum.audio import AudioError, Frontend, load_audio
-from aum.data import DataFormatError, build_dataset, read_examples
+from aum.data import DataFormatError, build_dataset, parse_data_config, read_examples
 from aum.data.webdataset import expand_braces, load_clip, parse_reference, shard_paths
 from test_data_helpers import write_label_csv, write_tone
 
@@ -56,8 +56,8 @@ def shards(tmp_path):
 
 
 def config(root, **extra):
-    return {"format": "webdataset", "root": str(root), "train": "shards/train-{000..001}.tar",
-            "label_csv": "labels.csv", **extra}
+    return parse_data_config({"format": "webdataset", "root": str(root), "train": "shards/train-{000..001}.tar",
+                              "label_csv": "labels.csv", **extra})
 
 
 def test_expand_braces():
@@ -120,7 +120,7 @@ def test_member_errors(shards, tmp_path):
     with pytest.raises(DataFormatError, match="unknown label '/m/zzz'"):
         read_examples(config(shards, train=f"shards/{shard.name}"), "train")
     with pytest.raises(ValueError, match="label_csv"):
-        read_examples({"format": "webdataset", "root": str(shards), "train": "shards/train-000.tar"}, "train")
+        parse_data_config({"format": "webdataset", "root": str(shards), "train": "shards/train-000.tar"})
     ref = read_examples(config(shards), "train")[0][0].path
     with pytest.raises(AudioError, match=r"train-000.tar#s0.flac: truncated shard"):
         load_clip(ref.replace(ref.rpartition(":")[2], "99999999"))

@@ -20,12 +20,13 @@ WORKER = textwrap.dedent("""
 
     from aum.train.config import load_config
     from aum.train.distributed import cleanup_distributed, setup_distributed
+    from aum.data import SplitIndex
     from aum.train.run import build_trainer
 
     cfg, out = load_config(sys.argv[1]), Path(sys.argv[2])
     info, device = setup_distributed(cfg.train.device)
     assert info.world_size == 2
-    trainer, _, _ = build_trainer(cfg, out, info, device)
+    trainer, _, _ = build_trainer(cfg, SplitIndex(cfg.data), out, info, device)
     trainer.fit()
     torch.save(trainer.model.state_dict(), out / f"rank{info.rank}.pt")
     torch.distributed.barrier()  # as run_training does: the ranks leave together

@@ -22,13 +22,14 @@ WORKER = textwrap.dedent("""
 
     from aum.train.config import load_config
     from aum.train.distributed import cleanup_distributed, setup_distributed
+    from aum.data import SplitIndex
     from aum.train.run import build_trainer
 
     out, resume, overrides = Path(sys.argv[1]), sys.argv[2] == "resume", sys.argv[3:]
     cfg = load_config(None, overrides)
     info, device = setup_distributed(cfg.train.device)
     assert info.world_size == 2
-    trainer, _, _ = build_trainer(cfg, out, info, device)
+    trainer, _, _ = build_trainer(cfg, SplitIndex(cfg.data), out, info, device)
     trainer.fit(resume=resume)
     torch.save(trainer.model.state_dict(), out / f"rank{info.rank}.pt")
     torch.distributed.barrier()  # as run_training does: the ranks leave together

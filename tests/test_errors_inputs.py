@@ -82,13 +82,13 @@ def test_a_non_positive_hop_is_refused():
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("frontend.target_frames=0", "frontend.target_frames=0: must be a positive number of frames"),
-    ("frontend.num_mel_bins=2", "frontend.num_mel_bins=2: must be at least 3"),
+    ("frontend.target_frames=0", "frontend.target_frames=0: must be >= 1"),
+    ("frontend.num_mel_bins=2", "frontend.num_mel_bins=2: must be >= 3"),
     ("frontend.sample_rate=0", "frontend.sample_rate=0"),
-    ("train.epochs=-1", "train.epochs=-1: must be at least 1"),
-    ("train.epochs=0", "train.epochs=0: must be at least 1"),
+    ("train.epochs=-1", "train.epochs=-1: must be >= 1"),
+    ("train.epochs=0", "train.epochs=0: must be >= 1"),
     ("train.batch_size=0", "train.batch_size=0"),
-    ("train.max_bad_fraction=2", "train.max_bad_fraction=2.0: must be between 0 and 1"),
+    ("train.max_bad_fraction=2", "train.max_bad_fraction=2.0: must be in \\[0, 1\\]"),
 ])
 def test_impossible_settings_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -19,17 +19,17 @@ OURS = [p for p in CONFIGS if p.name.startswith(("pretrain_", "finetune_"))]
 @pytest.mark.parametrize("path", OURS, ids=lambda p: p.name)
 def test_recipe_loads(path):
     cfg = load_config(path)
-    model = {k: v for k, v in cfg.model.items() if k not in ("name", "pretrained")}
+    model = cfg.model.options
     if path.name.startswith("pretrain_"):
         task = build_task(cfg.task, None)
         assert isinstance(task, PretrainTask) and task.select_metric == "masked_acc"
         model.update(task.model_overrides())
-        config = get_config(cfg.model["name"], **model)
+        config = get_config(cfg.model.name, **model)
         grid = (config.mel_bins // 16) * (cfg.frontend.target_frames // 16)
         task.masking.resolve(grid)  # the mask size fits the grid
         assert cfg.schedule.name == "plateau" and cfg.train.test_split is None
     else:
-        config = get_config(cfg.model["name"], **model)
+        config = cfg.model.config
         assert config.patch_stride == 10 and config.resolved_pool == "mean" and not config.pretrain_heads
 
 

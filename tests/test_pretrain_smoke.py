@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from aum.data.build import read_unlabeled
+from aum.data.unlabeled import UnlabeledData
 from aum.models import create_model, save_pretrained
 from aum.models.pretrain import MaskingConfig, encode_masked, masked_patch_losses, patch_targets
 
@@ -64,14 +64,15 @@ def test_mask_embed_replaces_patches_before_positions(one_thread):
 
 def test_unlabeled_sources_mix_and_discard_labels(tmp_path):
     write_tones(tmp_path / "tree", 20)
-    train, labels = read_unlabeled("train", root=str(tmp_path / "tree"), val_fraction=0.2)
-    val, _ = read_unlabeled("val", root=str(tmp_path / "tree"), val_fraction=0.2)
+    tree = UnlabeledData(root=str(tmp_path / "tree"), val_fraction=0.2)
+    train, labels = tree.read("train")
+    val, _ = tree.read("val")
     assert labels == [] and len(train) + len(val) == 20 and val and all(ex.target == [] for ex in train)
-    both, _ = read_unlabeled("train", sources=[{"format": "audio_tree", "root": str(tmp_path / "tree")},
-                                                {"format": "folder", "root": str(tmp_path / "tree")}])
+    both, _ = UnlabeledData(sources=[{"format": "audio_tree", "root": str(tmp_path / "tree")},
+                                     {"format": "folder", "root": str(tmp_path / "tree")}]).read("train")
     assert len(both) > len(train) and all(ex.target == [] for ex in both)
     with pytest.raises(ValueError, match="either"):
-        read_unlabeled("train")
+        UnlabeledData()
 
 
 def test_cpu_pretraining_loss_falls_then_finetune_loads_every_encoder_weight(tmp_path, one_thread):

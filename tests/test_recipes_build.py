@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from aum.data import READERS, build_dataset, read_examples
+from aum.data import DATA_FORMATS, build_dataset, read_examples
 from aum.data.dataset import collate
 from aum.train import load_config
-from aum.train.run import build_frontend, build_model
+from aum.train.run import build_model
 from aum.train.task_registry import build_task
 from tiny_layouts import MAKERS, tiny_data
 
@@ -29,16 +29,16 @@ def layouts(data_cfg: dict) -> set[str]:
 
 
 def test_every_recipe_layout_has_a_tiny_fixture():
-    used = set().union(*(layouts(load_config(path).data) for path in CONFIGS))
+    used = set().union(*(layouts(load_config(path).data.to_dict()) for path in CONFIGS))
     assert used <= set(MAKERS), f"no tiny fixture for {sorted(used - set(MAKERS))}"
-    assert set(READERS) - {"unlabeled", "webdataset"} <= set(MAKERS)  # webdataset: tests/test_data_webdataset.py
+    assert set(DATA_FORMATS) - {"unlabeled", "webdataset"} <= set(MAKERS)  # webdataset: tests/test_data_webdataset.py
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_recipe_reads_tiny_data_builds_and_runs_one_loss(path, tmp_path):
-    depth = 2 if "ssamba" in str(load_config(path).model.get("name")) else 1  # paired layers need an even depth
+    depth = 2 if "ssamba" in load_config(path).model.name else 1  # paired layers need an even depth
     cfg = load_config(path, [f"model.depth={depth}"])
-    frontend = build_frontend(cfg.frontend)
+    frontend = cfg.frontend.build()
     data_cfg = tiny_data(cfg.data, tmp_path / "data")
     if cfg.train.val_split:
         assert read_examples(data_cfg, cfg.train.val_split)[0]  # the validation split has clips too

@@ -17,8 +17,9 @@ def test_overrides_types_and_sections(tmp_path):
                              "train.test_split=null", "schedule.name=cosine"])
     assert cfg.optim.lr == 2.5e-4 and isinstance(cfg.optim.lr, float)
     assert cfg.train.epochs == 3 and cfg.optim.betas == (0.9, 0.98) and cfg.train.test_split is None
-    assert cfg.model == {"name": "aum_tiny", "depth": 12} and cfg.schedule.name == "cosine"
-    assert cfg.data["root"] == str((tmp_path / "tones").resolve())  # YAML paths: relative to the file
+    assert cfg.model.name == "aum_tiny" and cfg.model.options == {"depth": 12} and cfg.model.config.depth == 12
+    assert cfg.schedule.name == "cosine" and cfg.data.format == "folder"
+    assert cfg.data.root == str((tmp_path / "tones").resolve())  # YAML paths: relative to the file
     assert load_config(None, ["optim.lr=1e-4"]).optim.lr == 1e-4  # YAML 1.1 would read "1e-4" as a string
 
 
@@ -104,8 +105,8 @@ def test_saved_config_keeps_relative_data_paths_valid_from_elsewhere(tmp_path, m
     (tmp_path / "run" / "best").mkdir(parents=True)
     save_config(cfg, tmp_path / "run" / "best" / "config.yaml")
     again = load_config(tmp_path / "run" / "best" / "config.yaml")
-    assert again.data["root"] == str(tmp_path / "demo_out" / "data")
-    assert again.data["cache_dir"] == str(tmp_path / "cache")
+    assert again.data.root == str(tmp_path / "demo_out" / "data")
+    assert again.data.cache_dir == str(tmp_path / "cache")
 
 
 @pytest.mark.parametrize("name", ["aum_tiny", "ssamba_tiny", "ast_tiny"])

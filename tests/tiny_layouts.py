@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aum.data import DataConfig, parse_data_config
 from test_data_helpers import write_label_csv, write_tone
 from test_train_fixtures import make_tone_dataset
 
@@ -116,16 +117,17 @@ MAKERS = {"speechcommands": make_speechcommands, "esc50": make_esc50, "json": ma
           "vggsound": make_vggsound, "audioset": make_audioset, "folder": make_folder, "audio_tree": make_audio_tree}
 
 
-def tiny_data(data_cfg: dict, folder: Path) -> dict:
-    """`data_cfg` with its `root` (each source's, for `format: unlabeled`) replaced by a tiny generated tree in the
+def tiny_data(data: DataConfig, folder: Path) -> DataConfig:
+    """`data` with its `root` (each source's, for `format: unlabeled`) replaced by a tiny generated tree in the
     same layout and file names; the feature cache is off."""
+    data_cfg = data.to_dict()
     if data_cfg["format"] == "unlabeled" and "sources" in data_cfg:
         sources = [write_layout(source, folder / f"source{i}") for i, source in enumerate(data_cfg["sources"])]
-        return {**data_cfg, "sources": sources, "cache_dir": None}
-    return {**write_layout(data_cfg, folder), "cache_dir": None}
+        return parse_data_config({**data_cfg, "sources": sources, "cache_dir": None})
+    return parse_data_config({**write_layout(data_cfg, folder), "cache_dir": None})
 
 
 def write_layout(data_cfg: dict, folder: Path) -> dict:
     layout = data_cfg.get("layout", "audio_tree") if data_cfg["format"] == "unlabeled" else data_cfg["format"]
-    MAKERS[layout](folder, **{k: v for k, v in data_cfg.items() if k not in ("format", "root")})
+    MAKERS[layout](folder, **{k: v for k, v in data_cfg.items() if k not in ("format", "root", "use_splits")})
     return {**data_cfg, "root": str(folder)}

@@ -11,13 +11,15 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from aum.audio.io import resample
-from aum.audio.kaldi import FRAME_LENGTH_MS, FRAME_SHIFT_MS, fbank
+from aum.audio.kaldi import FRAME_LENGTH_MS, FRAME_SHIFT_MS, fbank, frame_geometry
 from aum.errors import ConfigError
+from aum.schema import Section, setting
 
 # (mean, std) of the unnormalised fbank, from the official AST / SSAST / AuM recipes
 NORM_STATS: dict[str, tuple[float, float]] = {
@@ -81,8 +83,6 @@ class Frontend:
 
     def samples_of(self, frames: int | None = None) -> int:
         """Samples that `frames` fbank frames (default target_frames) span: (frames - 1) shifts + one frame."""
-        from aum.audio.kaldi import frame_geometry
-
         length, shift, _ = frame_geometry(self.sample_rate, FRAME_LENGTH_MS, FRAME_SHIFT_MS)
         return (self.target_frames if frames is None else frames) * shift - shift + length
 
@@ -129,6 +129,33 @@ class Frontend:
         if len({int(w.shape[-1]) for w in waveforms}) == 1:
             return self(torch.stack([torch.as_tensor(w) for w in waveforms]), sample_rate)
         return torch.stack([self(w, sample_rate) for w in waveforms])
+
+
+@dataclasses.dataclass(kw_only=True)
+class FrontendConfig(Section):
+    """`frontend:` the model input. `preset` gives a data set's normalisation statistics unless mean/std are set."""
+
+    section: ClassVar[str] = "frontend"
+    preset: str | None = setting("audioset", "normalisation statistics (mean, std) of a data set; null with mean/std",
+                                 choices=tuple(NORM_STATS))
+    sample_rate: int = setting(16000, "sample rate in Hz; audio is resampled to it", low=1)
+    num_mel_bins: int = setting(128, "mel bins of the Kaldi fbank (128 for the published models)", low=3)
+    target_frames: int = setting(1024, "input length in 10 ms frames; clips are padded or cut to it (1024 = "
+                                 "10.24 s)", low=1)
+    mean: float | None = setting(None, "fbank mean of the normalisation `(x - mean) / (2 std)`; overrides preset")
+    std: float | None = setting(None, "fbank std of the normalisation (with mean)", low=0.0, open_low=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.mean is None) != (self.std is None):
+            raise ConfigError("frontend: set both mean and std, or neither (then `preset` gives them)")
+        if self.mean is None and self.preset is None:
+            raise ConfigError(f"frontend: set a preset ({', '.join(NORM_STATS)}) or mean and std")
+
+    def build(self) -> Frontend:
+        mean, std = (self.mean, self.std) if self.mean is not None else NORM_STATS[str(self.preset)]
+        return Frontend(sample_rate=self.sample_rate, num_mel_bins=self.num_mel_bins,
+                        target_frames=self.target_frames, mean=float(mean), std=float(std))
 
 
 def dataset_stats(features: Iterable[torch.Tensor]) -> tuple[float, float]:

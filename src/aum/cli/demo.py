@@ -51,9 +51,8 @@ def demo_config(data_root: Path, cache_dir: Path, overrides: list[str]):
 def model_description(cfg) -> str:
     from aum.models import get_config
 
-    name = cfg.model["name"]
-    full = get_config(name).depth
-    depth = cfg.model.get("depth", full)
+    name = cfg.model.name
+    full, depth = get_config(name).depth, cfg.model.config.depth
     return name.replace("_", "-").replace("aum", "AuM") + (f", {depth} of {full} layers (reduced for a CPU demo)"
                                                            if depth != full else f", {depth} layers")
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aum.errors import ConfigError
-
 
 def register(sub) -> None:
     from aum.cli.train import register_run_command
@@ -23,13 +21,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from aum.cli.train import run_recipe
 
-    def require_pretrain_task(cfg) -> None:
-        cfg.task.setdefault("name", "pretrain")
-        if cfg.task["name"] != "pretrain":
-            raise ConfigError(f"{args.config}: task.name is {cfg.task['name']!r}; `aum pretrain` runs "
-                              "task.name=pretrain")
-
-    return run_recipe(args, "pretraining", report_encoder, prepare=require_pretrain_task)
+    return run_recipe(args, "pretraining", report_encoder, task="pretrain", only_task=True)
 
 
 def report_encoder(cfg, out: Path, summary: dict) -> None:

@@ -84,15 +84,17 @@ def register_run_command(sub, name: str, description: str, run, *, example: str,
     add_run_arguments(p, example)
 
 
-def run_recipe(args, label: str, report, prepare=None) -> int:
-    """Load `args.config` + overrides, let `prepare(cfg)` check or complete it, run it; rank 0 then prints
-    "<label>: <metrics>" and calls `report(cfg, run folder, summary)`."""
+def run_recipe(args, label: str, report, task: str = "classification", only_task: bool = False) -> int:
+    """Load `args.config` + overrides (`task` when the recipe names none; with `only_task`, no other task is
+    accepted) and run it; rank 0 then prints "<label>: <metrics>" and calls `report(cfg, run folder, summary)`."""
+    from aum.errors import ConfigError
     from aum.train import load_config
     from aum.train.logging_utils import format_metrics
 
-    cfg = load_config(args.config, args.overrides)
-    if prepare is not None:
-        prepare(cfg)
+    cfg = load_config(args.config, args.overrides, default_task=task)
+    if only_task and cfg.task.name != task:
+        raise ConfigError(f"{args.config}: task.name is {cfg.task.name!r}; `aum {args.command}` runs "
+                          f"task.name={task}")
     out, summary, main = launch(args, cfg)
     if main:
         print(f"{label}:", format_metrics({k: v for k, v in summary.items() if k != "test"}))

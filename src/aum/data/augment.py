@@ -23,40 +23,34 @@ spec_noise, roll.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from aum.errors import DataError
+from aum.schema import Section, setting
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class AugmentConfig:
-    mixup: float = 0.0
-    mixup_alpha: float = 10.0
-    noise: float = 0.0
-    noise_snr: tuple[float, float] = (5.0, 20.0)
-    noise_files: list[str] = field(default_factory=list)
-    shift: float = 0.0
-    freqm: int = 0
-    timem: int = 0
-    spec_noise: float = 0.0
-    roll: int = 0
+@dataclass(kw_only=True)
+class AugmentConfig(Section):
+    """`augment:` training augmentations (the train split only; see the module docstring)."""
 
-    @classmethod
-    def from_dict(cls, cfg: dict | None) -> AugmentConfig:
-        cfg = dict(cfg or {})
-        unknown = set(cfg) - {f.name for f in fields(cls)}
-        if unknown:
-            raise DataError(f"augment: unknown key(s) {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
-        if "noise_snr" in cfg:
-            cfg["noise_snr"] = tuple(float(v) for v in cfg["noise_snr"])
-        if float(cfg.get("shift", 0.0)) < 0:
-            raise DataError(f"augment.shift must be >= 0 seconds, got {cfg['shift']}")
-        return cls(**cfg)
+    section: ClassVar[str] = "augment"
+    mixup: float = setting(0.0, "probability of mixing a clip with another (label mixed alike)", low=0.0, high=1.0)
+    mixup_alpha: float = setting(10.0, "mixup weight ~ Beta(alpha, alpha) (AST: 10)", low=0.0, open_low=True)
+    noise: float = setting(0.0, "probability of adding background noise", low=0.0, high=1.0)
+    noise_snr: tuple[float, float] = setting((5.0, 20.0), "SNR range of the added noise, in dB")
+    noise_files: list[str] = setting(doc="noise clips (default: data.noise_dir, or Speech Commands' "
+                                     "_background_noise_); white noise when there are none", factory=list)
+    shift: float = setting(0.0, "move the clip's sound by up to this many seconds inside the window", low=0.0)
+    freqm: int = setting(0, "SpecAugment: one frequency mask narrower than this many bins (0 = off)", low=0)
+    timem: int = setting(0, "SpecAugment: one time mask narrower than this many frames (0 = off)", low=0)
+    spec_noise: float = setting(0.0, "AST's spectrogram noise: U(0, 1) x U(0, spec_noise) added to every cell",
+                                low=0.0)
+    roll: int = setting(0, "AST's time roll: shift the frames circularly by up to this many", low=0)
 
     @property
     def waveform_level(self) -> bool:

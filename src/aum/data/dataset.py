@@ -40,14 +40,14 @@ def item_seed(seed: int, epoch: int, index: int) -> int:
 
 class ClipDataset(Dataset):
     def __init__(self, examples: list[Example], num_classes: int, frontend: Frontend, multilabel: bool,
-                 augment: AugmentConfig | dict | None = None, cache_dir: str | Path | None = None,
+                 augment: AugmentConfig | None = None, cache_dir: str | Path | None = None,
                  labels: list[str] | None = None, seed: int = 0):
         self.examples = list(examples)
         self.num_classes = num_classes
         self.frontend = frontend
         self.multilabel = multilabel
         self.labels = list(labels) if labels is not None else [str(i) for i in range(num_classes)]
-        config = augment if isinstance(augment, AugmentConfig) else AugmentConfig.from_dict(augment)
+        config = augment or AugmentConfig()
         self.augmenter = Augmenter(config, frontend.sample_rate, frontend.samples_of()) if config.active else None
         self.cache = FeatureCache(cache_dir) if cache_dir else None
         if self.cache and config.waveform_level:

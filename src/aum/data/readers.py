@@ -1,15 +1,18 @@
-"""Readers for local layouts: AST JSON manifest, ESC-50, Speech Commands v2 and a plain folder-per-class.
+"""Data formats of local layouts: AST JSON manifest, ESC-50, Speech Commands v2 and a plain folder-per-class.
 
-Each reader is `read_<format>(split, *, root, ...) -> (examples, labels)` (see `examples.py`); `split` is
-train / val / test. The YouTube-sourced layouts (VoxCeleb1, VGGSound, AudioSet) are in `readers_youtube.py`.
+Each format is a config dataclass (`aum.data.source.DataConfig`: its YAML keys) whose `read(split)` returns
+`(examples, labels)` (see `examples.py`); `split` is train / val / test. The YouTube-sourced layouts (VoxCeleb1,
+VGGSound, AudioSet) are in `readers_youtube.py`, WebDataset shards in `webdataset.py`.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 from aum.data.examples import (
     DataFormatError,
@@ -24,23 +27,51 @@ from aum.data.examples import (
     require_file,
     stable_fraction,
 )
+from aum.data.source import DataConfig, data_format
 from aum.errors import DataError
+from aum.schema import setting
 
 log = logging.getLogger(__name__)
 
 NOISE_FOLDER = "_background_noise_"
 ESC50_FOLDS = (1, 2, 3, 4, 5)
+ROOT_DOC = "the dataset folder (relative to the recipe's folder in a YAML file)"
+LABEL_CSV_DOC = "optional csv (index, mid, display_name) that fixes the label order by display name"
 
 
-def read_json(split: str, *, root: str | Path = ".", train: str | None = None, val: str | None = None,
-              test: str | None = None, label_csv: str | None = None) -> tuple[list[Example], list[str]]:
-    """AST manifest `{"data": [{"wav": path, "labels": "/m/a,/m/b"}]}` per split (multi-label). `label_csv`
-    defaults to `class_labels_indices.csv` beside the manifest; relative wav paths are relative to the manifest."""
-    manifest = {"train": train, "val": val, "test": test}[canonical_split(split)]
-    if manifest is None:
-        raise DataError(f"json data: no manifest given for split {split!r} (set data.{canonical_split(split)})")
-    manifest = require_file(Path(root) / manifest, "json manifest")
-    label_csv = Path(root) / label_csv if label_csv else manifest.parent / "class_labels_indices.csv"
+def split_file(cfg: DataConfig, split: str, what: str) -> str:
+    """The file (or shards) a format lists for `split` in its `train` / `val` / `test` keys."""
+    split = canonical_split(split)
+    listed = getattr(cfg, split)
+    if listed is None:
+        raise DataError(f"{cfg.format} data: no {what} given for split {split!r} (set data.{split})")
+    return listed
+
+
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class JsonData(DataConfig):
+    """AST manifests `{"data": [{"wav": path, "labels": "/m/a,/m/b"}]}` per split (multi-label); relative wav paths
+    are relative to the manifest."""
+
+    format: ClassVar[str] = "json"
+    root: str = setting(".", ROOT_DOC)
+    train: str | None = setting(None, "manifest of the training split (relative to root)")
+    val: str | None = setting(None, "manifest of the validation split")
+    test: str | None = setting(None, "manifest of the test split")
+    label_csv: str | None = setting(None, "class_labels_indices.csv (index, mid, display_name); default: beside "
+                                    "the manifest")
+
+    def is_multilabel(self) -> bool:
+        return True
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_json(self, split)
+
+
+def read_json(cfg: JsonData, split: str) -> tuple[list[Example], list[str]]:
+    manifest = require_file(Path(cfg.root) / split_file(cfg, split, "manifest"), "json manifest")
+    label_csv = Path(cfg.root) / cfg.label_csv if cfg.label_csv else manifest.parent / "class_labels_indices.csv"
     mids, mid_index, _ = read_label_csv(label_csv)
     try:
         entries = json.loads(manifest.read_text(encoding="utf-8"))["data"]
@@ -59,13 +90,23 @@ def read_json(split: str, *, root: str | Path = ".", train: str | None = None, v
     return examples, mids
 
 
-def read_esc50(split: str, *, root: str | Path, fold: int = 1,
-               label_csv: str | None = None) -> tuple[list[Example], list[str]]:
-    """ESC-50: `meta/esc50.csv` + `audio/`. val/test = clips of `fold`, train = the four other folds."""
-    root = Path(root)
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class Esc50Data(DataConfig):
+    """ESC-50: `meta/esc50.csv` + `audio/`. val / test = the clips of `fold`, train = the four other folds."""
+
+    format: ClassVar[str] = "esc50"
+    root: str = setting(doc=ROOT_DOC)
+    fold: int = setting(1, "the evaluation fold (val and test); train = the other four", choices=ESC50_FOLDS)
+    label_csv: str | None = setting(None, LABEL_CSV_DOC)
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_esc50(self, split)
+
+
+def read_esc50(cfg: Esc50Data, split: str) -> tuple[list[Example], list[str]]:
+    root, fold, label_csv = Path(cfg.root), cfg.fold, cfg.label_csv
     meta = require_file(root / "meta" / "esc50.csv", "ESC-50 meta csv")
-    if int(fold) not in ESC50_FOLDS:
-        raise DataError(f"esc50: fold must be one of {ESC50_FOLDS}, got {fold}")
     with open(meta, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if not rows or not {"filename", "fold", "target", "category"} <= set(rows[0]):
@@ -79,9 +120,9 @@ def read_esc50(split: str, *, root: str | Path, fold: int = 1,
     return [Example(str(root / "audio" / r["filename"]), t) for r, t in zip(chosen, targets)], labels
 
 
-def esc50_cross_validation(data_cfg: dict) -> list[dict]:
-    """The five leave-one-fold-out configs of ESC-50: `data_cfg` copies with `fold` = 1..5."""
-    return [{**data_cfg, "fold": fold} for fold in ESC50_FOLDS]
+def esc50_cross_validation(cfg: Esc50Data) -> list[Esc50Data]:
+    """The five leave-one-fold-out configs of ESC-50: copies of `cfg` with `fold` = 1..5."""
+    return [dataclasses.replace(cfg, fold=fold) for fold in ESC50_FOLDS]
 
 
 def _read_list(path: Path) -> set[str]:
@@ -91,11 +132,26 @@ def _read_list(path: Path) -> set[str]:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
-def read_speechcommands(split: str, *, root: str | Path,
-                        label_csv: str | None = None) -> tuple[list[Example], list[str]]:
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class SpeechCommandsData(DataConfig):
     """Speech Commands v2: a folder per word, `validation_list.txt` / `testing_list.txt` (`word/x_nohash_n.wav`),
-    train = every other clip. Works for any word set; `_background_noise_` is not a class (see `noise_files`)."""
-    root = require_dir(root, "Speech Commands")
+    train = every other clip. Works for any word set; `_background_noise_` is not a class: it is the default noise
+    of `augment.noise`."""
+
+    format: ClassVar[str] = "speechcommands"
+    root: str = setting(doc=ROOT_DOC)
+    label_csv: str | None = setting(None, LABEL_CSV_DOC)
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_speechcommands(self, split)
+
+    def noise_files(self) -> list[str]:
+        return super().noise_files() or noise_files(self.root)
+
+
+def read_speechcommands(cfg: SpeechCommandsData, split: str) -> tuple[list[Example], list[str]]:
+    root, label_csv = require_dir(cfg.root, "Speech Commands"), cfg.label_csv
     words = sorted(d.name for d in root.iterdir() if d.is_dir() and d.name != NOISE_FOLDER
                    and not d.name.startswith((".", "_")))
     if not words:
@@ -127,11 +183,27 @@ def _split_folder(root: Path, split: str) -> Path | None:
     return next((root / n for n in names[split] if (root / n).is_dir()), None)
 
 
-def read_folder(split: str, *, root: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.1,
-                label_csv: str | None = None) -> tuple[list[Example], list[str]]:
-    """Folder per class (`root/<class>/**/*.wav`). With `root/train`, `root/val`, `root/test` present those are
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class FolderData(DataConfig):
+    """A folder per class (`root/<class>/**/*.wav`). With `root/train`, `root/val`, `root/test` present those are
     the splits; otherwise a stable hash of `class/file` assigns `val_fraction` / `test_fraction` of the clips."""
-    root = require_dir(root, "dataset")
+
+    format: ClassVar[str] = "folder"
+    root: str = setting(doc=ROOT_DOC)
+    val_fraction: float = setting(0.1, "share of the clips in the validation split (no split folders)", low=0.0,
+                                  high=1.0)
+    test_fraction: float = setting(0.1, "share of the clips in the test split (no split folders)", low=0.0,
+                                   high=1.0)
+    label_csv: str | None = setting(None, LABEL_CSV_DOC)
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_folder(self, split)
+
+
+def read_folder(cfg: FolderData, split: str) -> tuple[list[Example], list[str]]:
+    root, label_csv = require_dir(cfg.root, "dataset"), cfg.label_csv
+    val_fraction, test_fraction = cfg.val_fraction, cfg.test_fraction
     split = canonical_split(split)
     has_split_folders = _split_folder(root, "train") is not None
     base = _split_folder(root, split) if has_split_folders else root

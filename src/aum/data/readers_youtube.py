@@ -1,4 +1,4 @@
-"""Readers for the YouTube-sourced layouts: VoxCeleb1 identification, VGGSound, AudioSet segment CSVs.
+"""Data formats of the YouTube-sourced layouts: VoxCeleb1 identification, VGGSound, AudioSet segment CSVs.
 
 Clips of VGGSound and AudioSet are found by name in a folder (searched recursively); a clip listed but not on
 disk is skipped and counted in one warning per split (YouTube data is never complete).
@@ -7,12 +7,16 @@ disk is skipped and counted in one warning per split (YouTube data is never comp
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 from aum.data import examples
 from aum.data.examples import DataFormatError, Example
-from aum.errors import DataError
+from aum.data.readers import LABEL_CSV_DOC, ROOT_DOC, split_file
+from aum.data.source import DataConfig, data_format
+from aum.schema import setting
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +24,24 @@ VOXCELEB_SPLITS = {"1": "train", "2": "val", "3": "test"}
 YTID_LENGTH = 11
 
 
-def read_voxceleb(split: str, *, root: str | Path, split_file: str = "iden_split.txt",
-                  audio_dir: str | None = None) -> tuple[list[Example], list[str]]:
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class VoxCelebData(DataConfig):
     """VoxCeleb1 identification: `iden_split.txt` lines `<1|2|3> idXXXXX/<video>/<clip>.wav` (1 train, 2 val,
-    3 test); the speaker is the first path part; labels = sorted speakers of the whole file. Audio lives under
-    `audio_dir` (default `root/wav` when it exists, else `root`)."""
-    root = Path(root)
-    split_path = examples.require_file(root / split_file, "VoxCeleb split file")
+    3 test); the speaker is the first path part; labels = the sorted speakers of the whole file."""
+
+    format: ClassVar[str] = "voxceleb"
+    root: str = setting(doc=ROOT_DOC)
+    split_file: str = setting("iden_split.txt", "the identification split list (relative to root)")
+    audio_dir: str | None = setting(None, "folder of the clips (default: root/wav when it exists, else root)")
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_voxceleb(self, split)
+
+
+def read_voxceleb(cfg: VoxCelebData, split: str) -> tuple[list[Example], list[str]]:
+    root, audio_dir = Path(cfg.root), cfg.audio_dir
+    split_path = examples.require_file(root / cfg.split_file, "VoxCeleb split file")
     base = root / audio_dir if audio_dir else (root / "wav" if (root / "wav").is_dir() else root)
     rows = []
     for n, line in enumerate(split_path.read_text().splitlines(), 1):
@@ -57,14 +72,26 @@ def _warn_missing(missing: list[str], total: int, listing: Path, folder: Path) -
                     folder, ", ".join(missing[:3]))
 
 
-def read_vggsound(split: str, *, root: str | Path, csv_file: str = "vggsound.csv", audio_dir: str | None = None,
-                  name_pattern: str = "{ytid}_{start:06d}",
-                  label_csv: str | None = None) -> tuple[list[Example], list[str]]:
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class VggSoundData(DataConfig):
     """VGGSound: `vggsound.csv` without header (ytid, start_seconds, label, train|test); a clip is the file whose
-    stem is `name_pattern` (default `{ytid}_{start:06d}`, e.g. `---g-f_I2yQ_000001.flac`) under `audio_dir`
-    (default `root`). VGGSound has no validation split: `val` reads the test rows."""
-    root = Path(root)
-    listing = examples.require_file(root / csv_file, "VGGSound csv")
+    stem is `name_pattern` under `audio_dir`. VGGSound has no validation split: `val` reads the test rows."""
+
+    format: ClassVar[str] = "vggsound"
+    root: str = setting(doc=ROOT_DOC)
+    csv_file: str = setting("vggsound.csv", "the clip list (relative to root)")
+    audio_dir: str | None = setting(None, "folder of the clips, searched recursively (default: root)")
+    name_pattern: str = setting("{ytid}_{start:06d}", "file stem of a clip, e.g. ---g-f_I2yQ_000001.flac")
+    label_csv: str | None = setting(None, LABEL_CSV_DOC)
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_vggsound(self, split)
+
+
+def read_vggsound(cfg: VggSoundData, split: str) -> tuple[list[Example], list[str]]:
+    root, audio_dir, name_pattern, label_csv = Path(cfg.root), cfg.audio_dir, cfg.name_pattern, cfg.label_csv
+    listing = examples.require_file(root / cfg.csv_file, "VGGSound csv")
     with open(listing, newline="", encoding="utf-8") as f:
         rows = [r for r in csv.reader(f) if r]
     if any(len(r) != 4 for r in rows):
@@ -105,17 +132,30 @@ def read_segment_csv(path: Path) -> list[tuple[str, list[str]]]:
     return [(r[0].strip(), [m.strip() for m in r[3].split(",") if m.strip()]) for r in rows]
 
 
-def read_audioset(split: str, *, root: str | Path = ".", train: str | None = None, val: str | None = None,
-                  test: str | None = None, audio_dir: str | None = None,
-                  label_csv: str = "class_labels_indices.csv") -> tuple[list[Example], list[str]]:
-    """AudioSet: a segment CSV per split (`train`/`val`/`test` keys, e.g. balanced_train_segments.csv) and a
-    folder of clips found by YTID prefix (`audio_dir`, default `root`); labels are the mids of `label_csv`."""
-    split = examples.canonical_split(split)
-    listing = {"train": train, "val": val, "test": test}[split]
-    if listing is None:
-        raise DataError(f"audioset data: no segment csv for split {split!r} (set data.{split})")
-    root = Path(root)
-    listing = examples.require_file(root / listing, "AudioSet segment csv")
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class AudioSetData(DataConfig):
+    """AudioSet: a segment CSV per split (e.g. balanced_train_segments.csv) and a folder of clips found by YTID
+    prefix; labels are the mids of `label_csv` (multi-label)."""
+
+    format: ClassVar[str] = "audioset"
+    root: str = setting(".", ROOT_DOC)
+    train: str | None = setting(None, "segment csv of the training split (relative to root)")
+    val: str | None = setting(None, "segment csv of the validation split")
+    test: str | None = setting(None, "segment csv of the test split")
+    audio_dir: str | None = setting(None, "folder of the clips, searched recursively (default: root)")
+    label_csv: str = setting("class_labels_indices.csv", "the label list (index, mid, display_name)")
+
+    def is_multilabel(self) -> bool:
+        return True
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_audioset(self, split)
+
+
+def read_audioset(cfg: AudioSetData, split: str) -> tuple[list[Example], list[str]]:
+    root, audio_dir, label_csv = Path(cfg.root), cfg.audio_dir, cfg.label_csv
+    listing = examples.require_file(root / split_file(cfg, split, "segment csv"), "AudioSet segment csv")
     mids, mid_index, _ = examples.read_label_csv(root / label_csv)
     folder = root / audio_dir if audio_dir else root
     lookup = _ytid_lookup(index_audio(folder))

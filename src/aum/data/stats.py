@@ -14,20 +14,23 @@ from aum.audio import AudioError, Frontend, dataset_stats
 from aum.data.build import read_examples
 from aum.data.examples import is_audio
 from aum.data.readers import NOISE_FOLDER
+from aum.data.source import DataConfig, parse_data_config, resolve_data_paths
 from aum.data.webdataset import load_clip
-from aum.errors import DataError
+from aum.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 
-def resolve_data_config(config_path: Path) -> dict:
-    """The `data:` section of a YAML config (or a bare data section), `root` resolved against the file's folder."""
+def resolve_data_config(config_path: Path) -> DataConfig:
+    """The `data:` section of a YAML config (or a bare data section), paths resolved against the file's folder."""
     cfg = yaml.safe_load(config_path.read_text()) or {}
     data = cfg.get("data", cfg)
     if not isinstance(data, dict) or "format" not in data:
         raise DataError(f"{config_path}: no data section with a 'format' key")
-    root = Path(data.get("root", "."))
-    return {**data, "root": str(root if root.is_absolute() else config_path.parent / root)}
+    try:
+        return parse_data_config(resolve_data_paths(data, config_path.parent))
+    except ConfigError as e:
+        raise ConfigError(f"{config_path}: {e}") from None
 
 
 def clip_paths(target: str | Path, split: str = "train") -> list[str]:

@@ -1,8 +1,8 @@
-"""Unlabeled audio for self-supervised pretraining: the `data.format: unlabeled` reader (`aum.data.READERS`).
+"""Unlabeled audio for self-supervised pretraining: the `audio_tree` and `unlabeled` data formats.
 
 A pretraining run's YAML `data:` section is an audio folder tree `root`, or several sources mixed under
 `sources:`. A source is either `format: audio_tree` (every audio file under `root`, recursively; a stable hash
-of the relative path puts `val_fraction` of the files in the validation split) or any labeled layout of
+of the relative path puts `val_fraction` of the files in the validation split) or any labeled format of
 `aum.data` (labels are discarded):
 
     data:
@@ -20,62 +20,124 @@ drives ReduceLROnPlateau).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 from aum.data.examples import Example, canonical_split, is_audio, require_dir, stable_fraction
-from aum.errors import DataError
+from aum.data.readers import ROOT_DOC
+from aum.data.source import DATA_FORMATS, DataConfig, data_format, parse_data_config
+from aum.errors import ConfigError, DataError
+from aum.schema import setting
 
 log = logging.getLogger(__name__)
 
 
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class AudioTreeData(DataConfig):
+    """Every audio file under `root` (recursively, sorted), no labels; a stable hash of the relative path puts
+    `val_fraction` of the files in the validation split."""
+
+    format: ClassVar[str] = "audio_tree"
+    root: str = setting(doc=ROOT_DOC)
+    val_fraction: float = setting(0.02, "share of the files in the validation split", low=0.0, high=1.0)
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        root = require_dir(self.root, "audio")
+        split = canonical_split(split)
+        if split not in ("train", "val"):
+            raise DataError(f"{root}: an audio_tree source has train and val splits only, not {split!r} "
+                            "(set train.test_split=null for pretraining)")
+        files = sorted(p for p in root.rglob("*") if p.is_file() and is_audio(p))
+        chosen = [p for p in files if (stable_fraction(str(p.relative_to(root))) < self.val_fraction) == (
+            split == "val")]
+        return [Example(str(p), []) for p in chosen], []
+
+
+@dataclasses.dataclass
+class Source:
+    """One source of the unlabeled mix: a data format, and the splits of it that feed the training set."""
+
+    data: DataConfig
+    use_splits: list[str] = dataclasses.field(default_factory=lambda: ["train"])
+
+    def examples(self, split: str) -> list[Example]:
+        splits = self.use_splits if canonical_split(split) == "train" else [split]
+        found = []
+        for name in splits:
+            found += [Example(ex.path, []) for ex in self.data.read(name)[0]]  # labels discarded
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.data.to_dict(), **({"use_splits": self.use_splits} if self.use_splits != ["train"] else {})}
+
+
+def parse_source(raw: Any, where: str) -> Source:
+    if isinstance(raw, Source):
+        return raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with a format, got {raw!r}")
+    raw = dict(raw)
+    use_splits = raw.pop("use_splits", ["train"])
+    if not isinstance(use_splits, list) or not all(isinstance(s, str) for s in use_splits):
+        raise ConfigError(f"{where}.use_splits: expected a list of split names, got {use_splits!r}")
+    if raw.get("format") == "unlabeled":
+        raise ConfigError(f"{where}.format: a source cannot itself be 'unlabeled'")
+    return Source(parse_data_config(raw, where), use_splits)
+
+
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class UnlabeledData(DataConfig):
+    """Pretraining data: the mix of `sources`, or the one source at `root` read as `layout` (its train split,
+    labels discarded); no labels (see the module docstring)."""
+
+    format: ClassVar[str] = "unlabeled"
+    root: str | None = setting(None, f"{ROOT_DOC}; or give `sources`")
+    layout: str = setting("audio_tree", "the data format `root` is read as (audio_tree, speechcommands, ...)")
+    val_fraction: float = setting(0.02, "audio_tree / folder layouts: share of the files in the validation split",
+                                  low=0.0, high=1.0)
+    sources: list[Any] | None = setting(None, "sources mixed in order: data sections (`format`, its keys, optional "
+                                        "`use_splits`)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.sources is None) == (self.root is None):
+            raise ConfigError("data (format unlabeled): give either `root` (+ `layout`) or `sources` (a list)")
+        if self.layout not in DATA_FORMATS or self.layout == "unlabeled":
+            raise ConfigError(f"data.layout={self.layout!r}: choose one of "
+                              f"{', '.join(f for f in DATA_FORMATS if f != 'unlabeled')}")
+        if self.sources is not None:
+            if not isinstance(self.sources, list) or not self.sources:
+                raise ConfigError("data.sources must be a non-empty list of data sources")
+            self.sources = [parse_source(s, f"data.sources[{i}]") for i, s in enumerate(self.sources)]
+
+    def mix(self) -> list[Source]:
+        if self.sources is not None:
+            return list(self.sources)
+        flat: dict[str, Any] = {"format": self.layout, "root": self.root}
+        if self.layout in ("audio_tree", "folder"):
+            flat["val_fraction"] = self.val_fraction
+        return [Source(parse_data_config(flat))]
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        examples: list[Example] = []
+        for source in self.mix():
+            found = source.examples(split)
+            log.info("pretraining %s: %d clips from %s %s", split, len(found), source.data.format,
+                     getattr(source.data, "root", ""))
+            examples += found
+        return examples, []
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in super().to_dict().items() if v is not None or k in ("cache_dir", "noise_dir")}
+        if self.sources is not None:
+            out["sources"] = [s.to_dict() for s in self.sources]
+        return out
+
+
 def read_audio_tree(split: str, root: str | Path, val_fraction: float = 0.02) -> list[Example]:
-    """Every audio file under `root` (recursively, sorted); a stable hash of the relative path picks the split."""
-    root = require_dir(root, "audio")
-    split = canonical_split(split)
-    if split not in ("train", "val"):
-        raise DataError(f"{root}: an audio_tree source has train and val splits only, not {split!r} "
-                         "(set train.test_split=null for pretraining)")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and is_audio(p))
-    chosen = [p for p in files if (stable_fraction(str(p.relative_to(root))) < val_fraction) == (split == "val")]
-    return [Example(str(p), []) for p in chosen]
-
-
-def _source_examples(source: dict, split: str, read_labeled: Callable) -> list[Example]:
-    source = dict(source)
-    if source.get("format") == "audio_tree":
-        unknown = set(source) - {"format", "root", "val_fraction"}
-        if unknown:
-            raise DataError(f"data source audio_tree: unknown key(s) {sorted(unknown)}; it takes root, val_fraction")
-        return read_audio_tree(split, source["root"], float(source.get("val_fraction", 0.02)))
-    use_splits = source.pop("use_splits", ["train"])
-    splits = use_splits if canonical_split(split) == "train" else [split]
-    examples = []
-    for name in splits:
-        found, _labels, _multilabel = read_labeled(source, name)
-        examples += [Example(ex.path, []) for ex in found]  # labels discarded
-    return examples
-
-
-def unlabeled_examples(split: str, read_labeled: Callable, sources: list | None = None, root: str | None = None,
-                       layout: str = "audio_tree", val_fraction: float = 0.02) -> tuple[list[Example], list[str]]:
-    """Label-free examples of `split` from the mix of `sources` (order kept), or
-    from the one source at `root` in `layout` (an audio tree, or e.g. `speechcommands`: its train split, labels
-    discarded). `read_labeled(source, split)` reads a labeled source (`aum.data.build.read_examples`). Returns
-    (examples, no labels)."""
-    if (sources is None) == (root is None):
-        raise DataError("data (format unlabeled): give either `root` (+ `layout`) or `sources` (a list)")
-    if sources is None:
-        sources = [{"format": layout, "root": root}]
-        if layout in ("audio_tree", "folder"):
-            sources[0]["val_fraction"] = val_fraction
-    if not isinstance(sources, list) or not sources:
-        raise DataError("data.sources must be a non-empty list of data sources")
-    examples: list[Example] = []
-    for source in sources:
-        found = _source_examples(source, split, read_labeled)
-        log.info("pretraining %s: %d clips from %s %s", split, len(found), source.get("format"), source.get("root"))
-        examples += found
-    return examples, []
-
+    """Every audio file under `root` in `split` (see `AudioTreeData`)."""
+    return AudioTreeData(root=str(root), val_fraction=val_fraction).read(split)[0]

@@ -15,19 +15,24 @@ list) or `label` (an int index into `label_csv`, or a name). Labels are looked u
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import logging
 import re
 import tarfile
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
 from aum.audio import AudioError, load_audio
 from aum.audio.io import DEFAULT_MAX_SECONDS, decode_audio
-from aum.data.examples import AUDIO_SUFFIXES, DataFormatError, Example, canonical_split, read_label_csv, require_file
+from aum.data.examples import AUDIO_SUFFIXES, DataFormatError, Example, read_label_csv, require_file
+from aum.data.readers import ROOT_DOC, split_file
+from aum.data.source import DataConfig, data_format
 from aum.errors import DataError
+from aum.schema import setting
 
 log = logging.getLogger(__name__)
 
@@ -161,18 +166,34 @@ def index_shard(shard: Path) -> list[tuple[str, str, int, int, list]]:
     return [(key, *audio[key], labels[key]) for key in audio]
 
 
-def read_webdataset(split: str, *, root: str | Path = ".", train: str | list[str] | None = None,
-                    val: str | list[str] | None = None, test: str | list[str] | None = None,
-                    label_csv: str | None = None, multilabel: bool = True) -> tuple[list[Example], list[str]]:
+SHARDS_DOC = "uncompressed tar shards (relative to root): a brace pattern, a glob or a list"
+
+
+@data_format
+@dataclasses.dataclass(kw_only=True)
+class WebDatasetData(DataConfig):
     """Tar shards per split (`train: "shards/train-{000000..000009}.tar"`, a glob or a list) with labels from
-    `label_csv` (required). Labels are the csv's mids when `multilabel`, else its display names; with
-    `multilabel: false` every sample must have exactly one label."""
-    spec = {"train": train, "val": val, "test": test}[canonical_split(split)]
-    if spec is None:
-        raise DataError(f"webdataset data: no shards given for split {split!r} (set data.{canonical_split(split)})")
-    if label_csv is None:
-        raise DataError("webdataset data: set data.label_csv (index,mid,display_name) to fix the label order")
-    label_csv = Path(root) / label_csv
+    `label_csv`: the csv's mids when `multilabel`, else its display names; with `multilabel: false` every sample
+    must have exactly one label."""
+
+    format: ClassVar[str] = "webdataset"
+    root: str = setting(".", ROOT_DOC)
+    train: str | list[str] | None = setting(None, f"training shards: {SHARDS_DOC}")
+    val: str | list[str] | None = setting(None, "validation shards")
+    test: str | list[str] | None = setting(None, "test shards")
+    label_csv: str = setting(doc="the label list (index, mid, display_name) that fixes the label order")
+    multilabel: bool = setting(True, "false: exactly one label per sample, labels = display names")
+
+    def is_multilabel(self) -> bool:
+        return self.multilabel
+
+    def read(self, split: str) -> tuple[list[Example], list[str]]:
+        return read_webdataset(self, split)
+
+
+def read_webdataset(cfg: WebDatasetData, split: str) -> tuple[list[Example], list[str]]:
+    spec, multilabel = split_file(cfg, split, "shards"), cfg.multilabel
+    root, label_csv = cfg.root, Path(cfg.root) / cfg.label_csv
     mids, _, names = read_label_csv(label_csv)
     lookup = {n: i for i, n in enumerate(names)} | {m: i for i, m in enumerate(mids)}
     examples = []

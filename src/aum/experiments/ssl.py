@@ -13,6 +13,8 @@ the pretrained probe is the same for every seed; the random-init probe and both 
 from __future__ import annotations
 
 import copy
+import csv
+import dataclasses
 import json
 import logging
 import time
@@ -20,9 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
+from aum.audio import Frontend
+from aum.data import build_dataset
+from aum.data.stats import clip_paths, feature_stats, subsample
 from aum.errors import ConfigError
 from aum.experiments.probe import clip_embeddings, probe_accuracy
+from aum.models import AudioModel
+from aum.train import Config, run_training
+from aum.train.config import apply_overrides, config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -97,43 +106,32 @@ def finetune_recipe(recipe: SSLRecipe, encoder: str, labeled: Path, cache: Path,
 
 
 def make_config(raw: dict, extra: dict):
-    from aum.train.config import apply_overrides, config_from_dict
-
     return config_from_dict(apply_overrides(copy.deepcopy(raw), [f"{k}={v}" for k, v in extra.items()]))
 
 
 def measure_normalisation(recipe: SSLRecipe, unlabeled: Path, max_clips: int = 500) -> tuple[float, float]:
     """Mean/std of the unlabeled corpus' fbank at the recipe's frontend (a random subset of clips)."""
-    from aum.audio import Frontend
-    from aum.data.stats import clip_paths, feature_stats, subsample
-
     paths = subsample(clip_paths(unlabeled), max_clips, seed=0)
     stats = feature_stats(paths, Frontend(num_mel_bins=recipe.mel_bins, target_frames=recipe.frames))
     return stats["mean"], stats["std"]
 
 
-def split_tensors(cfg, split: str) -> tuple[torch.Tensor, torch.Tensor, int]:
+def split_tensors(cfg: Config, split: str) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(x (N, T, F), labels (N,), classes) of a labeled split, through the run's own frontend and cache."""
-    from aum.data import build_dataset
-    from aum.train.run import build_frontend
-
-    dataset = build_dataset({**cfg.data, "seed": 0}, split, build_frontend(cfg.frontend), None)
+    dataset = build_dataset(cfg.data, split, cfg.frontend.build())
     items = [item for item in (dataset[i] for i in range(len(dataset))) if item is not None]
     if not items:
-        raise ConfigError(f"{cfg.data['root']}: split {split!r} has no usable clip")
+        raise ConfigError(f"{cfg.data.root}: split {split!r} has no usable clip")
     x = torch.stack([item["x"] for item in items])
     labels = torch.stack([item["y"] for item in items]).argmax(dim=1)
     return x, labels, dataset.num_classes
 
 
-def encoder_for_probe(cfg, pretrained: Path | None, seed: int):
+def encoder_for_probe(cfg: Config, pretrained: Path | None, seed: int) -> AudioModel:
     """The fine-tuning model of `cfg` before any training: pretrained weights, or random init from `seed`."""
-    from aum.models import create_model
-
-    kwargs = {k: v for k, v in cfg.model.items() if k not in ("name", "pretrained")}
-    kwargs.update(input_frames=cfg.frontend.target_frames, mel_bins=cfg.frontend.num_mel_bins, num_classes=0)
+    section = dataclasses.replace(cfg.model, pretrained=str(pretrained) if pretrained else None)
     torch.manual_seed(seed)
-    return create_model(cfg.model["name"], pretrained=str(pretrained) if pretrained else None, **kwargs)
+    return section.build(input_frames=cfg.frontend.target_frames, mel_bins=cfg.frontend.num_mel_bins, num_classes=0)
 
 
 def linear_probe(cfg, pretrained: Path | None, seed: int, recipe: SSLRecipe, splits: dict) -> float:
@@ -145,8 +143,6 @@ def linear_probe(cfg, pretrained: Path | None, seed: int, recipe: SSLRecipe, spl
 
 def parameter_norm(directory: Path) -> float:
     """Global L2 norm of the encoder weights (pretext heads excluded) in a save_pretrained folder."""
-    from safetensors.torch import load_file
-
     tensors = load_file(str(Path(directory) / "model.safetensors"))
     skip = ("cpredlayer", "gpredlayer", "mask_embed", "head")
     return float(sum(t.double().pow(2).sum() for k, t in tensors.items() if not k.startswith(skip)) ** 0.5)
@@ -156,8 +152,6 @@ def run_encoder(encoder: str, recipe: SSLRecipe, unlabeled: Path, labeled: Path,
                 progress=None) -> list[dict]:
     """Pretrain `encoder` once, then per seed: fine-tune (pretrained, scratch) and probe (pretrained, random).
     Returns one row per (seed, init) with the test accuracies and wall times."""
-    from aum.train import run_training
-
     started = time.perf_counter()
     pt_dir = out / f"pretrain_{encoder}"
     pt_cfg = make_config(pretrain_recipe(recipe, encoder, unlabeled, out / "feature_cache"), recipe.extra)
@@ -199,8 +193,6 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def write_results(rows: list[dict], out: Path) -> None:
-    import csv
-
     with open(out / "ssl_results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

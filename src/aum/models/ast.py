@@ -18,29 +18,30 @@ from aum.errors import ConfigError
 from aum.models.base import AudioModel, AudioModelConfig
 from aum.models.layers import Attention, ViTBlock, init_vit_weights, modules_of_type
 from aum.models.registry import register_model
+from aum.schema import setting
 
 
 @dataclass
 class ASTConfig(AudioModelConfig):
     family: ClassVar[str] = "ast"
     depth: int = 12
-    num_heads: int = 12
-    mlp_ratio: float = 4.0
-    norm_eps: float = 1e-6
-    patch_stride: int = 10
+    num_heads: int = setting(12, "attention heads (embed_dim must be a multiple)", low=1)
+    mlp_ratio: float = setting(4.0, "MLP width = mlp_ratio x embed_dim", low=0.0, open_low=True)
+    norm_eps: float = setting(1e-6, "eps of the LayerNorms", low=0.0, open_low=True)
+    patch_stride: int | tuple[int, int] = 10
     cls_position: str = "head"
     pool: str = "cls"
-    dist_token: bool = True
-    attention: str = "sdpa"  # sdpa | naive (explicit softmax(QK^T / sqrt(d)) V, the papers' baseline)
+    dist_token: bool = setting(True, "a distillation token beside the CLS token (DeiT layout)")
+    attention: str = setting("sdpa", "sdpa (PyTorch's fused attention) or naive (explicit softmax(QK^T / sqrt(d)) "
+                             "V, the papers' baseline)", choices=("sdpa", "naive"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.cls_position not in ("head", "none"):
-            raise ConfigError(f"{self.family}: special tokens sit at the head (or 'none'), got {self.cls_position!r}")
-        if self.attention not in ("sdpa", "naive"):
-            raise ConfigError(f"attention must be 'sdpa' or 'naive', got {self.attention!r}")
+            raise ConfigError(f"model.cls_position={self.cls_position!r}: the {self.family} special tokens sit at "
+                              "the head, or there are none ('none')")
         if self.embed_dim % self.num_heads:
-            raise ConfigError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+            raise ConfigError(f"model.embed_dim={self.embed_dim} is not divisible by num_heads {self.num_heads}")
 
     @property
     def num_prefix_tokens(self) -> int:

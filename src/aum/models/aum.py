@@ -18,31 +18,31 @@ from aum.models.base import AudioModel, AudioModelConfig
 from aum.models.layers import DropPath, MambaBlock, modules_of_type
 from aum.models.mamba import MIXER_TYPES, MambaMixer
 from aum.models.registry import register_model
+from aum.ops.dispatch import BACKENDS
+from aum.schema import setting
 
 
 @dataclass
 class AuMConfig(AudioModelConfig):
     family: ClassVar[str] = "aum"
-    aum_type: str = "v1"  # v1 = Fo-Bi (paper), v2 = Bi-Bi (Vim bimamba v2), none = Fo-Fo
-    d_state: int = 16
-    d_conv: int = 4
-    expand: int = 2
-    divide_out: bool = True  # v2: average the two directions (Vim `if_devide_out`)
-    norm: str = "rms"  # rms | layer
-    norm_eps: float = 1e-5
-    residual_in_fp32: bool = True
-    paired_layers: bool = False  # SSAMBA: layer 2i reads the sequence, layer 2i+1 reads it flipped
-    double_final_norm: bool = False  # SSAMBA's non-fused path applies norm_f twice
-    scan_backend: str = "auto"
+    aum_type: str = setting("v1", "mixer: v1 = Fo-Bi (the paper: one conv, two A), v2 = Bi-Bi (Vim bimamba v2), "
+                            "none = forward only", choices=MIXER_TYPES)
+    d_state: int = setting(16, "SSM state size N", low=1)
+    d_conv: int = setting(4, "depthwise conv width", low=1)
+    expand: int = setting(2, "inner width = expand x embed_dim", low=1)
+    divide_out: bool = setting(True, "v2: average the two directions (Vim `if_devide_out`) instead of summing")
+    norm: str = setting("rms", "block norm", choices=("rms", "layer"))
+    norm_eps: float = setting(1e-5, "eps of the block norms", low=0.0, open_low=True)
+    residual_in_fp32: bool = setting(True, "keep the residual stream in float32 under autocast")
+    paired_layers: bool = setting(False, "SSAMBA: layer 2i reads the sequence, layer 2i+1 reads it flipped")
+    double_final_norm: bool = setting(False, "SSAMBA's non-fused path applies norm_f twice")
+    scan_backend: str = setting("auto", "selective scan: auto picks numba on CPU, triton on CUDA",
+                                choices=("auto", *BACKENDS))
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.aum_type not in MIXER_TYPES:
-            raise ConfigError(f"aum_type must be one of {MIXER_TYPES}, got {self.aum_type!r}")
-        if self.norm not in ("rms", "layer"):
-            raise ConfigError(f"norm must be 'rms' or 'layer', got {self.norm!r}")
         if self.paired_layers and self.depth % 2:
-            raise ConfigError(f"paired_layers needs an even depth, got {self.depth}")
+            raise ConfigError(f"model.paired_layers needs an even depth, got {self.depth}")
 
 
 class MambaAudioModel(AudioModel):

@@ -21,6 +21,7 @@ from aum.audio.frontend import Frontend
 from aum.audio.windows import windows
 from aum.errors import ConfigError
 from aum.models.layers import PatchEmbed, PosEmbed, lecun_normal_, pair, prediction_head
+from aum.schema import Section, setting
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +30,32 @@ POOL_ALIASES = {"ft_avgtok": "mean", "ft_cls": "cls", "avgtok": "mean"}
 
 
 @dataclass
-class AudioModelConfig:
-    """Fields every family has. Families subclass this (one dataclass per family)."""
+class AudioModelConfig(Section):
+    """Fields every family has (the `model:` keys of a recipe). Families subclass this (one dataclass per family)."""
 
+    section: ClassVar[str] = "model"
     family: ClassVar[str] = ""
-    embed_dim: int = 768
-    depth: int = 24
-    num_classes: int = 527
-    input_frames: int = 1024
-    mel_bins: int = 128
-    patch_size: int | tuple[int, int] = 16  # square, or (frequency, time), e.g. SSAST frame patches (128, 2)
-    patch_stride: int | tuple[int, int] = 16
-    cls_position: str = "middle"  # head | middle | tail | none | double (where the special token(s) sit)
-    pool: str = "auto"  # cls | mean (ft_cls / ft_avgtok); auto = cls when a CLS token exists, else mean
-    drop_rate: float = 0.0
-    drop_path: float = 0.0
-    pretrain_heads: bool = False  # mask_embed, cpredlayer, gpredlayer (SSAST-style masked patch modelling)
-    head_norm_eps: float = 1e-5  # the LayerNorm of `mlp_head` (HuggingFace AST uses its layer_norm_eps, 1e-12)
+    embed_dim: int = setting(768, "token width (tiny 192, small 384, base 768)", low=1)
+    depth: int = setting(24, "number of blocks (AuM / SSAMBA 24, AST / SSAST 12)", low=1)
+    num_classes: int = setting(527, "classifier outputs (0: no head); a training run sets it from the labels",
+                               low=0)
+    input_frames: int = setting(1024, "input length the positions are built for; a run sets it from "
+                                "frontend.target_frames", low=1)
+    mel_bins: int = setting(128, "mel bins of the input; a run sets it from frontend.num_mel_bins", low=1)
+    patch_size: int | tuple[int, int] = setting(16, "patch size in (mel bins, frames): square, or (f, t), e.g. "
+                                                "(128, 2) for SSAST frame patches", low=1)
+    patch_stride: int | tuple[int, int] = setting(16, "patch stride: 16 = no overlap, 10 = the overlapping "
+                                                  "patches of the AST / SSAST / SSAMBA fine-tuning recipes", low=1)
+    cls_position: str = setting("middle", "where the special token(s) sit; double = AuM head + tail tokens",
+                                choices=CLS_POSITIONS)
+    pool: str = setting("auto", "clip embedding: cls (ft_cls) or mean of the patch tokens (ft_avgtok); auto = cls "
+                        "when there is a CLS token", choices=("auto", "cls", "mean"))
+    drop_rate: float = setting(0.0, "dropout after the positional embedding", low=0.0, high=1.0, open_high=True)
+    drop_path: float = setting(0.0, "stochastic depth rate of the last block (linear from 0)", low=0.0, high=1.0,
+                               open_high=True)
+    pretrain_heads: bool = setting(False, "mask_embed + cpredlayer + gpredlayer: the masked patch modelling parts")
+    head_norm_eps: float = setting(1e-5, "eps of the head's LayerNorm (HuggingFace AST: 1e-12)", low=0.0,
+                                   open_low=True)
 
     def __post_init__(self) -> None:
         for name in ("patch_size", "patch_stride"):  # YAML / JSON give lists; a square pair is kept as one int
@@ -54,12 +64,9 @@ class AudioModelConfig:
                 f, t = pair(value)
                 setattr(self, name, f if f == t else (f, t))
         self.pool = POOL_ALIASES.get(self.pool, self.pool)
-        if self.cls_position not in CLS_POSITIONS:
-            raise ConfigError(f"cls_position must be one of {CLS_POSITIONS}, got {self.cls_position!r}")
-        if self.pool not in ("auto", "cls", "mean"):
-            raise ConfigError(f"pool must be 'cls', 'mean' (ft_cls / ft_avgtok) or 'auto', got {self.pool!r}")
+        super().__post_init__()
         if self.pool == "cls" and self.cls_position == "none":
-            raise ConfigError("pool='cls' needs a CLS token; use pool='mean' with cls_position='none'")
+            raise ConfigError("model.pool='cls' needs a CLS token; use pool='mean' with cls_position='none'")
 
     @property
     def num_prefix_tokens(self) -> int:

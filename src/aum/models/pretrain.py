@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PATCH = 16  # pretraining patches are 16 x 16 without overlap: 256-value targets
 OBJECTIVES = ("joint", "discriminative", "generative")
+MASKING_STRATEGIES = ("cluster", "random")
 
 
 @dataclass
@@ -45,8 +46,8 @@ class MaskingConfig:
     cluster_max: int = 5
 
     def __post_init__(self) -> None:
-        if self.strategy not in ("cluster", "random"):
-            raise ConfigError(f"masking.strategy must be 'cluster' or 'random', got {self.strategy!r}")
+        if self.strategy not in MASKING_STRATEGIES:
+            raise ConfigError(f"masking.strategy must be one of {MASKING_STRATEGIES}, got {self.strategy!r}")
         if not 1 <= self.cluster_min <= self.cluster_max:
             raise ConfigError(f"masking cluster range [{self.cluster_min}, {self.cluster_max}] is empty or < 1")
         if self.mask_size <= 0:

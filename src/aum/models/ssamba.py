@@ -20,7 +20,7 @@ from aum.models.registry import register_model
 class SSAMBAConfig(AuMConfig):
     family: ClassVar[str] = "ssamba"
     aum_type: str = "v2"
-    patch_stride: int = 10
+    patch_stride: int | tuple[int, int] = 10
     cls_position: str = "head"
     pool: str = "mean"
     drop_path: float = 0.1

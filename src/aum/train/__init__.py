@@ -3,10 +3,11 @@
     from aum.train import load_config, run_training
     summary = run_training(load_config("configs/demo.yaml", ["train.epochs=3"]), "runs/demo")
 
-Modules: `config` (YAML + overrides), `components` (checks the component sections), `tasks` (Task protocol,
-ClassificationTask), `task_registry` (register_task), `trainer` (the loop), `run` (config -> datasets, model,
-Trainer), `evaluate` (a checkpoint on a split), `metrics`, `schedule`, `distributed`, `checkpoint`,
-`logging_utils`, `plots`, `recipes`. `pretrain` (masked patch modelling) plugs a PretrainTask into the same
+Modules: `config` (the typed recipe: YAML + overrides, parsed once), `tasks` (Task protocol, ClassificationTask),
+`task_registry` (register_task), `schedule` (optimizer, learning-rate schedule and their configs), `trainer` (the
+loop), `run` (config -> datasets, model, Trainer), `run_folder` (atomic checkpoint folders, resume state),
+`evaluate` (a checkpoint on a split), `metrics`, `distributed`, `guards`, `logging_utils`, `plots`, `recipes`,
+`config_reference` (docs/CONFIG.md). `pretrain` (masked patch modelling) plugs a PretrainTask into the same
 Trainer.
 """
 

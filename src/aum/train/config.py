@@ -1,9 +1,17 @@
-"""Training configuration: one dataclass tree, loaded from YAML, with `section.key=value` overrides.
+"""Training configuration: one tree of typed sections, loaded from YAML with `section.key=value` overrides, parsed
+once. Every section is checked when the recipe is loaded, before any data is read or model built: an unknown key,
+name or value, a wrong type or a number out of range is one ConfigError line naming `section.key` (and the
+closest valid key or value). Each component declares its own section type:
 
-Sections owned by the trainer (`frontend`, `optim`, `schedule`, `train`) are dataclasses and reject unknown keys.
-Sections consumed by other modules (`model`, `data`, `augment`, `task`) stay plain dicts, checked when the recipe
-is loaded against what their registered component accepts (`aum.train.components`): an unknown key anywhere is a
-one-line ConfigError naming the section, the key, the closest valid key and the valid ones.
+    model     `aum.models.ModelSection`: a registered model name, its config's fields, `pretrained`
+    data      the data format's config (`aum.data.source.DataConfig` subclasses, chosen by `format`)
+    augment   `aum.data.augment.AugmentConfig`
+    task      the task's config (`aum.train.tasks.TaskConfig` subclasses, chosen by `name`)
+    frontend  `aum.audio.FrontendConfig`
+    optim     `aum.train.schedule.OptimConfig`;  schedule  `aum.train.schedule.ScheduleConfig`
+    train     `TrainConfig` (below)
+
+Every key is listed in docs/CONFIG.md (generated from these classes: `python -m aum.train.config_reference`).
 
     cfg = load_config("configs/demo.yaml", ["optim.lr=1e-4", "train.epochs=3"])
     save_config(cfg, "runs/demo/config.yaml")
@@ -15,138 +23,104 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import yaml
 
-from aum.errors import ConfigError
-from aum.train.sections import _normalise_free, parse_scalar, section_from_dict  # noqa: F401  (re-exported)
+from aum.audio import FrontendConfig
+from aum.data.augment import AugmentConfig
+from aum.data.build import parse_data_config
+from aum.data.source import DataConfig, resolve_data_paths
+from aum.errors import ConfigError, did_you_mean
+from aum.models import ModelSection, parse_model_section
+from aum.schema import Section, parse_scalar, parse_section, plain, setting
+from aum.train.run_folder import atomic_write_text
+from aum.train.schedule import OptimConfig, ScheduleConfig
+from aum.train.task_registry import parse_task_config
+from aum.train.tasks import ClassificationConfig, TaskConfig
 
-__all__ = ["Config", "ConfigError", "load_config", "save_config"]
+__all__ = ["Config", "ConfigError", "TrainConfig", "config_from_dict", "config_to_dict", "load_config",
+           "save_config"]
 
-
-
-@dataclass
-class FrontendConfig:
-    """Audio frontend; `preset` picks the dataset normalisation statistics (REFERENCE §1) unless mean/std are set."""
-
-    preset: str | None = "audioset"
-    sample_rate: int = 16000
-    num_mel_bins: int = 128
-    target_frames: int = 1024
-    mean: float | None = None
-    std: float | None = None
-
-    def __post_init__(self):
-        if self.sample_rate <= 0:
-            raise ConfigError(f"frontend.sample_rate={self.sample_rate}: must be a positive rate in Hz")
-        if self.num_mel_bins < 3:
-            raise ConfigError(f"frontend.num_mel_bins={self.num_mel_bins}: must be at least 3 (128 for the "
-                              "published models)")
-        if self.target_frames < 1:
-            raise ConfigError(f"frontend.target_frames={self.target_frames}: must be a positive number of frames "
-                              "(1024 = 10.24 s for AudioSet)")
+DEVICES = ("auto", "cpu", "cuda")
 
 
-@dataclass
-class OptimConfig:
-    name: str = "adam"  # adam | adamw
-    lr: float = 1e-5
-    betas: tuple[float, float] = (0.95, 0.999)
-    weight_decay: float = 5e-7
-    head_lr_mult: float = 1.0  # lr multiplier for parameters whose name starts with "head"
-    grad_clip: float | None = None  # max global grad norm, None = off
-    accum_steps: int = 1  # micro-batches per optimizer step
+@dataclass(kw_only=True)
+class TrainConfig(Section):
+    """`train:` the run: epochs, batches, splits, device, precision, checkpoints and logs."""
 
-
-@dataclass
-class ScheduleConfig:
-    """Learning-rate schedule: linear warmup (in optimizer steps) then one of
-    `multistep` (MultiStepLR(range(start, inf, step), decay) over epochs, as the AuM/AST recipes),
-    `cosine` (to `min_lr_ratio` * lr at the last step), `plateau` (ReduceLROnPlateau on a validation metric),
-    `constant`."""
-
-    name: str = "multistep"
-    warmup_steps: int = 1000
-    start: int = 2
-    step: int = 1
-    decay: float = 0.5
-    min_lr_ratio: float = 0.0
-    plateau_metric: str | None = None  # default: the task's selection metric
-    plateau_factor: float = 0.5
-    plateau_patience: int = 2
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 12
-    eval_batch_size: int | None = None
-    num_workers: int = 2
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
-    ema_decay: float = 0.0  # 0 = no EMA; else evaluate and select "best" with the EMA weights
-    save_every_steps: int = 0  # also write "last" every N optimizer steps (0 = at epoch ends only)
-    log_every_steps: int = 20
-    eval_every_epochs: int = 1
-    max_steps: int = 0  # stop after N optimizer steps (0 = no limit); for smoke tests
-    train_split: str = "train"
-    val_split: str = "validation"
-    test_split: str | None = "test"  # evaluated with the best checkpoint at the end (None = skip)
-    balanced_sampler: bool = False  # AudioSet-style class-balanced sampling with replacement
-    max_bad_fraction: float = 0.5  # fail the run when more than this share of an epoch's clips is unreadable
-
-    def __post_init__(self):
-        for key in ("epochs", "batch_size", "eval_every_epochs"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"train.{key}={getattr(self, key)}: must be at least 1")
-        for key in ("max_steps", "save_every_steps", "num_workers"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"train.{key}={getattr(self, key)}: must be 0 or more")
-        if not 0.0 <= self.max_bad_fraction <= 1.0:
-            raise ConfigError(f"train.max_bad_fraction={self.max_bad_fraction}: must be between 0 and 1")
+    section: ClassVar[str] = "train"
+    epochs: int = setting(10, "passes over the training split", low=1)
+    batch_size: int = setting(12, "clips per micro-batch (per process under torchrun)", low=1)
+    eval_batch_size: int | None = setting(None, "clips per evaluation batch (default: batch_size)", low=1)
+    num_workers: int = setting(2, "DataLoader worker processes (0: load in the main process)", low=0)
+    seed: int = setting(0, "seed of the weights, the data order and the augmentations")
+    device: str = setting("auto", "auto (CUDA when there is one), cpu or cuda (under torchrun: each rank's own GPU)",
+                          choices=DEVICES)
+    amp: str = setting("auto", "mixed precision: auto (bf16 on CUDA), bf16 or off", choices=("auto", "bf16", "off"))
+    ema_decay: float = setting(0.0, "exponential moving average of the weights (0 = off); with EMA, evaluation "
+                               "and the best checkpoint use the averaged weights", low=0.0, high=1.0, open_high=True)
+    save_every_steps: int = setting(0, "also write last/ every N optimizer steps (0: at epoch ends only)", low=0)
+    log_every_steps: int = setting(20, "optimizer steps between training log lines", low=1)
+    eval_every_epochs: int = setting(1, "epochs between validations (the last epoch is always validated)", low=1)
+    max_steps: int = setting(0, "stop after N optimizer steps (0: no limit); for smoke tests", low=0)
+    train_split: str = setting("train", "the split trained on")
+    val_split: str | None = setting("validation", "the split that picks the best checkpoint (null: none; then "
+                                    "best/ is the last epoch)")
+    test_split: str | None = setting("test", "evaluated with the best checkpoint at the end (null: skip)")
+    balanced_sampler: bool = setting(False, "AudioSet-style class-balanced sampling with replacement")
+    max_bad_fraction: float = setting(0.5, "fail the run when more than this share of an epoch's clips is "
+                                      "unreadable", low=0.0, high=1.0)
 
 
 @dataclass
 class Config:
-    model: dict = field(default_factory=lambda: {"name": "aum_tiny"})
-    data: dict = field(default_factory=dict)
-    augment: dict = field(default_factory=dict)
-    task: dict = field(default_factory=dict)  # task.name defaults to "classification" (aum pretrain: "pretrain")
+    """A training or pretraining recipe, every section typed (see the module docstring)."""
+
+    model: ModelSection = field(default_factory=lambda: parse_model_section({"name": "aum_tiny"}))
+    data: DataConfig | None = None  # a recipe without data can be loaded and inspected, not run
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    task: TaskConfig = field(default_factory=ClassificationConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def config_from_dict(raw: dict) -> Config:
+SECTIONS = tuple(f.name for f in dataclasses.fields(Config))
+PARSERS: dict[str, typing.Callable[[Any], Any]] = {
+    "model": parse_model_section,
+    "data": lambda values: parse_data_config(values) if values else None,
+    "augment": lambda values: parse_section(AugmentConfig, values),
+    "frontend": lambda values: parse_section(FrontendConfig, values),
+    "optim": lambda values: parse_section(OptimConfig, values),
+    "schedule": lambda values: parse_section(ScheduleConfig, values),
+    "train": lambda values: parse_section(TrainConfig, values),
+}
+
+
+def config_from_dict(raw: dict | None, default_task: str = "classification") -> Config:
+    """The typed config of a raw (YAML) mapping of sections; `default_task` is the task when `task.name` is absent."""
     raw = raw or {}
-    hints = typing.get_type_hints(Config)
-    unknown = sorted(set(raw) - set(hints))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the top level must be a mapping of sections, got {raw!r}")
+    unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"unknown config section(s) {unknown}; known sections: {sorted(hints)}")
-    kwargs = {}
-    for name, value in raw.items():
-        if dataclasses.is_dataclass(hints[name]):
-            kwargs[name] = section_from_dict(hints[name], value or {}, name)
-        else:
-            if value is not None and not isinstance(value, dict):
-                raise ConfigError(f"{name}: expected a mapping, got {value!r}")
-            kwargs[name] = _normalise_free(dict(value or {}))
-    return Config(**kwargs)
+        raise ConfigError(f"unknown config section(s) {unknown}{did_you_mean(unknown[0], SECTIONS)}; known sections: "
+                          f"{list(SECTIONS)}")
+    sections = {name: PARSERS[name](value) for name, value in raw.items() if name in PARSERS}
+    sections["task"] = parse_task_config(raw.get("task"), default_task)
+    return Config(**sections)
 
 
-def config_to_dict(cfg: Config) -> dict:
-    def plain(v):
-        if isinstance(v, tuple):
-            return list(v)
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [plain(x) for x in v]
-        return v
-
-    return plain(dataclasses.asdict(cfg))
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The plain (YAML-ready) mapping of a config; `config_from_dict` of it gives the same config."""
+    out: dict[str, Any] = {}
+    for name in SECTIONS:
+        section = getattr(cfg, name)
+        if section is not None:
+            out[name] = plain(section.to_dict())
+    return out
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -172,53 +146,39 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-DATA_PATH_KEYS = ("root", "cache_dir", "noise_dir")
+def read_recipe(path: str | Path) -> dict:
+    """The raw mapping of a YAML recipe, its relative data paths resolved against the file's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    if isinstance(raw.get("data"), dict):
+        raw["data"] = resolve_data_paths(raw["data"], path.parent)
+    return raw
 
 
-def resolve_data_paths(data_cfg: dict, base_dir: str | Path) -> dict:
-    """Relative `root` / `cache_dir` / `noise_dir` in a YAML file are relative to the file's folder."""
-    out = dict(data_cfg)
-    for key in DATA_PATH_KEYS:
-        if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
-            out[key] = str((Path(base_dir) / out[key]).resolve())
-    if isinstance(out.get("sources"), list):  # mixed unlabeled sources (pretraining): each has its own root
-        out["sources"] = [resolve_data_paths(s, base_dir) if isinstance(s, dict) else s for s in out["sources"]]
-    return out
-
-
-def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read a YAML recipe (or start from defaults when `path` is None) and apply dotted overrides.
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+                default_task: str = "classification") -> Config:
+    """Read a YAML recipe (or start from defaults when `path` is None), apply dotted overrides, parse every section.
 
     Relative data paths written in the file are resolved against the file's folder; paths given as overrides
     are taken as they are (relative to the working directory)."""
-    raw: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: config file not found")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
-        if isinstance(raw.get("data"), dict):
-            raw["data"] = resolve_data_paths(raw["data"], path.parent)
+    raw = read_recipe(path) if path is not None else {}
     try:
-        cfg = config_from_dict(apply_overrides(raw, list(overrides)))
-        from aum.train.components import check_components
-
-        check_components(cfg)
-        return cfg
+        return config_from_dict(apply_overrides(raw, list(overrides)), default_task)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML, atomically."""
-    from aum.train.run_folder import atomic_write_text
-
     raw = config_to_dict(cfg)
     # absolute data paths: the saved file is read later from another folder (`aum eval --checkpoint DIR`)
-    raw["data"] = resolve_data_paths(raw.get("data") or {}, Path.cwd())
+    if "data" in raw:
+        raw["data"] = resolve_data_paths(raw["data"], Path.cwd())
     atomic_write_text(Path(path), yaml.safe_dump(raw, sort_keys=False))

@@ -13,35 +13,40 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
+
+from aum.data import DataConfig, build_dataset, make_loader
+from aum.devices import resolve_device
 from aum.errors import ConfigError
+from aum.models import from_pretrained
 from aum.train import metrics as M
+from aum.train.config import load_config
+from aum.train.plots import plot_confusion_matrix
+from aum.train.run_folder import TRAIN_CONFIG
+from aum.train.tasks import ClassificationConfig, ClassificationTask, autocast_for
 
 log = logging.getLogger(__name__)
 
 
-def load_data_config(checkpoint: Path, data: str) -> tuple[dict, str | None]:
+def load_data_config(checkpoint: Path, data: str) -> tuple[DataConfig, str | None]:
     """`data` is a YAML config (its `data:` section) or a split name (the data of the checkpoint's training
     config). Returns (data section, split named by `data` or None)."""
-    from aum.train.config import load_config
-    from aum.train.run_folder import TRAIN_CONFIG
-
     path = Path(data)
     if path.suffix in (".yaml", ".yml"):
-        return load_config(path).data, None
-    saved = Path(checkpoint) / TRAIN_CONFIG
-    if not saved.is_file():
-        raise FileNotFoundError(f"{saved}: no training config beside the checkpoint; pass --data CONFIG.yaml")
-    return load_config(saved).data, data
+        source, split = path, None
+    else:
+        source, split = Path(checkpoint) / TRAIN_CONFIG, data
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: no training config beside the checkpoint; pass --data CONFIG.yaml")
+    found = load_config(source).data
+    if found is None:
+        raise ConfigError(f"{source}: no data section")
+    return found, split
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data_cfg: dict, split: str, out_dir: str | Path | None = None,
+def evaluate_checkpoint(checkpoint: str | Path, data_cfg: DataConfig, split: str, out_dir: str | Path | None = None,
                         batch_size: int = 32, num_workers: int = 0, device: str = "auto") -> dict:
     """Scalar metrics + `per_class` rows (+ `confusion` for single-label data); written to out_dir if given."""
-    from aum.data import build_dataset, make_loader
-    from aum.devices import resolve_device
-    from aum.models import from_pretrained
-    from aum.train.tasks import ClassificationConfig, ClassificationTask, autocast_for
-
     model = from_pretrained(checkpoint)
     frontend, labels = model.frontend(), model.label_names()
     dataset = build_dataset(data_cfg, split, frontend, None)
@@ -79,13 +84,9 @@ def json_safe(value):
 
 
 def write_report(report: dict, labels: list[str], out_dir: Path) -> None:
-    from aum.train.plots import plot_confusion_matrix
-
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(json_safe(report), indent=2))
     if "confusion" in report:
-        import numpy as np
-
         plot_confusion_matrix(np.asarray(report["confusion"]), labels, out_dir / "confusion.png",
                               f"{report['split']}: accuracy {report['accuracy']:.3f}")
     log.info("wrote %s", out_dir / "metrics.json")

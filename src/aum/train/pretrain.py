@@ -8,29 +8,42 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from aum.errors import ConfigError, DataError
-from aum.models.pretrain import MaskedPatchModel, MaskingConfig
-from aum.train.tasks import batch_to
+from aum.errors import DataError
+from aum.models.pretrain import MASKING_STRATEGIES, OBJECTIVES, MaskedPatchModel, MaskingConfig
+from aum.schema import setting
+from aum.train.tasks import TaskConfig, batch_to
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class PretrainConfig:
-    """`task:` section. Defaults are the SSAMBA/SSAST recipe (joint objective, two passes, mask 400)."""
+@dataclass(kw_only=True)
+class PretrainConfig(TaskConfig):
+    """`task: {name: pretrain}`: masked spectrogram patch modelling. Defaults are the SSAMBA / SSAST recipe (joint
+    objective, two passes, mask 400)."""
 
-    objective: str = "joint"  # joint | discriminative | generative
-    passes: int = 2  # joint only: 2 = independent masks and forward passes per term (official); 1 = one pass
-    mse_weight: float = 10.0
-    mask_size: float = 400  # patches (int) or a fraction of the grid (0 < f < 1)
-    eval_mask_size: float | None = None  # official evaluates at 400 whatever the training size; None = mask_size
-    masking: str = "cluster"  # cluster | random
-    cluster_min: int = 3
-    cluster_max: int = 5
-    eval_seed: int = 0  # validation masks come from their own generator: comparable across epochs, resume-safe
+    name: ClassVar[str] = "pretrain"
+    objective: str = setting("joint", "joint (InfoNCE + mse_weight x MSE), discriminative (InfoNCE) or generative "
+                             "(MSE)", choices=OBJECTIVES)
+    passes: int = setting(2, "joint only: 2 = independent masks and forward passes per term (official); 1 = one "
+                          "pass", choices=(1, 2))
+    mse_weight: float = setting(10.0, "weight of the MSE term of the joint objective", low=0.0)
+    mask_size: float = setting(400, "masked patches per clip: a count, or a fraction of the grid (0 < f < 1)",
+                               low=0.0, open_low=True)
+    eval_mask_size: float | None = setting(None, "masked patches at validation (official: 400 whatever the "
+                                           "training size); null = mask_size", low=0.0, open_low=True)
+    masking: str = setting("cluster", "cluster (SSAST's contiguous clusters) or random patches",
+                           choices=MASKING_STRATEGIES)
+    cluster_min: int = setting(3, "cluster masking: smallest cluster side", low=1)
+    cluster_max: int = setting(5, "cluster masking: largest cluster side", low=1)
+    eval_seed: int = setting(0, "seed of the validation masks (comparable across epochs, resume-safe)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.masking_config()  # the masking options are checked now, not at the first step
 
     def masking_config(self, evaluation: bool = False) -> MaskingConfig:
         size = self.eval_mask_size if evaluation and self.eval_mask_size is not None else self.mask_size
@@ -99,13 +112,7 @@ class PretrainTask:
                          "mask_size": cfg.mask_size, "masking": cfg.masking, "mse_weight": cfg.mse_weight}}
 
 
-def build_pretrain_task(task_cfg: dict, train_dataset=None) -> PretrainTask:
-    from aum.train.sections import section_from_dict
-
-    cfg = section_from_dict(PretrainConfig, task_cfg, "task")
-    if cfg.objective not in ("joint", "discriminative", "generative"):
-        raise ConfigError(f"task.objective must be joint, discriminative or generative, got {cfg.objective!r}")
-    cfg.masking_config()  # validates the masking options now rather than at the first step
+def build_pretrain_task(cfg: PretrainConfig, train_dataset=None) -> PretrainTask:
     return PretrainTask(cfg)
 
 

@@ -8,13 +8,51 @@ Its whole state is a few numbers (`state_dict`), so a resumed run continues on t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from aum.errors import ConfigError
-from aum.train.config import OptimConfig, ScheduleConfig
+from aum.schema import Section, setting
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 SCHEDULES = ("multistep", "cosine", "plateau", "constant")
+
+
+@dataclass(kw_only=True)
+class OptimConfig(Section):
+    """`optim:` the optimizer."""
+
+    section: ClassVar[str] = "optim"
+    name: str = setting("adam", "optimizer", choices=tuple(OPTIMIZERS))
+    lr: float = setting(1e-5, "peak learning rate (reached after the warmup)", low=0.0, open_low=True)
+    betas: tuple[float, float] = setting((0.95, 0.999), "Adam betas", low=0.0, high=1.0, open_high=True)
+    weight_decay: float = setting(5e-7, "weight decay of matrices and kernels (never of norms, biases, positions, "
+                                  "special tokens, A_log, D)", low=0.0)
+    head_lr_mult: float = setting(1.0, "learning-rate multiplier of the classifier head", low=0.0, open_low=True)
+    grad_clip: float | None = setting(None, "max global gradient norm; null = no clipping", low=0.0, open_low=True)
+    accum_steps: int = setting(1, "micro-batches per optimizer step (gradient accumulation)", low=1)
+
+
+@dataclass(kw_only=True)
+class ScheduleConfig(Section):
+    """`schedule:` linear warmup (in optimizer steps), then `multistep` (MultiStepLR(range(start, inf, step),
+    decay) over epochs, as the AuM / AST recipes), `cosine` (to `min_lr_ratio` x lr at the last step), `plateau`
+    (ReduceLROnPlateau on a validation metric) or `constant`."""
+
+    section: ClassVar[str] = "schedule"
+    name: str = setting("multistep", "learning-rate schedule after the warmup", choices=SCHEDULES)
+    warmup_steps: int = setting(1000, "optimizer steps of linear warmup from 0 (0 = none)", low=0)
+    start: int = setting(2, "multistep: the first epoch at which the rate decays", low=0)
+    step: int = setting(1, "multistep: epochs between decays", low=1)
+    decay: float = setting(0.5, "multistep: factor applied at each decay", low=0.0, high=1.0, open_low=True)
+    min_lr_ratio: float = setting(0.0, "cosine: final rate as a fraction of lr", low=0.0, high=1.0)
+    plateau_metric: str | None = setting(None, "plateau: the validation metric to watch (default: the task's "
+                                         "selection metric)")
+    plateau_factor: float = setting(0.5, "plateau: factor applied when the metric stops improving", low=0.0,
+                                    high=1.0, open_low=True, open_high=True)
+    plateau_patience: int = setting(2, "plateau: evaluations without improvement before the rate drops", low=0)
 
 
 NO_DECAY_NAMES = ("pos_embed", "cls_token", "dist_token", "cls_token_head", "cls_token_tail", "mask_embed")
@@ -48,10 +86,7 @@ def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Opt
                 groups.append({"params": buckets[(part, decay)], "lr": lr, "base_lr": lr,
                                "weight_decay": cfg.weight_decay if decay else 0.0,
                                "name": part if decay else f"{part}_no_decay"})
-    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    if cfg.name not in kinds:
-        raise ConfigError(f"optim.name={cfg.name!r}: choose one of {sorted(kinds)}")
-    return kinds[cfg.name](groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    return OPTIMIZERS[cfg.name](groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
 class LRSchedule:
@@ -59,8 +94,6 @@ class LRSchedule:
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: ScheduleConfig, steps_per_epoch: int,
                  total_steps: int, plateau_mode: str = "max"):
-        if cfg.name not in SCHEDULES:
-            raise ConfigError(f"schedule.name={cfg.name!r}: choose one of {list(SCHEDULES)}")
         if plateau_mode not in ("max", "min"):
             raise ConfigError(f"plateau mode {plateau_mode!r}: expected 'max' or 'min'")
         self.optimizer, self.cfg = optimizer, cfg

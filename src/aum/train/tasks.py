@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from aum.errors import ConfigError, DataError
+from aum.schema import Section, setting
 from aum.train import metrics as M
 
 
@@ -53,18 +54,32 @@ def batch_to(batch: dict, device: torch.device) -> dict:
     return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
 
-@dataclass
-class ClassificationConfig:
-    loss: str = "bce"  # bce (multi-label, or as the Speech Commands recipe) | ce
-    select_metric: str | None = None  # default: mAP if multi-label, else accuracy
+@dataclass(kw_only=True)
+class TaskConfig(Section):
+    """Base of the `task:` sections; `name` is the value of `task.name` that selects the task."""
+
+    section: ClassVar[str] = "task"
+    name: ClassVar[str] = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **super().to_dict()}
+
+
+@dataclass(kw_only=True)
+class ClassificationConfig(TaskConfig):
+    """`task: {name: classification}`: clip classification."""
+
+    name: ClassVar[str] = "classification"
+    loss: str = setting("bce", "bce (multi-label, or single-label as the Speech Commands recipe) or ce",
+                        choices=("bce", "ce"))
+    select_metric: str | None = setting(None, "validation metric that picks the best checkpoint (default: mAP "
+                                        "for multi-label data, else accuracy)")
 
 
 class ClassificationTask:
     """Clip classification. Batches are `{"x": (B, T, F), "y": (B, C)}` (one-/multi-hot)."""
 
     def __init__(self, cfg: ClassificationConfig, labels: list[str], multilabel: bool):
-        if cfg.loss not in ("bce", "ce"):
-            raise ConfigError(f"task.loss={cfg.loss!r}: choose 'bce' or 'ce'")
         if multilabel and cfg.loss == "ce":
             raise ConfigError("task.loss=ce cannot train multi-label data; use task.loss=bce")
         self.cfg, self.labels, self.multilabel = cfg, list(labels), multilabel
@@ -119,9 +134,6 @@ class ClassificationTask:
                 "task": {"name": "classification", "loss": self.cfg.loss, "multilabel": self.multilabel}}
 
 
-def build_classification_task(task_cfg: dict, train_dataset) -> ClassificationTask:
-    from aum.train.sections import section_from_dict
-
-    cfg = section_from_dict(ClassificationConfig, task_cfg, "task")
+def build_classification_task(cfg: ClassificationConfig, train_dataset) -> ClassificationTask:
     return ClassificationTask(cfg, list(train_dataset.labels), bool(train_dataset.multilabel))
 

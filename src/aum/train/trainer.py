@@ -23,7 +23,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
+from aum.data import set_epoch
 from aum.errors import ConfigError, RunInterrupted, TrainingError
 from aum.models.card import training_record
 from aum.train import run_folder as ckpt
@@ -31,16 +33,11 @@ from aum.train.config import Config, save_config
 from aum.train.distributed import DistInfo, barrier, broadcast_object
 from aum.train.guards import StopRequest, check_bad_share
 from aum.train.logging_utils import Progress, RunLogger, format_metrics
+from aum.train.plots import plot_training_curves
 from aum.train.schedule import LRSchedule, build_optimizer
 from aum.train.tasks import Task, autocast_for, batch_to
 
 log = logging.getLogger(__name__)
-
-
-def _set_loader_epoch(loader, epoch: int, start: int = 0) -> None:
-    from aum.data import set_epoch
-
-    set_epoch(loader, epoch, start)
 
 
 class Trainer:
@@ -56,12 +53,10 @@ class Trainer:
         self.last_metrics: dict | None = None  # latest validation metrics, recorded in checkpoints
         self.model = model.to(self.device)
         self.amp = cfg.train.amp in ("auto", "bf16") and self.device.type == "cuda"
-        if cfg.train.amp not in ("auto", "bf16", "off"):
-            raise ConfigError(f"train.amp={cfg.train.amp!r}: choose auto, bf16 or off")
         # what is trained: the model, or the task's module around it (pretraining: encoder + pretext task)
         self.net = self._wrap_ddp(task.wrap(self.model) if hasattr(task, "wrap") else self.model)
         self.optimizer = build_optimizer(self.model, cfg.optim)
-        _set_loader_epoch(train_loader, 0)
+        set_epoch(train_loader, 0)
         self.batches_per_epoch = len(train_loader)
         if self.batches_per_epoch == 0:
             raise ConfigError("the training loader is empty (fewer clips than one batch?)")
@@ -83,8 +78,6 @@ class Trainer:
     def _wrap_ddp(self, model):
         if not self.info.enabled:
             return model
-        from torch.nn.parallel import DistributedDataParallel
-
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=ids,
                                        find_unused_parameters=bool(getattr(self.task, "find_unused_parameters", False)))
@@ -128,7 +121,8 @@ class Trainer:
             return
         splits = {"val_split": self.cfg.train.val_split} if self.has_val else {}
         meta = {**self.meta, **self.task.checkpoint_meta(),
-                "trained": training_record(self.epoch, self.step, self.cfg.data, splits, self.last_metrics)}
+                "trained": training_record(self.epoch, self.step, self.cfg.data.to_dict() if self.cfg.data else {},
+                                           splits, self.last_metrics)}
 
         def fill(tmp: Path) -> None:
             ckpt.save_model_dir(model, tmp, meta)
@@ -193,7 +187,7 @@ class Trainer:
     def _train_epoch(self) -> dict:
         """One epoch from `self.batches_done`; returns the epoch's mean loss and throughput."""
         cfg = self.cfg.train
-        _set_loader_epoch(self.train_loader, self.epoch, self.batches_done * cfg.batch_size)
+        set_epoch(self.train_loader, self.epoch, self.batches_done * cfg.batch_size)
         self.net.train()
         self.progress.start_epoch(self.epoch, self.batches_per_epoch, self.batches_done)
         window = {"sums": {}, "n": 0, "clips": 0, "t": time.perf_counter()}  # sums of every logged value
@@ -346,8 +340,6 @@ class Trainer:
         return result
 
     def _plot(self) -> None:
-        from aum.train.plots import plot_training_curves
-
         try:
             plot_training_curves(self.out_dir / "logs", self.out_dir / "curves.png", self.task.select_metric)
         except (OSError, ValueError) as e:
