@@ -9,7 +9,7 @@ EXTRAS ?= $(shell $(PYTHON) -c "import platform,sys; print('dev,export,serve,web
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: setup sysdeps test lint demo bench clean
+.PHONY: setup sysdeps test lint demo bench docs clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ demo: setup
 .PHONY: demo-ssl
 demo-ssl: setup
 	$(VENV)/bin/aum demo ssl --out $(DEMO_OUT)_ssl
+
+# docs/CONFIG.md is generated from the config classes (a test checks that it is current)
+docs: $(STAMP)
+	$(PY) -m aum.train.config_reference > docs/CONFIG.md
 
 bench: setup
 	for b in fbank scan models; do $(VENV)/bin/aum bench $$b --out bench_out/$$b || exit 1; done

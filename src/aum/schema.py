@@ -209,6 +209,11 @@ def required(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
+def yaml_text(value: Any) -> str:
+    """A value as it is written in a recipe: null, true, 1e-05, [0.9, 0.999], a string without quotes."""
+    return yaml.safe_dump(plain(value), default_flow_style=True, width=1000).strip().removesuffix("\n...").strip()
+
+
 def field_rows(cls: type) -> list[dict[str, str]]:
     """One row per field of a config dataclass, for the reference document: key, type, default, allowed, doc."""
     hints = typing.get_type_hints(cls)
@@ -216,13 +221,11 @@ def field_rows(cls: type) -> list[dict[str, str]]:
     for f in dataclasses.fields(cls):
         if required(f):
             default = "required"
-        elif f.default_factory is not dataclasses.MISSING:
-            default = repr(plain(f.default_factory()))
         else:
-            default = repr(plain(f.default))
+            default = yaml_text(f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
         meta = field_meta(cls, f.name)
         choices, rng = meta.get("choices"), meta.get("range")
         allowed = ", ".join(map(str, choices)) if choices else (_range_text(rng) if rng else "")
-        rows.append({"key": f.name, "type": _type_name(hints[f.name]), "default": default.replace("None", "null"),
-                     "allowed": allowed, "doc": meta.get("doc", "")})
+        rows.append({"key": f.name, "type": _type_name(hints[f.name]), "default": default, "allowed": allowed,
+                     "doc": meta.get("doc", "")})
     return rows
