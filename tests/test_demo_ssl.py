@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from aum.cli import main
-from aum.cli.demo_ssl import recipe_overrides
 from aum.data.synth_corpus import corpus_voices, held_out_voices, synthesize_unlabeled
 from aum.experiments.ssl import SSLRecipe
+from aum.experiments.ssl_demo import recipe_overrides
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 TINY = ["pretrain_epochs=1", "finetune_epochs=1", "pretrain_batch=4", "finetune_batch=4", "frames=48",
@@ -67,8 +67,24 @@ def test_recipe_overrides_and_option_checks(capsys):
     assert recipe.depth == 4 and recipe.extra == {"optim.grad_clip": "1.0"}
     with pytest.raises(ValueError, match="not a recipe field"):
         recipe_overrides(recipe, ["depht=4"])
-    assert main(["demo", "--encoders", "ssast"]) == 1
-    assert "only for `aum demo ssl`" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # an option of `aum demo ssl` is not one of the keyword demo
+        main(["demo", "--encoders", "ssast"])
+    assert "unrecognized arguments: --encoders" in capsys.readouterr().err
+
+
+def test_demo_sub_commands_have_their_own_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = capsys.readouterr().out
+    assert "keywords" in text and "ssl" in text and "--encoders" not in text
+    with pytest.raises(SystemExit):
+        main(["demo", "ssl", "--help"])
+    text = capsys.readouterr().out
+    assert "--encoders" in text and "--label-fraction" in text and "--corpus-voices" in text
+    with pytest.raises(SystemExit):
+        main(["--threads", "1", "demo", "keywords", "--help"])
+    text = capsys.readouterr().out
+    assert "--words" in text and "--encoders" not in text
 
 
 def test_ssamba_layers_unpaired_in_both_stages(tmp_path):

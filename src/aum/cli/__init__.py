@@ -32,9 +32,27 @@ def build_parser() -> argparse.ArgumentParser:
 INFERENCE_COMMANDS = ("predict", "embed", "eval")
 
 
+GLOBAL_VALUED = ("--threads",)  # the global options that take a value
+
+
+def with_default_demo(argv: list[str]) -> list[str]:
+    """`aum demo [options]` runs the default demo: `aum demo keywords [options]`."""
+    from aum.cli.demo import DEFAULT_DEMO, DEMOS
+
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):  # global options before the command
+        i += 2 if argv[i] in GLOBAL_VALUED else 1
+    if i < len(argv) and argv[i] == "demo":
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if following not in DEMOS and following not in ("-h", "--help"):
+            return [*argv[:i + 1], DEFAULT_DEMO, *argv[i + 1:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     if "torch" not in sys.modules:  # read once by OpenMP at start-up: idle threads yield instead of spinning
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    argv = with_default_demo(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     # `key=value` overrides may follow the flags (`aum train cfg.yaml --out X optim.lr=1e-4`): argparse leaves
     # them over once the positional list was closed by a flag, so collect them here.
