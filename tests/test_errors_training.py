@@ -167,10 +167,10 @@ def test_bugs_keep_their_traceback_and_ctrl_c_is_a_clean_stop(trained, monkeypat
     def crash(path):
         raise RuntimeError("shape '[-1, 0]' is invalid for input of size 0")  # a bug, e.g. in a reshape
 
-    monkeypatch.setattr("aum.inference.predict.audio_paths", crash)
+    monkeypatch.setattr("aum.cli.predict.audio_paths", crash)
     with pytest.raises(RuntimeError, match="is invalid"):  # not dressed up as a user error
         main(["predict", "x.wav", "--checkpoint", str(trained / "best")])
-    monkeypatch.setattr("aum.inference.predict.audio_paths", lambda p: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr("aum.cli.predict.audio_paths", lambda p: (_ for _ in ()).throw(KeyboardInterrupt()))
     assert main(["predict", "x.wav", "--checkpoint", str(trained / "best")]) == 130
     assert capsys.readouterr().err.strip() == "aum predict: interrupted"
 

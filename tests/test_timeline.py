@@ -118,6 +118,14 @@ def test_whole_mode_reads_windows_from_one_encoding(model, tmp_path):
     assert [w["start"] for w in several["windows"]][:3] == [0.0, 0.25, 0.5]
 
 
+def test_whole_mode_with_a_rectangular_stride(tmp_path):
+    path = tmp_path / "w.wav"
+    soundfile.write(path, _wave(1.5, seed=2), SR, subtype="FLOAT")
+    model = _model(pool="mean", patch_stride=(16, 10))
+    result = timeline_file(model, path, TimelineSettings(window=0.5, hop=0.25, whole=True))
+    assert len(result["windows"]) == 5 and result["windows"][-1]["end"] == pytest.approx(1.5, abs=0.02)
+
+
 def test_whole_mode_refuses_attention_models(tmp_path):
     path = tmp_path / "w.wav"
     soundfile.write(path, _wave(1.0), SR)

@@ -15,6 +15,7 @@ import pickle
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from aum.errors import CheckpointError, CheckpointMismatch
 from aum.fileinfo import file_problem, os_error_reason
@@ -71,8 +72,6 @@ def _check_safetensors_layout(path: Path) -> None:
 
 def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The tensors of a `.safetensors` file (CPU)."""
-    from safetensors.torch import load_file
-
     path = check_file(path)
     _check_safetensors_layout(path)
     try:

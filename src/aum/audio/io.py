@@ -20,13 +20,13 @@ import torch
 from aum.errors import AudioError, ConfigError, UnavailableError
 from aum.fileinfo import file_problem
 
-__all__ = ["AudioError", "decode_audio", "is_silent", "load_audio", "resample"]
+__all__ = ["AudioError", "audio_package", "decode_audio", "is_silent", "load_audio", "resample"]
 
 DEFAULT_MAX_SECONDS = 3600.0
 SILENCE_THRESHOLD = 1e-4  # peak |sample| at or below this (about -80 dBFS) counts as silence
 
 
-def _audio_package(name: str):
+def audio_package(name: str):
     """soundfile or soxr, imported on first use; missing, it is an UnavailableError saying what needs it."""
     try:
         return importlib.import_module(name)
@@ -46,7 +46,7 @@ def _check_path(path: Path) -> None:
 def _decode(path: Path | str, max_seconds: float, source=None) -> tuple[np.ndarray, int]:
     """(samples, channels) float32 and the file's sample rate; libsndfile errors become AudioError naming `path`.
     `source` (an open binary file) is read instead of `path` when given."""
-    soundfile = _audio_package("soundfile")
+    soundfile = audio_package("soundfile")
     try:
         with soundfile.SoundFile(path if source is None else source) as f:
             rate, frames = f.samplerate, f.frames
@@ -70,7 +70,7 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
     x = waveform.detach().to("cpu", torch.float32)
     if orig_rate == new_rate:
         return x
-    out = _audio_package("soxr").resample(x.numpy().T, orig_rate, new_rate)  # soxr wants (samples, channels)
+    out = audio_package("soxr").resample(x.numpy().T, orig_rate, new_rate)  # soxr wants (samples, channels)
     return torch.from_numpy(np.ascontiguousarray(out.T, dtype=np.float32))
 
 

@@ -27,11 +27,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import soundfile
-import soxr
 import torch
 
-from aum.audio.io import AudioError, _check_path
+from aum.audio.io import AudioError, _check_path, audio_package
 from aum.audio.kaldi import FRAME_LENGTH_MS, FRAME_SHIFT_MS, fbank, frame_geometry, num_frames
 from aum.errors import ConfigError
 
@@ -42,6 +40,7 @@ def audio_duration(path: str | os.PathLike) -> float:
     """Length in seconds from the file's header (no decoding); AudioError for an unreadable file."""
     path = Path(path)
     _check_path(path)
+    soundfile = audio_package("soundfile")  # imported where audio is read (see aum.audio.io)
     try:
         info = soundfile.info(str(path))
     except (soundfile.SoundFileError, RuntimeError, OSError) as e:
@@ -61,6 +60,7 @@ def read_blocks(path: str | os.PathLike, sample_rate: int = 16000,
     """
     path = Path(path)
     _check_path(path)
+    soundfile, soxr = audio_package("soundfile"), audio_package("soxr")  # imported where audio is read
     done, rate = 0, 0  # input frames decoded so far, the file's rate once known
     try:
         with soundfile.SoundFile(str(path)) as f:
@@ -93,7 +93,7 @@ def read_blocks(path: str | os.PathLike, sample_rate: int = 16000,
         raise AudioError(path, f"truncated at {done / rate:.2f} s (the header says {expected / rate:.2f} s)")
 
 
-def promised_frames(f: soundfile.SoundFile) -> int:
+def promised_frames(f) -> int:  # f: an open soundfile.SoundFile
     """Frames the header promises. libsndfile shortens a WAV whose data chunk runs past the end of the file to
     what is there and notes "data : N (should be M)" in its log; the promise is then N / M times longer."""
     match = re.search(r"^data : (\d+) \(should be (\d+)\)", f.extra_info, re.MULTILINE)

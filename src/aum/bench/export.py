@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from aum.bench import add_option, write_csv
+from aum.inference.export import example_input, export_model, input_frames, onnx_session, run_exported, traceable_scan
+from aum.models import from_pretrained
 
 COLUMNS = ["model", "frames", "batch", "scan", "runtime", "export_s", "file_mb", "median_ms", "vs_eager",
            "max_abs_diff"]
@@ -53,8 +55,6 @@ def _time_once(fn) -> float:
 
 
 def _bench_scan(model, x: torch.Tensor, expected: np.ndarray, scan: str, folder: Path, args) -> list[dict]:
-    from aum.inference.export import export_model, onnx_session, run_exported, traceable_scan
-
     t0 = time.perf_counter()
     path = export_model(model, folder / scan, "onnx", frames=x.shape[1], scan=scan)
     export_s = time.perf_counter() - t0
@@ -74,9 +74,6 @@ def _bench_scan(model, x: torch.Tensor, expected: np.ndarray, scan: str, folder:
 
 
 def run(args) -> int:
-    from aum.inference.export import example_input, input_frames
-    from aum.models import from_pretrained
-
     torch.set_num_threads(args.threads)
     model = from_pretrained(args.checkpoint).eval()
     x = example_input(model, input_frames(model, args.frames), batch=args.batch, seed=1)

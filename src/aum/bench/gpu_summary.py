@@ -16,6 +16,8 @@ import math
 import sys
 from pathlib import Path
 
+from aum.bench.models import plot
+
 KERNEL_LENGTH = 4096
 SSAMBA_TOKENS = 22528
 
@@ -118,8 +120,6 @@ def markdown(rows: list[tuple[str, str, str, str]]) -> str:
 
 def plot_models(rows: list[dict], path: Path) -> bool:
     """models.png from the merged models.csv through `aum.bench.models.plot` (False when there is nothing)."""
-    from aum.bench.models import plot
-
     typed = []
     for r in rows:
         if r.get("status") != "ok":

@@ -36,8 +36,13 @@ from pathlib import Path
 import torch
 
 from aum.bench import write_csv
+from aum.bench.scan import _cpu_peak_mib
 from aum.bench.timing import time_ms
 from aum.errors import ConfigError, UnavailableError
+from aum.models import create_model, list_models
+from aum.ops.dispatch import resolve_backend
+from aum.ops.threads import configure_threads
+from aum.plotting import pyplot
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +109,6 @@ def frames_for_tokens(tokens: int) -> int:
 
 
 def build_model(name: str, frames: int, attention: str, scan_backend: str, depth: int | None):
-    from aum.models import create_model
-
     overrides = dict(num_classes=NUM_CLASSES, input_frames=frames, mel_bins=MEL_BINS, patch_stride=PATCH)
     if attention != "-":
         overrides["attention"] = attention
@@ -149,7 +152,6 @@ def _scan_backend(case: Case, args, device: torch.device) -> str:
     """The selective-scan backend the Mamba models will run ("auto" resolved; an unavailable one raises)."""
     if case.attention != "-":
         return "-"
-    from aum.ops.dispatch import resolve_backend
 
     return resolve_backend(args.scan_backend, device)
 
@@ -187,7 +189,6 @@ def _peak_mb(fn, device: torch.device) -> float | str:
         fn()
         torch.cuda.synchronize()
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    from aum.bench.scan import _cpu_peak_mib
 
     return round(_cpu_peak_mib(fn), 1)
 
@@ -236,7 +237,6 @@ def _cases(args, device: torch.device) -> list[Case]:
         raise ConfigError(f"unknown dtype {bad!r} (fp32, bf16)")
     for bad in set(args.modes) - {"inference", "train"}:
         raise ConfigError(f"unknown mode {bad!r} (inference, train)")
-    from aum.models import list_models
 
     for name in models:
         if name not in list_models():
@@ -266,8 +266,6 @@ def _defaults(args, device: torch.device) -> list[int]:
     """Fill the device-dependent defaults in args; returns the sorted token counts."""
     cuda = device.type == "cuda"
     if not cuda or args.threads is not None:
-        from aum.ops.threads import configure_threads
-
         configure_threads(args.threads, args.threads)
     args.warmup = args.warmup if args.warmup is not None else (3 if cuda else 1)
     args.repeats = args.repeats if args.repeats is not None else (10 if cuda else 3)
@@ -321,10 +319,7 @@ def run(args: argparse.Namespace) -> int:
 
 def plot(rows: list[dict], path: Path) -> None:
     """Log-log time and peak memory vs tokens, one line per configuration (memory panel only with CUDA data)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     series: dict[str, list[dict]] = {}
     for r in rows:

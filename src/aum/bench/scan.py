@@ -28,6 +28,7 @@ import torch
 from aum.bench import add_option, print_table, run_as_script, write_csv
 from aum.errors import ConfigError, UnavailableError
 from aum.ops import available_backends, bidirectional_scan, selective_scan
+from aum.ops.threads import configure_threads
 
 COLUMNS = ["backend", "op", "device", "dtype", "pass", "batch", "dim", "state", "length", "threads", "median_ms",
            "min_ms", "cpu_time_ms", "speedup_vs_ref", "speedup_cpu_time", "peak_mem_MiB", "BDLN_MiB", "GB_per_s",
@@ -196,8 +197,6 @@ def _measure(args, settings: dict, backends: list[str], length: int, with_backwa
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "threads", None) is not None:
-        from aum.ops.threads import configure_threads
-
         configure_threads(args.threads, args.threads)
     if args.repeats < 1:
         raise ConfigError("--repeats must be positive")

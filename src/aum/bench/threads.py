@@ -19,7 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from aum.bench import add_option, run_as_script, write_csv
+from aum.bench.models import build_model, frames_for_tokens
+from aum.ops.threads import configure_threads
 
 COLUMNS = ["model", "tokens", "policy", "torch_threads", "numba_threads", "omp_wait", "numba_layer", "load",
            "median_ms", "min_ms", "slowdown_vs_quiet"]
@@ -43,11 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _worker(spec: dict) -> None:
     """In the subprocess: time the model with the policy the environment and `spec` set; print JSON."""
-    import torch
-
-    from aum.bench.models import build_model, frames_for_tokens
-    from aum.ops.threads import configure_threads
-
     configure_threads(spec["torch_threads"], spec["numba_threads"])
     frames = frames_for_tokens(spec["tokens"])
     model = build_model(spec["model"], frames, "-", "auto", spec["depth"]).eval()

@@ -33,6 +33,7 @@ import torch
 
 from aum.bench.timing import time_ms
 from aum.ops import triton_scan
+from aum.ops import triton_scan_kernels as kernels
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 DEFAULT_CONFIGS = "4:32:4:8,4:16:4:8,8:32:4:4,8:16:4:4,4:64:8:8,16:32:8:2,2:32:2:16"
@@ -103,11 +104,9 @@ INT_ARGS = {"n_batch", "n_dim", "L", "n_chunks"}
 def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16) -> list[dict]:
     """Compile the forward and backward kernels (bidirectional, Fo-Bi sharing) for `sm_<arch>` without a device;
     returns {kernel, config, registers, stack_bytes} per config (None where cuobjdump is missing)."""
-    import triton
+    import triton  # optional: CUDA machines and the CPU interpreter only
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
-
-    from aum.ops import triton_scan_kernels as kernels
 
     tl_dtype = {"bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}[dtype]
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")

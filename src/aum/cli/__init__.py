@@ -4,18 +4,24 @@ exposes `register(subparsers)`; the module calls library functions only."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
 import sys
+
+from aum import __version__
+from aum.errors import AumError, RunInterrupted
+from aum.fileinfo import os_error_reason
+
+# Nothing here imports torch at module level: `main` sets OMP_WAIT_POLICY first (OpenMP reads it once, when torch
+# loads); the sub-command modules, which load torch, are imported by `build_parser`.
 
 # sub-command modules, in the order `aum --help` lists them
 COMMANDS = ["demo", "train", "pretrain", "eval", "predict", "embed", "export", "serve", "data", "models", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from aum import __version__
-
     parser = argparse.ArgumentParser(prog="aum", description="Audio Mamba (AuM) and SSAMBA: train, evaluate, "
                                      "predict, embed and benchmark attention-free audio models.")
     parser.add_argument("--version", action="version", version=f"aum {__version__}")
@@ -37,7 +43,7 @@ GLOBAL_VALUED = ("--threads",)  # the global options that take a value
 
 def with_default_demo(argv: list[str]) -> list[str]:
     """`aum demo [options]` runs the default demo: `aum demo keywords [options]`."""
-    from aum.cli.demo import DEFAULT_DEMO, DEMOS
+    from aum.cli.demo import DEFAULT_DEMO, DEMOS  # after OMP_WAIT_POLICY is set (see above)
 
     i = 0
     while i < len(argv) and argv[i].startswith("-"):  # global options before the command
@@ -68,10 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.threads is not None or args.command in INFERENCE_COMMANDS:
-        from aum.ops.threads import configure_threads
+        from aum.ops.threads import configure_threads  # loads torch: kept out of the module level (see above)
 
         configure_threads(args.threads, args.threads)
-    from aum.errors import AumError, RunInterrupted
 
     try:
         return int(args.func(args) or 0)
@@ -87,16 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def user_fixable(error: OSError) -> bool:
     """A missing file, no permission, a full or read-only disk: the user's to fix, not a bug."""
-    import errno
-
     return isinstance(error, FileNotFoundError) or error.errno in (
         errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ELOOP, errno.ENOTDIR, errno.EISDIR)
 
 
 def describe(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename and not isinstance(error, FileNotFoundError):
-        from aum.fileinfo import os_error_reason
-
         return f"{error.filename}: {os_error_reason(error)}"
     return str(error)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
+from aum.audio import Frontend
 from aum.cli.parsers import add_action, add_actions, add_json_flag
+from aum.data.stats import clip_paths, feature_stats, subsample
+from aum.data.subset import speaker_subset
+from aum.data.synth import SPEECH_COMMANDS_WORDS, synthesize_speech_commands
 from aum.errors import ConfigError
 
 
@@ -46,8 +50,6 @@ def register(sub) -> None:
 
 
 def run_synth(args) -> int:
-    from aum.data.synth import SPEECH_COMMANDS_WORDS, synthesize_speech_commands
-
     if args.word_list is None and not 1 <= args.words <= len(SPEECH_COMMANDS_WORDS):
         raise ConfigError(f"--words must be in 1..{len(SPEECH_COMMANDS_WORDS)} (or use --word-list)")
     summary = synthesize_speech_commands(
@@ -62,17 +64,12 @@ def run_synth(args) -> int:
 
 
 def run_subset(args) -> int:
-    from aum.data.subset import speaker_subset
-
     kept = speaker_subset(args.src, args.out, args.fraction, args.seed)
     print(f"wrote {args.out}: training clips of {len(kept)} speakers, validation/test lists unchanged")
     return 0
 
 
 def run_stats(args) -> int:
-    from aum.audio import Frontend
-    from aum.data.stats import clip_paths, feature_stats, subsample
-
     paths = subsample(clip_paths(args.target, args.split), args.max_clips or None, args.seed)
     if not paths:
         raise ConfigError(f"{args.target}: no audio clips found")

@@ -18,7 +18,13 @@ import shutil
 import time
 from pathlib import Path
 
-# The library is imported inside `run_*` (the command's modules load torch): `aum --help` stays instant.
+from aum.audio import load_audio
+from aum.cli.train import RichProgress
+from aum.data.synth import ensure_keyword_set
+from aum.models import from_pretrained, get_config
+from aum.train import run_training
+from aum.train.config import apply_overrides, config_from_dict
+from aum.train.recipes import DEMO
 
 DEMO_WORDS, DEMO_VOICES, DEMO_PER_VOICE = 10, 200, 1  # speaker variety is what generalises to unseen voices
 TARGET_ACCURACY, TARGET_SECONDS = 0.80, 600
@@ -71,17 +77,12 @@ def add_keyword_set_arguments(p: argparse.ArgumentParser, out: str) -> None:
 
 
 def demo_config(data_root: Path, cache_dir: Path, overrides: list[str]):
-    from aum.train.config import apply_overrides, config_from_dict
-    from aum.train.recipes import DEMO
-
     raw = copy.deepcopy(DEMO)
     raw["data"].update(root=str(data_root), cache_dir=str(cache_dir))
     return config_from_dict(apply_overrides(raw, overrides))
 
 
 def model_description(cfg) -> str:
-    from aum.models import get_config
-
     name = cfg.model.name
     full, depth = get_config(name).depth, cfg.model.config.depth
     return name.replace("_", "-").replace("aum", "AuM") + (f", {depth} of {full} layers (reduced for a CPU demo)"
@@ -89,12 +90,6 @@ def model_description(cfg) -> str:
 
 
 def run_keywords(args) -> int:
-    from aum.audio import load_audio
-    from aum.cli.train import RichProgress
-    from aum.data.synth import ensure_keyword_set
-    from aum.models import from_pretrained
-    from aum.train import run_training
-
     started = time.perf_counter()
     out = args.out
     print(ensure_keyword_set(out / "data", args.words, args.voices, args.per_voice))
@@ -125,7 +120,7 @@ def first_test_file(root: Path) -> Path:
 
 
 def run_ssl(args) -> int:
-    from aum.experiments.ssl_demo import SSLDemo, run_demo
+    from aum.experiments.ssl_demo import SSLDemo, run_demo  # an experiment: loaded when it runs, as the benches are
 
     run_demo(SSLDemo(out=args.out, words=args.words, voices=args.voices, per_voice=args.per_voice,
                      encoders=args.encoders.split(","), seeds=args.seeds, label_fraction=args.label_fraction,

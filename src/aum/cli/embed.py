@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aum.devices import resolve_device
+from aum.errors import ConfigError
+from aum.inference.predict import audio_paths, embed_files
+from aum.models import from_pretrained
+
 
 def register(sub) -> None:
     p = sub.add_parser("embed", help="clip embeddings (+ per-token embeddings) to .npy")
@@ -17,11 +22,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from aum.devices import resolve_device
-    from aum.errors import ConfigError
-    from aum.inference.predict import audio_paths, embed_files
-    from aum.models import from_pretrained
-
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out}: exists and is not a folder (embeddings are written into a folder)")
     model = from_pretrained(args.checkpoint).to(resolve_device(args.device))

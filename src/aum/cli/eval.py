@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
+from aum.train.evaluate import evaluate_checkpoint, load_data_config
+
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a checkpoint: metrics JSON (+ confusion matrix PNG)")
@@ -19,11 +24,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from aum.train.evaluate import evaluate_checkpoint, load_data_config
-
     data_cfg, split = load_data_config(Path(args.checkpoint), args.data)
     split = args.split or split or "test"
     out = Path(args.out or Path(args.checkpoint) / f"eval_{split}")

@@ -5,6 +5,11 @@ After writing, the export is run once against PyTorch and the largest logit diff
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from aum.inference.export import export_model, parity
+from aum.models import from_pretrained
+
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="export to ONNX or a torch ExportedProgram (fbank -> logits)")
@@ -20,11 +25,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from aum.inference.export import export_model, parity
-    from aum.models import from_pretrained
-
     model = from_pretrained(args.checkpoint)
     out = Path(args.out) if args.out else Path(args.checkpoint) / "export"
     path = export_model(model, out, args.format, frames=args.frames, scan=args.scan)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import torch
+
 from aum.cli.parsers import add_action, add_actions, add_json_flag
 from aum.errors import ConfigError
+from aum.models import create_model, from_pretrained, get_config, list_models, load_checkpoint, save_pretrained
+from aum.models.huggingface import export_hf
+from aum.models.official import checkpoint_fields
 
 
 def register(sub) -> None:
@@ -58,8 +63,6 @@ def _parse_value(text: str, default):
 
 
 def overrides_from_args(name: str, args) -> dict:
-    from aum.models import get_config
-
     defaults = get_config(name).to_dict()
     if getattr(args, "func", None) is run_convert:
         defaults["checkpoint_stride"] = (0, 0)  # a load option, not a config field
@@ -77,17 +80,11 @@ def overrides_from_args(name: str, args) -> dict:
 
 
 def _count(name: str, **overrides) -> int:
-    import torch
-
-    from aum.models import create_model
-
     with torch.device("meta"):
         return sum(p.numel() for p in create_model(name, **overrides).parameters())
 
 
 def run_list(args) -> int:
-    from aum.models import get_config, list_models
-
     names = list_models(args.pattern)
     if not names:
         raise ConfigError(f"no model matches {args.pattern!r}")
@@ -99,10 +96,6 @@ def run_list(args) -> int:
 
 
 def run_info(args) -> int:
-    import torch
-
-    from aum.models import create_model
-
     overrides = overrides_from_args(args.name, args)
     with torch.device("meta"):
         model = create_model(args.name, **overrides)
@@ -121,9 +114,6 @@ def run_info(args) -> int:
 
 
 def run_convert(args) -> int:
-    from aum.models import create_model, load_checkpoint, save_pretrained
-    from aum.models.official import checkpoint_fields
-
     overrides = overrides_from_args(args.model, args)
     stride = overrides.pop("checkpoint_stride", None)
     found = checkpoint_fields(args.model, args.checkpoint, overrides, stride)  # patch shape, tokens, unique stride
@@ -138,9 +128,6 @@ def run_convert(args) -> int:
 
 
 def run_export_hf(args) -> int:
-    from aum.models import from_pretrained
-    from aum.models.huggingface import export_hf
-
     out = export_hf(from_pretrained(args.model_dir), args.out_dir)
     print(f"wrote {out}/config.json, model.safetensors and preprocessor_config.json (ASTForAudioClassification)")
     return 0

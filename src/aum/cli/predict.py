@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
+from rich.console import Console
+from rich.table import Table
+
 from aum.cli import predict_timeline
+from aum.devices import resolve_device
+from aum.errors import ConfigError
+from aum.inference.predict import audio_paths, predict_files
+from aum.models import from_pretrained
 
 
 def register(sub) -> None:
@@ -23,9 +30,6 @@ def register(sub) -> None:
 
 
 def print_table(result: dict, top_k: int) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table()
     table.add_column("file")
     for i in range(top_k):
@@ -39,11 +43,6 @@ def print_table(result: dict, top_k: int) -> None:
 
 
 def run(args) -> int:
-    from aum.devices import resolve_device
-    from aum.errors import ConfigError
-    from aum.inference.predict import audio_paths, predict_files
-    from aum.models import from_pretrained
-
     if args.top_k < 1:
         raise ConfigError(f"--top-k {args.top_k}: must be at least 1")
     predict_timeline.check_without_timeline(args)

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import json
 
+from aum.devices import resolve_device
 from aum.errors import ConfigError
+from aum.inference.predict import audio_paths
+from aum.inference.timeline import TimelineSettings, timeline_files
+from aum.inference.timeline_report import events_table, json_ready, plot_paths, plot_timeline, windows_csv
+from aum.models import from_pretrained
 
 
 def add_arguments(p) -> None:
@@ -41,15 +46,9 @@ def check_without_timeline(args) -> None:
 
 
 def run(args) -> int:
-    from aum.inference.predict import audio_paths
-    from aum.inference.timeline import TimelineSettings, timeline_files
-    from aum.inference.timeline_report import events_table, json_ready, plot_paths, plot_timeline, windows_csv
-    from aum.models import from_pretrained
-
     settings = TimelineSettings(window=args.window, hop=args.hop, batch_size=args.batch_size,
                                 threshold=args.threshold, smooth=args.smooth,
                                 low_threshold=args.low_threshold, whole=args.whole)
-    from aum.devices import resolve_device
 
     model = from_pretrained(args.checkpoint).to(resolve_device(args.device))
     result = timeline_files(model, audio_paths(args.path), settings, spectrogram=bool(args.plot))

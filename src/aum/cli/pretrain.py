@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aum.cli.train import register_run_command, run_recipe
+
 
 def register(sub) -> None:
-    from aum.cli.train import register_run_command
-
     register_run_command(sub, "pretrain", __doc__, run, example="configs/pretrain_ssamba_tiny_demo.yaml",
                          help="self-supervised masked patch pretraining on unlabeled audio")
 
 
 def run(args) -> int:
-    from aum.cli.train import run_recipe
-
     return run_recipe(args, "pretraining", report_encoder, task="pretrain", only_task=True)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aum.inference.serve import serve
+
 
 def register(sub) -> None:
     p = sub.add_parser("serve", help="web page + JSON endpoint to try a model (needs 'aum[serve]')")
@@ -15,7 +17,5 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from aum.inference.serve import serve
-
     serve(args.checkpoint, args.host, args.port, max_mb=args.max_mb, top_k=args.top_k, device=args.device)
     return 0

@@ -11,16 +11,19 @@ import argparse
 import os
 from pathlib import Path
 
-from aum.train.logging_utils import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichBar
+
+from aum.cli.parsers import add_action
+from aum.errors import ConfigError
+from aum.train import load_config, run_training
+from aum.train.logging_utils import Progress, format_metrics
 
 
 class RichProgress(Progress):
     """A rich progress bar per epoch with the running loss and clips/s (used by `aum train` / `aum demo`)."""
 
     def __init__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-        from rich.progress import Progress as RichBar
-
         self.bar = RichBar(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:.1f} clips/s"),
                            TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
@@ -43,8 +46,6 @@ class RichProgress(Progress):
         self.bar.update(self.task_id, advance=batches, **fields)
 
     def end_epoch(self, epoch: int, summary: dict) -> None:
-        from aum.train.logging_utils import format_metrics
-
         keys = [k for k in ("train_loss", "loss", "accuracy", "mAP", "top5", "bad_clips") if k in summary]
         self.bar.console.print(f"epoch {epoch}: " + format_metrics(summary, keys))
 
@@ -63,8 +64,6 @@ def add_run_arguments(p, example: str) -> None:
 
 def launch(args, cfg) -> tuple[Path, dict, bool]:
     """Run `cfg` in `--out` (rank 0 shows a progress bar); returns (run folder, summary, is rank 0)."""
-    from aum.train import run_training
-
     out = Path(args.out or Path("runs") / Path(args.config).stem)
     main = int(os.environ.get("RANK", "0")) == 0
     progress = None if (args.no_progress or not main) else RichProgress()
@@ -77,8 +76,6 @@ def launch(args, cfg) -> tuple[Path, dict, bool]:
 def register_run_command(sub, name: str, description: str, run, *, example: str, help: str) -> None:
     """A sub-command that runs a recipe (`aum train`, `aum pretrain`): the shared arguments, then `run(args)`;
     `description` is the command module's docstring."""
-    from aum.cli.parsers import add_action
-
     p = add_action(sub, name, run, help, description=description.strip(),
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(p, example)
@@ -87,10 +84,6 @@ def register_run_command(sub, name: str, description: str, run, *, example: str,
 def run_recipe(args, label: str, report, task: str = "classification", only_task: bool = False) -> int:
     """Load `args.config` + overrides (`task` when the recipe names none; with `only_task`, no other task is
     accepted) and run it; rank 0 then prints "<label>: <metrics>" and calls `report(cfg, run folder, summary)`."""
-    from aum.errors import ConfigError
-    from aum.train import load_config
-    from aum.train.logging_utils import format_metrics
-
     cfg = load_config(args.config, args.overrides, default_task=task)
     if only_task and cfg.task.name != task:
         raise ConfigError(f"{args.config}: task.name is {cfg.task.name!r}; `aum {args.command}` runs "
@@ -112,7 +105,5 @@ def run(args) -> int:
 
 
 def report_test(cfg, out: Path, summary: dict) -> None:
-    from aum.train.logging_utils import format_metrics
-
     if "test" in summary:
         print(f"test ({cfg.train.test_split}):", format_metrics(summary["test"]))

@@ -29,6 +29,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from aum.audio import AudioError, load_audio
 from aum.schema import Section, setting
 
 log = logging.getLogger(__name__)
@@ -157,8 +158,6 @@ class Augmenter:
 
     def noises(self) -> list[torch.Tensor]:
         if self._noises is None:
-            from aum.audio import AudioError, load_audio
-
             self._noises = []
             for path in self.config.noise_files:
                 try:

@@ -27,9 +27,8 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import soundfile
-import soxr
 
+from aum.audio.io import audio_package
 from aum.data.readers import NOISE_FOLDER
 from aum.errors import DataError, UnavailableError
 
@@ -116,7 +115,7 @@ def speak(binary: str, voice: Voice, word: str, pitch: int, speed: int) -> tuple
     if result.returncode != 0 or not result.stdout:
         stderr = result.stderr.decode(errors="replace").strip().replace("\n", " ")
         raise UnavailableError(f"espeak-ng failed for voice {voice.language}+{voice.variant}, word {word!r}: {stderr}")
-    audio, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
+    audio, rate = audio_package("soundfile").read(io.BytesIO(result.stdout), dtype="float32")
     return audio.reshape(-1), rate
 
 
@@ -142,11 +141,16 @@ def utterance(binary: str, voice: Voice, word: str, rng: np.random.Generator) ->
     pitch = int(np.clip(voice.pitch + rng.integers(-JITTER_PITCH, JITTER_PITCH + 1), 0, 99))
     speed = int(max(80, voice.speed + rng.integers(-JITTER_SPEED, JITTER_SPEED + 1)))
     audio, rate = speak(binary, voice, word, pitch, speed)
-    speech = trim_silence(soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32))
+    speech = trim_silence(audio_package("soxr").resample(audio, rate, SAMPLE_RATE).astype(np.float32))
     speech *= rng.uniform(0.2, 0.9) / (np.abs(speech).max() + 1e-9)
     clip = place_in_window(speech, rng)
     noise_level = rng.uniform(0.001, 0.01)
     return np.clip(clip + noise_level * rng.standard_normal(CLIP_SAMPLES), -1, 1).astype(np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """16 kHz PCM-16 WAV (soundfile is imported where audio is written, as where it is read: aum.audio.io)."""
+    audio_package("soundfile").write(path, samples, SAMPLE_RATE, subtype="PCM_16")
 
 
 def render_voice(task: tuple) -> list[str]:
@@ -157,7 +161,7 @@ def render_voice(task: tuple) -> list[str]:
     for word in words:
         for k in range(per_voice):
             rel = f"{word}/{voice.voice_id}_nohash_{k}.wav"
-            soundfile.write(Path(out) / rel, utterance(binary, voice, word, rng), SAMPLE_RATE, subtype="PCM_16")
+            write_wav(Path(out) / rel, utterance(binary, voice, word, rng))
             written.append(rel)
     return written
 
@@ -224,7 +228,7 @@ def synthesize_speech_commands(out: str | Path, words: list[str] | None = None, 
         (out / word).mkdir()
     (out / NOISE_FOLDER).mkdir()
     for name, signal in noise_signals(seed).items():
-        soundfile.write(out / NOISE_FOLDER / f"{name}.wav", signal, SAMPLE_RATE, subtype="PCM_16")
+        write_wav(out / NOISE_FOLDER / f"{name}.wav", signal)
     started = time.perf_counter()
     tasks = [(binary, str(out), v, words, per_voice, seed, i) for i, v in enumerate(voices)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)

@@ -18,11 +18,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
 from aum.data.synth import (
     PITCH_RANGE,
-    SAMPLE_RATE,
     SPEECH_COMMANDS_WORDS,
     SPEED_RANGE,
     Voice,
@@ -31,6 +29,7 @@ from aum.data.synth import (
     map_tasks,
     utterance,
     voice_variants,
+    write_wav,
 )
 from aum.errors import DataError
 
@@ -81,7 +80,7 @@ def render_corpus_voice(task: tuple) -> list[tuple[int, str]]:
     rows = []
     for k in range(count):
         text = corpus_text(rng)
-        soundfile.write(folder / f"{k}.wav", utterance(binary, voice, text, rng), SAMPLE_RATE, subtype="PCM_16")
+        write_wav(folder / f"{k}.wav", utterance(binary, voice, text, rng))
         rows.append((k, text))
     return rows
 

@@ -43,6 +43,12 @@ from aum.bench import print_table, write_csv
 from aum.errors import ConfigError
 from aum.experiments.longaudio_data import KEYWORDS, OTHER, RATE, make_recording, render_raw
 from aum.experiments.longaudio_trainset import build_training_set
+from aum.inference.timeline import TimelineSettings, low_threshold_of, merge_events, timeline_file
+from aum.models import from_pretrained
+from aum.plotting import pyplot
+from aum.train import run_training
+from aum.train.config import config_from_dict
+from aum.train.recipes import DEMO
 
 log = logging.getLogger(__name__)
 MODELS = ("aum_tiny", "ast_tiny")
@@ -100,11 +106,6 @@ def training_settings(args) -> dict:
 def trained_model(name: str, work: Path, data: Path, settings: dict):
     """(model, {"model", **settings, "train_s", "test_accuracy", ...}) for `training_settings`; trained once per
     WORK: a run folder trained with other settings is an error, never silently reused."""
-    from aum.models import from_pretrained
-    from aum.train import run_training
-    from aum.train.config import config_from_dict
-    from aum.train.recipes import DEMO
-
     run_dir = work / f"run_{name}"
     record = run_dir / "bench_training.json"
     if not (run_dir / "best").exists() or not record.is_file():
@@ -188,8 +189,6 @@ def score_settings(timelines: list[tuple[list[dict], list[dict]]], threshold: fl
                    hop: float, low: float | None = None) -> dict:
     """Detection figures of (windows, truth) pairs when events are made with `threshold`, `smooth` and `low`
     (`aum.inference.timeline.merge_events`)."""
-    from aum.inference.timeline import low_threshold_of, merge_events
-
     found = alarms = total = right = known = found_known = 0
     errors: list[float] = []
     for windows, truth in timelines:
@@ -222,8 +221,6 @@ def detection_rows(models: dict, raw: Path, args, work: Path) -> list[dict]:
     """Per model and mode: the test recordings at --threshold without smoothing, alone and with --low-threshold,
     and at the (threshold, smooth, low) chosen on recordings of the validation voices over the training noises
     (never the test recordings)."""
-    from aum.inference.timeline import TimelineSettings, timeline_file
-
     test = write_recordings(raw, work, args.recordings, args.detect_seconds, args.keywords,
                             np.random.default_rng([args.seed, 1]))
     val = write_recordings(raw, work, args.val_recordings, args.detect_seconds, args.keywords,
@@ -292,10 +289,7 @@ def columns_of(rows: list[dict]) -> list[str]:
 
 
 def plot_accuracy(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for name in dict.fromkeys(r["model"] for r in rows):

@@ -18,6 +18,7 @@ import soundfile
 
 from aum.data.augment import loud_span
 from aum.data.readers import NOISE_FOLDER
+from aum.data.synth import synthesize_speech_commands
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off")
 OTHER_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "stop", "go", "zero", "one", "two", "three", "four",
@@ -29,8 +30,6 @@ RATE = 16000
 
 def render_raw(out: Path, voices: int = 160, seed: int = 0, per_voice: int = 2, jobs: int = 1) -> Path:
     """Every word x voice x `per_voice` renders (each its own speed/pitch jitter and offset); reused when present."""
-    from aum.data.synth import synthesize_speech_commands
-
     if not (out / "testing_list.txt").is_file():
         synthesize_speech_commands(out, words=list(KEYWORDS + OTHER_WORDS + UNSEEN_WORDS), num_voices=voices,
                                    per_voice=per_voice, seed=seed, jobs=jobs)
@@ -112,11 +111,9 @@ def make_recording(raw: Path, seconds: float, keywords: int, rng: np.random.Gene
 
 def write_long_file(path: str | Path, seconds: float, rate: int = 44100, seed: int = 0) -> Path:
     """A long stereo PCM-16 WAV for memory tests (a gliding tone plus noise), written 10 s at a time."""
-    import soundfile as sf
-
     rng, done = np.random.default_rng(seed), 0
     total = int(seconds * rate)
-    with sf.SoundFile(str(path), "w", rate, 2, subtype="PCM_16") as f:
+    with soundfile.SoundFile(str(path), "w", rate, 2, subtype="PCM_16") as f:
         while done < total:
             n = min(10 * rate, total - done)
             t = (done + np.arange(n)) / rate

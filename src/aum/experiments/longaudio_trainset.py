@@ -25,6 +25,7 @@ import numpy as np
 import soundfile
 
 from aum.data.readers import NOISE_FOLDER
+from aum.data.synth import noise_signals
 from aum.experiments.longaudio_data import KEYWORDS, OTHER, OTHER_WORDS, RATE, word_span
 
 TRAIN_NOISE_SEED_OFFSET, TRAIN_NOISE_DRAWS = 101, 3
@@ -79,8 +80,6 @@ def noise_crop(noises: list[np.ndarray], rng: np.random.Generator) -> np.ndarray
 
 
 def write_training_noises(out: Path, seed: int) -> list[np.ndarray]:
-    from aum.data.synth import noise_signals
-
     (out / NOISE_FOLDER).mkdir(parents=True, exist_ok=True)
     noises = []
     for k in range(TRAIN_NOISE_DRAWS):

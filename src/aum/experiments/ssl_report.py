@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from aum.plotting import pyplot
+
 PRETRAIN_COLUMNS = ("loss", "nce", "mse", "masked_acc")
 
 
@@ -55,8 +57,6 @@ def pretrain_epochs(run_dir: Path) -> list[dict]:
 
 def write_pretrain_curves(runs: dict[str, Path], out: Path) -> tuple[Path, Path]:
     """`pretrain_curves.csv` (encoder, epoch, losses, masked accuracy) and `pretrain_curves.png`."""
-    from aum.train.plots import _pyplot
-
     table = {encoder: pretrain_epochs(run_dir) for encoder, run_dir in runs.items()}
     csv_path, png_path = out / "pretrain_curves.csv", out / "pretrain_curves.png"
     fields = ["encoder", "epoch", "step", "train_loss", *(f"val_{k}" for k in PRETRAIN_COLUMNS)]
@@ -64,7 +64,7 @@ def write_pretrain_curves(runs: dict[str, Path], out: Path) -> tuple[Path, Path]
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows({"encoder": encoder, **row} for encoder, rows in table.items() for row in rows)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for encoder, rows in table.items():
         epochs = [r["epoch"] for r in rows]

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from aum.audio import FRAME_SHIFT_S, AudioError, fbank, load_audio, window_starts
-from aum.errors import require_extra
+from aum.devices import resolve_device
+from aum.errors import ConfigError, require_extra
 from aum.models import AudioModel, from_pretrained, top_labels
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,8 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, max_mb: fl
     require_extra("aum serve", "serve", SERVE_MODULES)
     import uvicorn  # optional extra, checked above
 
-    app = create_app(from_pretrained(checkpoint).to(device), max_mb=max_mb, top_k=top_k)
+    if top_k < 1 or max_mb <= 0:
+        raise ConfigError(f"--top-k {top_k} / --max-mb {max_mb:g}: both must be positive")
+    app = create_app(from_pretrained(checkpoint).to(resolve_device(device)), max_mb=max_mb, top_k=top_k)
     log.info("serving %s on http://%s:%d", checkpoint, host, port)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -30,6 +30,7 @@ from aum.audio import FRAME_LENGTH_S, FRAME_SHIFT_S, AudioError, normalize, wind
 from aum.audio.stream import DEFAULT_BLOCK_SECONDS, FbankStream, WindowStream, audio_duration, read_blocks
 from aum.errors import ConfigError
 from aum.models import AudioModel
+from aum.models.layers import pair
 
 log = logging.getLogger(__name__)
 SPECTROGRAM_COLUMNS = 2000  # the plot's spectrogram is pooled down to about this many columns
@@ -178,9 +179,9 @@ def _whole(model, path, settings, frontend, labels, duration, keeper) -> tuple[l
     if not chunks:
         return [], error
     fb = torch.cat(chunks)  # (T, bins): linear in the length, as the model's own cost
-    stride = model.config.patch_stride
-    if fb.shape[0] < max(window, model.config.patch_size):
-        fb = torch.nn.functional.pad(fb, (0, 0, 0, max(window, model.config.patch_size) - fb.shape[0]))
+    stride, size = pair(model.config.patch_stride)[1], pair(model.config.patch_size)[1]  # time axis of (f, t)
+    if fb.shape[0] < max(window, size):
+        fb = torch.nn.functional.pad(fb, (0, 0, 0, max(window, size) - fb.shape[0]))
     x = normalize(fb, frontend.mean, frontend.std)[None].to(next(model.parameters()).device)
     grid = model.patch_grid(x.shape[1])
     tokens = model.forward_features(x)  # (1, L, D)

@@ -7,11 +7,14 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from aum.plotting import pyplot
+
 
 def events_table(result: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title="events (adjacent windows above the threshold, merged)")
     for column in ("file", "label", "start s", "end s", "score"):
         table.add_column(column)
@@ -51,11 +54,7 @@ def json_ready(result: dict) -> dict:
 
 def plot_timeline(timeline: dict, out: str | Path, top: int = 5, threshold: float | None = None) -> Path:
     """PNG: the (pooled) log-mel spectrogram on top, the `top` classes' window scores over time beneath."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    plt = pyplot()
 
     windows = timeline["windows"]
     labels = list(windows[0]["scores"]) if windows else []

@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
-from aum.errors import ConfigError
+from aum.audio.frontend import Frontend
+from aum.errors import CheckpointError, ConfigError
 from aum.models.ast import ASTConfig
 from aum.models.base import AudioModel
+from aum.models.layers import grid_shape, pair
+from aum.tensor_files import read_json_file, read_safetensors, read_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +96,6 @@ def hf_meta(path: Path) -> dict[str, Any]:
     meta: dict[str, Any] = {"labels": _labels(read_config(directory)), "converted_from": str(directory)}
     file = directory / FEATURES
     if file.is_file():
-        from aum.tensor_files import read_json_file
-
         feats = read_json_file(file)
         if not feats.get("do_normalize", True):
             raise ConfigError(f"{file}: do_normalize=false is not supported (our frontend always normalises)")
@@ -105,8 +107,6 @@ def hf_meta(path: Path) -> dict[str, Any]:
 
 
 def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
-    from aum.tensor_files import read_safetensors, read_torch_file
-
     if (directory / WEIGHTS).is_file():
         return read_safetensors(directory / WEIGHTS)
     if (directory / "pytorch_model.bin").is_file():
@@ -116,8 +116,6 @@ def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
 
 def hf_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], tuple[int, int]]:
     """The folder's weights under our names (q / k / v stacked into `qkv`) and its patch grid."""
-    from aum.models.layers import grid_shape
-
     directory = Path(path) if Path(path).is_dir() else Path(path).parent
     hf = _read_weights(directory)
     back = {v: k for k, v in FIXED_NAMES.items()}
@@ -165,11 +163,6 @@ def _check_exportable(model: AudioModel) -> ASTConfig:
 
 def export_hf(model: AudioModel, directory: str | Path) -> Path:
     """Write `model` (AST) as an `ASTForAudioClassification` folder: config.json, model.safetensors, features."""
-    from safetensors.torch import save_file
-
-    from aum.audio.frontend import Frontend
-    from aum.models.layers import pair
-
     cfg, directory = _check_exportable(model), Path(directory)
     if cfg.head_norm_eps != cfg.norm_eps:
         log.warning("HuggingFace AST has one LayerNorm eps: the head's %g becomes %g", cfg.head_norm_eps, cfg.norm_eps)
@@ -212,8 +205,6 @@ def export_hf(model: AudioModel, directory: str | Path) -> Path:
 
 def check_not_foreign(directory: Path) -> None:
     """Raise a one-line CheckpointError when config.json is another library's (it has a model_type, no model_name)."""
-    from aum.errors import CheckpointError
-
     info = read_config(directory)
     if "model_name" in info or not ("model_type" in info or "architectures" in info):
         return

@@ -8,9 +8,24 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import save_file
+
+from aum.errors import CheckpointError
 from aum.fileinfo import respect_umask
+from aum.models.ast import SIZES
 from aum.models.base import AudioModel
 from aum.models.card import write_model_card
+from aum.models.huggingface import (
+    check_not_foreign,
+    files_found,
+    hf_config_fields,
+    hf_meta,
+    hf_state_dict,
+    is_hf_folder,
+)
+from aum.models.official import LoadReport, load_state_dict_checked
+from aum.models.registry import build_model, get_config
+from aum.tensor_files import load_weights, read_json_file
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +34,6 @@ WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
 def save_pretrained(model: AudioModel, directory: str | Path, meta: dict[str, Any] | None = None) -> Path:
     """Write weights and config to `directory` (created). `meta` defaults to `model.meta`."""
-    from safetensors.torch import save_file
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -36,11 +49,6 @@ def save_pretrained(model: AudioModel, directory: str | Path, meta: dict[str, An
 
 def from_pretrained(directory_or_file: str | Path) -> AudioModel:
     """Rebuild the model from `config.json` and load its weights strictly; `model.meta` is restored."""
-    from aum.errors import CheckpointError
-    from aum.models.huggingface import check_not_foreign, files_found, is_hf_folder
-    from aum.models.registry import build_model, get_config
-    from aum.tensor_files import load_weights, read_json_file
-
     path = Path(directory_or_file)
     directory = path if path.is_dir() else path.parent
     weights = path if path.is_file() else directory / WEIGHTS
@@ -62,11 +70,6 @@ def from_pretrained(directory_or_file: str | Path) -> AudioModel:
 
 def load_hf_folder(path: Path) -> AudioModel:
     """An `ASTForAudioClassification` folder as our AST (strict), with `meta` labels and frontend."""
-    from aum.models.ast import SIZES
-    from aum.models.huggingface import hf_config_fields, hf_meta, hf_state_dict
-    from aum.models.official import LoadReport, load_state_dict_checked
-    from aum.models.registry import build_model, get_config
-
     fields = hf_config_fields(path)
     size = next((s for s, (d, h) in SIZES.items() if (d, h) == (fields["embed_dim"], fields["num_heads"])), "base")
     model = build_model(f"ast_{size}", get_config(f"ast_{size}", **fields))

@@ -20,7 +20,9 @@ from aum.errors import CheckpointError, CheckpointMismatch
 from aum.models import official_rules as rules
 from aum.models.aum import AuMConfig
 from aum.models.base import AudioModel
+from aum.models.huggingface import hf_config_fields, hf_meta, hf_state_dict, is_hf_folder
 from aum.models.layers import PatchShape, grid_shape, pair
+from aum.models.registry import build_model, get_config
 from aum.tensor_files import read_json_file, read_safetensors, read_torch_file
 
 log = logging.getLogger(__name__)
@@ -266,12 +268,8 @@ def load_checkpoint(model: AudioModel, src: CheckpointSource, strict: bool = Tru
     """Our `save_pretrained` directory / `.safetensors`, a HuggingFace AST folder, else an official checkpoint."""
     path = Path(src) if isinstance(src, (str, Path)) else None
     if path is not None and (path.is_dir() or path.suffix == ".safetensors"):
-        from aum.models.huggingface import hf_state_dict, is_hf_folder
-
         report = LoadReport(source=str(src))
         if is_hf_folder(path):
-            from aum.models.huggingface import hf_meta
-
             sd, grid = hf_state_dict(path)
             report = load_state_dict_checked(model, sd, report, strict, grid=grid)
             model.meta = {**hf_meta(path), **model.meta}
@@ -283,8 +281,6 @@ def load_checkpoint(model: AudioModel, src: CheckpointSource, strict: bool = Tru
 
 def _saved_fields(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     """Layout fields of one of our folders; a pretraining encoder (no classifier) keeps the fine-tuning stride."""
-    from aum.models.registry import get_config
-
     found: dict[str, Any] = {k: cfg[k] for k in ("patch_size", "cls_position", "dist_token") if k in cfg}
     if "patch_stride" in cfg and cfg.get("num_classes", 1) > 0:
         found["patch_stride"] = cfg["patch_stride"]
@@ -302,8 +298,6 @@ def checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any
     gives the stored 1 x N grid at the model's frames). HuggingFace AST folders: their
     whole architecture and input settings. Our own folders: the patch shape, special tokens and (for a
     classifier) the stride they record."""
-    from aum.models.registry import get_config
-
     default = get_config(name).to_dict()
     found = _checkpoint_fields(name, src, overrides, checkpoint_stride)
     def same(key: str, value: Any) -> bool:  # (16, 16), [16, 16] and 16 are one patch shape
@@ -316,9 +310,6 @@ def checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any
 
 def _checkpoint_fields(name: str, src: CheckpointSource, overrides: dict[str, Any],
                        checkpoint_stride: PatchShape | None = None) -> dict[str, Any]:
-    from aum.models.huggingface import hf_config_fields, is_hf_folder
-    from aum.models.registry import build_model, get_config
-
     path = Path(src) if isinstance(src, (str, Path)) else None
     if path is not None and (path.is_dir() or path.suffix == ".safetensors"):
         found = hf_config_fields(path) if is_hf_folder(path) else _saved_fields(_saved_config(path), name)

@@ -7,7 +7,7 @@ from aum.ops.scan_ref import bidirectional_scan_ref, selective_scan_ref
 
 def causal_conv_silu(x, weight, bias, anticausal=False):
     """silu of the depthwise (anti)causal conv1d, compiled (needs numba; see `aum.ops.conv_numba`)."""
-    from aum.ops.conv_numba import causal_conv_silu as compiled
+    from aum.ops.conv_numba import causal_conv_silu as compiled  # numba is optional: imported when used
 
     return compiled(x, weight, bias, anticausal)
 

@@ -44,7 +44,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def _blocks(channels: int) -> int:
     """Channel blocks of the backward: enough items to keep every thread busy; each block owns a dB/dC partial."""
-    from numba import get_num_threads
+    from numba import get_num_threads  # numba is optional: this backend loads it when it runs
 
     return max(1, min(channels, 2 * get_num_threads()))
 

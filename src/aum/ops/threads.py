@@ -46,7 +46,7 @@ def configure_threads(torch_threads: int | None = None, numba_threads: int | Non
               _count(DEFAULT_NUMBA_THREADS if numba_threads is None else numba_threads))
     torch.set_num_threads(counts[0])
     try:
-        import numba
+        import numba  # optional: without it only torch's threads are set
     except ImportError:
         return counts[0], 0
     numba.set_num_threads(min(counts[1], numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]

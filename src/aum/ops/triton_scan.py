@@ -100,7 +100,7 @@ class _ScanFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, spec: ScanSpec, z: OptionalTensor, *tensors: OptionalTensor) -> torch.Tensor:
-        from aum.ops.triton_scan_kernels import scan_fwd_kernel
+        from aum.ops.triton_scan_kernels import scan_fwd_kernel  # needs triton: only on CUDA machines
 
         dir0 = list(tensors[:7])
         shared = [x is None for x in tensors[7:]]
@@ -132,7 +132,7 @@ class _ScanFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, dout: torch.Tensor) -> tuple[OptionalTensor, ...]:
-        from aum.ops.triton_scan_kernels import scan_bwd_kernel
+        from aum.ops.triton_scan_kernels import scan_bwd_kernel  # needs triton: only on CUDA machines
 
         z, ck, *flat = ctx.saved_tensors
         dirs = [flat[:7], flat[7:]]

@@ -96,7 +96,7 @@ class RunLogger:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.train_csv, self.eval_csv = CsvLog(self.log_dir / "train.csv"), CsvLog(self.log_dir / "eval.csv")
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # slow to import: only when logging to it
 
             self.tb = SummaryWriter(str(self.log_dir))
 

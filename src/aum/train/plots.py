@@ -7,14 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from aum.plotting import pyplot
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -35,7 +28,7 @@ def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
 
 def plot_training_curves(log_dir: Path, out_png: Path, metric: str) -> Path:
     """Train loss, learning rate, validation loss and the selection metric against the optimizer step."""
-    plt = _pyplot()
+    plt = pyplot()
     train, evals = _read_csv(Path(log_dir) / "train.csv"), _read_csv(Path(log_dir) / "eval.csv")
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     axes[0].plot(*_series(train, "loss"), label="train")
@@ -57,7 +50,7 @@ def plot_training_curves(log_dir: Path, out_png: Path, metric: str) -> Path:
 
 
 def plot_confusion_matrix(cm: np.ndarray, labels: list[str], out_png: Path, title: str = "") -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     n = len(labels)
     size = min(4 + 0.35 * n, 30)
     fig, ax = plt.subplots(figsize=(size, size))

@@ -25,6 +25,9 @@ import torch
 from safetensors import SafetensorError
 
 from aum.errors import CheckpointError
+from aum.models import save_pretrained
+from aum.tensor_files import load_weights, read_torch_file
+from aum.tensor_files import write_failure as failure
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +88,6 @@ def write_checkpoint_dir(final: Path, fill) -> Path:
 
 def write_failure(final: Path, error: BaseException) -> CheckpointError:
     """A one-line error for a failed checkpoint write; a full disk is named even when a library hid the errno."""
-    from aum.tensor_files import write_failure as failure
-
     result = failure(final, error)
     try:
         free = shutil.disk_usage(final.parent).free
@@ -111,15 +112,11 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def save_model_dir(model: torch.nn.Module, directory: Path, meta: dict) -> None:
-    from aum.models import save_pretrained
-
     save_pretrained(model, directory, meta=meta)
 
 
 def load_model_weights(model: torch.nn.Module, directory: Path) -> None:
     """Load `model.safetensors` from a checkpoint directory into an existing model (strict)."""
-    from aum.tensor_files import load_weights
-
     load_weights(model, Path(directory) / "model.safetensors")
 
 
@@ -164,7 +161,6 @@ def load_trainer_state(directory: Path) -> dict:
     path = Path(directory) / TRAINER_STATE
     if not path.exists():
         raise FileNotFoundError(f"{path}: no trainer state; only a 'last' checkpoint can be resumed")
-    from aum.tensor_files import read_torch_file
 
     state = read_torch_file(path)
     if not isinstance(state, dict) or not {"epoch", "step", "optimizer"} <= set(state):
