@@ -10,7 +10,7 @@ from aum.models import (
     create_model,
     from_pretrained,
     get_config,
-    load_official,
+    load_checkpoint,
     parse_model_section,
     to_official_state_dict,
 )
@@ -69,25 +69,25 @@ def test_reports_say_only_what_happened():
                                                 input_frames=64))
     model = create_model("ssast_tiny", depth=1, input_frames=64)
     with pytest.raises(ValueError) as err:  # refused before anything is reshaped or reported as done
-        load_official(model, frame)
+        load_checkpoint(model, frame)
     assert "reshape" not in str(err.value) and "interpolat" not in str(err.value)
     same = create_model("aum_tiny", depth=1, input_frames=64)
-    report = load_official(create_model("aum_tiny", depth=1, input_frames=64), to_official_state_dict(same))
+    report = load_checkpoint(create_model("aum_tiny", depth=1, input_frames=64), to_official_state_dict(same))
     assert not report.reshaped and not report.notes and str(report).count("\n") == 1  # header + variant line
     bad = to_official_state_dict(same)
     bad["layers.0.mixer.surprise"] = torch.zeros(1)
-    report = load_official(create_model("aum_tiny", depth=1, input_frames=64), bad, strict=False)
+    report = load_checkpoint(create_model("aum_tiny", depth=1, input_frames=64), bad, strict=False)
     assert str(report).startswith("load report for state dict: ") and "PROBLEMS" in str(report)
     assert f"{len(same.state_dict())} tensors loaded" in str(report)
     strict = create_model("aum_tiny", depth=1, input_frames=32)  # another grid: positions would be adapted
     with pytest.raises(RuntimeError) as err:
-        load_official(strict, bad)
+        load_checkpoint(strict, bad)
     assert "nothing loaded, PROBLEMS" in str(err.value) and "would be reshaped (nothing was loaded)" in str(err.value)
 
 
 def test_aum_positions_never_read_as_overlapping_patches():
     sd = to_official_state_dict(create_model("aum_tiny", depth=1, input_frames=192))  # 8 x 12 = 96 = 12 x 8
-    report = load_official(create_model("aum_tiny", depth=1, input_frames=128), sd)
+    report = load_checkpoint(create_model("aum_tiny", depth=1, input_frames=128), sd)
     assert report.ok and "grid 8x12 -> 8x8" in str(report)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from aum.errors import CheckpointError
-from aum.models import create_model, load_official, to_official_state_dict
+from aum.models import create_model, load_checkpoint, to_official_state_dict
 
 FRAME = {"patch_size": (128, 2), "depth": 1, "num_classes": 3}
 
@@ -42,7 +42,7 @@ def test_frame_grid_is_never_resized_on_a_guess(frame_file):
     assert "patch_stride=(128, t)" in msg and "skips frames" in msg  # stride 10 > patch width 2
     model = create_model("ssast_tiny", pretrained=path, input_frames=1024, checkpoint_stride=(128, 2), **FRAME)
     assert model.config.patch_stride == (128, 2) and model.built_grid == (1, 512)
-    report = load_official(create_model("ssast_tiny", patch_stride=(128, 2), input_frames=1024, **FRAME), path,
+    report = load_checkpoint(create_model("ssast_tiny", patch_stride=(128, 2), input_frames=1024, **FRAME), path,
                            checkpoint_stride=(128, 2))
     assert "grid 1x256 -> 1x512: time interpolated 256 -> 512" in report.reshaped["pos_embed.pos_embed"]
     assert any(n.startswith("frame positions read at checkpoint_stride (128, 2)") for n in report.notes)
@@ -52,8 +52,8 @@ def test_a_model_of_another_stride_is_refused_with_the_stride_that_fits(frame_fi
     _, path = frame_file
     overlap = create_model("ssast_tiny", patch_stride=(128, 1), input_frames=512, **FRAME)  # 1x511
     with pytest.raises(CheckpointError, match=r"stride \(128, 2\) would give 1x256: pass checkpoint_stride"):
-        load_official(overlap, path)
-    report = load_official(overlap, path, checkpoint_stride=(128, 2))  # said how it was made: adapted, and said so
+        load_checkpoint(overlap, path)
+    report = load_checkpoint(overlap, path, checkpoint_stride=(128, 2))  # said how it was made: adapted, and said so
     assert "checkpoint patch stride (128, 2), model (128, 1)" in report.notes[0]
 
 
@@ -68,6 +68,6 @@ def test_official_frame_fine_tuning_stride_1_is_recognised(tmp_path):
 def test_a_stride_wider_than_the_patch_is_noted(frame_file):
     src, _ = frame_file
     gappy = create_model("ssast_tiny", patch_stride=10, input_frames=2552, **FRAME)  # 1 x 256 at stride 10
-    report = load_official(gappy, to_official_state_dict(src))
+    report = load_checkpoint(gappy, to_official_state_dict(src))
     assert report.ok and not report.reshaped
     assert "model stride 10 exceeds its patch (128, 2): 8 of every 10 frames reach no patch" in report.notes

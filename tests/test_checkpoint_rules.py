@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aum.models import create_model, load_official, to_official_state_dict
+from aum.models import create_model, load_checkpoint, to_official_state_dict
 
 TOL = 1e-4  # max |delta| relative to the logit scale
 
@@ -49,7 +49,7 @@ def test_aum_shrink_1024_to_128_is_antialiased():
     src = small("aum_tiny", num_classes=5)  # 8 x 64
     sd = to_official_state_dict(src)
     dst = small("aum_tiny", num_classes=5, input_frames=128)  # 8 x 8
-    report = load_official(dst, sd)
+    report = load_checkpoint(dst, sd)
     assert report.ok and "8x64 -> 8x8: bilinear with antialiasing" in str(report)
     pos = sd["pos_embed.pos_embed"]
     want = F.interpolate(image(pos[:, 1:], 8, 64), size=(8, 8), mode="bilinear", antialias=True)
@@ -65,7 +65,7 @@ def test_ast_audioset_to_shorter_input_is_centre_cropped(mel, frames, rows, cols
     src = small("ast_tiny", num_classes=527)  # AudioSet layout: stride 10, 12 x 101
     sd = to_official_state_dict(src)
     dst = small("ast_tiny", num_classes=50, input_frames=frames, mel_bins=mel)
-    report = load_official(dst, sd)
+    report = load_checkpoint(dst, sd)
     n_f, n_t = dst.built_grid
     assert report.ok and (n_f, n_t) == (rows[1] - rows[0], cols[1] - cols[0])
     assert f"time centre-cropped 101 -> {n_t} (from index {cols[0]})" in str(report)
@@ -82,7 +82,7 @@ def test_ast_audioset_to_shorter_input_is_centre_cropped(mel, frames, rows, cols
 def test_ast_audioset_to_longer_input_is_stretched():
     sd = to_official_state_dict(small("ast_tiny", num_classes=3, input_frames=256))  # 12 x 25
     dst = small("ast_tiny", num_classes=3, input_frames=512)  # 12 x 50
-    assert load_official(dst, sd).ok
+    assert load_checkpoint(dst, sd).ok
     pos = sd["v.pos_embed"]
     want = F.interpolate(image(pos[:, 2:], 12, 25), size=(12, 50), mode="bilinear")
     state = {k[2:] if k.startswith("v.") else k: v for k, v in sd.items()}
@@ -105,7 +105,7 @@ def deit(dim, side, classes=1000):
 def test_deit_imagenet_into_ast_sums_rgb_and_crops_or_stretches(side, rows):
     ckpt = deit(192, side)
     dst = small("ast_tiny", num_classes=4)  # 12 x 101
-    report = load_official(dst, ckpt)
+    report = load_checkpoint(dst, ckpt)
     assert report.ok and f"grid {side}x{side} -> 12x101" in str(report)
     assert report.reshaped["patch_embed.proj.weight"] == "RGB kernel summed to 1 channel"
     sd = ckpt["model"]
@@ -127,7 +127,7 @@ def test_stride16_ast_is_recognised_and_adopted(tmp_path):
     assert model.config.patch_stride == 16  # taken from the checkpoint, not the stride-10 default
     compare("AST stride 16 (stride taken from checkpoint)", model, src, 256)
     into10 = small("ast_tiny", num_classes=3, input_frames=256)  # explicit stride 10: adapted and said so
-    report = load_official(into10, tmp_path / "ast16.pth")
+    report = load_checkpoint(into10, tmp_path / "ast16.pth")
     assert "checkpoint patch stride (16, 16), model (10, 10)" in report.notes[0]
     assert "grid 8x16 -> 12x25" in str(report)
 
@@ -138,8 +138,8 @@ def test_ambiguous_position_count_names_checkpoint_stride(tmp_path):
     model = small("ast_tiny", num_classes=3, input_frames=512)
     options = r"96 patch positions: 12x8 \(checkpoint_stride=10\) or 8x12 \(checkpoint_stride=16\)"
     with pytest.raises(ValueError, match=options):
-        load_official(model, sd)
-    assert load_official(model, sd, checkpoint_stride=16).ok
+        load_checkpoint(model, sd)
+    assert load_checkpoint(model, sd, checkpoint_stride=16).ok
     torch.save(sd, tmp_path / "amb.pth")
     model = create_model("ast_tiny", pretrained=tmp_path / "amb.pth", checkpoint_stride=16, depth=1,
                          num_classes=3, input_frames=16 * 12).eval()
@@ -152,7 +152,7 @@ def test_aum_double_cls_token_layout(tmp_path):
     sd = to_official_state_dict(src)
     assert {"cls_token_head", "cls_token_tail"} <= set(sd) and sd["pos_embed.pos_embed"].shape[1] == 2 + 8 * 4
     with pytest.raises(ValueError, match="double CLS token .* pass cls_position=double"):
-        load_official(small("aum_tiny", num_classes=4, input_frames=64), sd)
+        load_checkpoint(small("aum_tiny", num_classes=4, input_frames=64), sd)
     torch.save(sd, tmp_path / "double.pth")
     model = create_model("aum_tiny", pretrained=tmp_path / "double.pth", depth=1, num_classes=4, input_frames=64)
     assert model.config.cls_position == "double"
@@ -166,7 +166,7 @@ def test_aum_double_cls_token_layout(tmp_path):
         out = src._run_blocks(h)
         torch.testing.assert_close(src(x), src.head((out[:, 0] + out[:, -1]) / 2))
     shrunk = small("aum_tiny", num_classes=4, cls_position="double", input_frames=32)  # 8 x 4 -> 8 x 2
-    assert load_official(shrunk, sd).ok
+    assert load_checkpoint(shrunk, sd).ok
     torch.testing.assert_close(shrunk.pos_embed.pos_embed[:, :2], sd["pos_embed.pos_embed"][:, :2])
 
 
@@ -183,7 +183,7 @@ def test_ssast_frame_patches_128x2(tmp_path):
     sd = {k: v for k, v in to_official_state_dict(pre).items() if not k.startswith("mlp_head")}
     sd["p_input_fdim"], sd["p_input_tdim"] = torch.tensor(128), torch.tensor(64)  # 1 x 32 frame patches
     with pytest.raises(ValueError, match=r"checkpoint patches are 128x2 .* pass patch_size=\(128, 2\)"):
-        load_official(small("ssast_tiny", num_classes=2, input_frames=40), sd)
+        load_checkpoint(small("ssast_tiny", num_classes=2, input_frames=40), sd)
     torch.save(sd, tmp_path / "frame.pth")
     model = create_model("ssast_tiny", pretrained=tmp_path / "frame.pth", depth=1, num_classes=2,
                          input_frames=40).eval()
@@ -204,7 +204,7 @@ def test_ssamba_ssl_to_finetune_crops_time_and_stretches_frequency():
     sd = {k: v for k, v in to_official_state_dict(pre).items() if not k.startswith("mlp_head")}
     sd["p_input_fdim"], sd["p_input_tdim"] = torch.tensor(128), torch.tensor(256)
     ft = small("ssamba_tiny", depth=2, input_frames=128, num_classes=3)  # stride 10: 12 x 12
-    assert load_official(ft, sd).ok
+    assert load_checkpoint(ft, sd).ok
     pos = sd["v.pos_embed"]
     img = image(pos[:, 1:], 8, 16)[..., 2:14]  # int(16 / 2) - int(12 / 2) = 2
     img = F.interpolate(img, size=(12, 12), mode="bilinear")
@@ -221,7 +221,7 @@ def test_vim_double_cls_imagenet_into_aum_double():
     vim["patch_embed.proj.weight"] = torch.randn(192, 3, 16, 16) * 0.02
     vim["pos_embed"] = torch.randn(1, 2 + 196, 192) * 0.02  # head slot first, tail slot last, 14 x 14 between
     vim["head.weight"], vim["head.bias"] = torch.zeros(1000, 192), torch.zeros(1000)
-    report = load_official(model, {"model": vim})
+    report = load_checkpoint(model, {"model": vim})
     assert report.ok and report.reshaped["patch_embed.proj.weight"] == "RGB kernel averaged to 1 channel"
     pos = vim["pos_embed"]
     grid = F.interpolate(image(pos[:, 1:-1], 14, 14), size=(8, 4), mode="bilinear", antialias=True)

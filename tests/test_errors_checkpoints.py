@@ -181,3 +181,26 @@ def test_a_config_json_that_does_not_match_its_weights(copy, capsys, tmp_path):
     config.write_text(json.dumps(info))
     with pytest.raises(CheckpointError, match=r"config.json: does not describe a model \(.*bogus"):
         from_pretrained(copy / "best")
+
+
+def test_a_label_list_that_does_not_match_the_classifier_is_refused(copy, tmp_path, capsys):
+    config = copy / "best" / "config.json"
+    info = json.loads(config.read_text())
+    info["meta"]["labels"] = info["meta"]["labels"][:1]  # fewer labels than the head has classes
+    config.write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match=r"config.json: 1 labels in meta\['labels'\] for a classifier of 2 "):
+        from_pretrained(copy / "best")
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, np.zeros(SAMPLE_RATE // 2, dtype=np.float32) + 0.01, SAMPLE_RATE)
+    assert main(["predict", str(clip), "--checkpoint", str(copy / "best")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1 labels in meta['labels'] for a classifier of 2 classes" in err
+
+
+def test_a_new_classifier_drops_the_checkpoint_labels(run):
+    saved = from_pretrained(run / "best")
+    fields = saved.config.to_dict()
+    model = create_model(saved.model_name, pretrained=run / "best", **{**fields, "num_classes": 5})
+    assert model.config.num_classes == 5 and "labels" not in model.meta and "frontend" in model.meta
+    same = create_model(saved.model_name, pretrained=run / "best", **fields)
+    assert same.meta["labels"] == saved.meta["labels"]

@@ -1,5 +1,5 @@
 """Read checkpoint files (`model.safetensors`, `config.json`, `trainer_state.pt`, official `.pth`) with one-line
-errors, and say why a checkpoint write failed.
+errors.
 
 Every loader (`from_pretrained`, `aum predict` / `eval`, `--resume`, official weights) reads through here, so a
 truncated, empty, random or foreign file, a symlink loop, a FIFO or an unreadable file always gives
@@ -134,8 +134,3 @@ def read_torch_file(path: str | os.PathLike):
     except (RuntimeError, EOFError, ValueError) as e:
         detail = " ".join(str(e).split()).split(". ")[0]
         raise CheckpointError(path, f"truncated or corrupt PyTorch file ({detail})") from None
-
-
-def write_failure(path: str | os.PathLike, error: BaseException) -> CheckpointError:
-    """The error to raise when writing checkpoint `path` failed ("no space left on device", ...)."""
-    return CheckpointError(path, f"could not write the checkpoint: {os_error_reason(error)}")

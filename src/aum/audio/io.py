@@ -35,7 +35,7 @@ def audio_package(name: str):
                                f"(pip install {name})") from None
 
 
-def _check_path(path: Path) -> None:
+def check_audio_path(path: Path) -> None:
     problem = file_problem(path)
     if problem == "is a directory":
         problem = "is a directory, not an audio file"
@@ -83,7 +83,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, *,
     file, a file with no samples, non-finite samples, or more than `max_seconds` of audio.
     """
     path = Path(path)
-    _check_path(path)
+    check_audio_path(path)
     return _to_mono(path, *_decode(path, max_seconds), sample_rate)
 
 

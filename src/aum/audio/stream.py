@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aum.audio.io import AudioError, _check_path, audio_package
+from aum.audio.io import AudioError, audio_package, check_audio_path
 from aum.audio.kaldi import FRAME_LENGTH_MS, FRAME_SHIFT_MS, fbank, frame_geometry, num_frames
 from aum.errors import ConfigError
 
@@ -39,7 +39,7 @@ DEFAULT_BLOCK_SECONDS = 1.0  # also the resolution of "unreadable at T s": a fai
 def audio_duration(path: str | os.PathLike) -> float:
     """Length in seconds from the file's header (no decoding); AudioError for an unreadable file."""
     path = Path(path)
-    _check_path(path)
+    check_audio_path(path)
     soundfile = audio_package("soundfile")  # imported where audio is read (see aum.audio.io)
     try:
         info = soundfile.info(str(path))
@@ -59,7 +59,7 @@ def read_blocks(path: str | os.PathLike, sample_rate: int = 16000,
     block before that point was yielded (so a caller can report the part that was read).
     """
     path = Path(path)
-    _check_path(path)
+    check_audio_path(path)
     soundfile, soxr = audio_package("soundfile"), audio_package("soxr")  # imported where audio is read
     done, rate = 0, 0  # input frames decoded so far, the file's rate once known
     try:

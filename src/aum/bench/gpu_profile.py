@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from aum.bench.models import Case, _step_fn, build_model, frames_for_tokens
+from aum.bench.models import Case, build_model, frames_for_tokens, step_fn
 from aum.bench.timing import time_ms
 from aum.errors import UnavailableError
 
@@ -50,7 +50,7 @@ def profile_mode(args, mode: str, device: torch.device) -> str:
     frames = frames_for_tokens(args.tokens)
     attention = "-" if args.model.split("_")[0] in ("aum", "ssamba") else "sdpa"
     model = build_model(args.model, frames, attention, args.scan_backend, args.depth).to(device)
-    step = _step_fn(model, Case(args.model, attention, args.dtype, mode), args.batch, frames, device)
+    step = step_fn(model, Case(args.model, attention, args.dtype, mode), args.batch, frames, device)
     wall = statistics.median(time_ms(step, device, warmup=2, repeats=args.steps))
     on_cuda = device.type == "cuda"
     activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if on_cuda else [])

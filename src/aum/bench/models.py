@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from aum.bench import write_csv
-from aum.bench.scan import _cpu_peak_mib
+from aum.bench.scan import cpu_peak_mib
 from aum.bench.timing import time_ms
 from aum.errors import ConfigError, UnavailableError
 from aum.models import create_model, list_models
@@ -119,7 +119,7 @@ def build_model(name: str, frames: int, attention: str, scan_backend: str, depth
     return create_model(name, **overrides)
 
 
-def _step_fn(model, case: Case, batch: int, frames: int, device: torch.device):
+def step_fn(model, case: Case, batch: int, frames: int, device: torch.device):
     """The callable to time: one inference forward, or one training step."""
     x = torch.randn(batch, frames, MEL_BINS, device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=case.dtype == "bf16")
@@ -169,7 +169,7 @@ def _prepare(case: Case, tokens: int, args, device: torch.device):
     try:
         model = build_model(case.model, row["frames"], case.attention, args.scan_backend, args.depth).to(device)
         row["depth"], row["params"] = model.config.depth, sum(p.numel() for p in model.parameters())
-        return row, _step_fn(model, case, args.batch, row["frames"], device), model
+        return row, step_fn(model, case, args.batch, row["frames"], device), model
     except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
         _record_oom(err, row, case, tokens)
         return row, None, None
@@ -190,7 +190,7 @@ def _peak_mb(fn, device: torch.device) -> float | str:
         torch.cuda.synchronize()
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
 
-    return round(_cpu_peak_mib(fn), 1)
+    return round(cpu_peak_mib(fn), 1)
 
 
 def measure_length(cases: list[Case], tokens: int, args, device: torch.device) -> list[dict]:

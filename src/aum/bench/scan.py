@@ -129,7 +129,7 @@ def _cuda_peak_mib(fn) -> float:
     return (torch.cuda.max_memory_allocated() - baseline) / MiB
 
 
-def _cpu_peak_mib(fn) -> float:
+def cpu_peak_mib(fn) -> float:
     """Peak of torch's CPU allocations during one run, replayed from the profiler's memory events (exact for
     tensors, unlike RSS: freed pages and allocator caching hide peaks)."""
     activities = [torch.profiler.ProfilerActivity.CPU]
@@ -188,7 +188,7 @@ def _measure(args, settings: dict, backends: list[str], length: int, with_backwa
                "median_ms": statistics.median(wall), "min_ms": min(wall), "cpu_time_ms": statistics.median(cpu),
                "BDLN_MiB": s["batch"] * s["dim"] * length * s["state"] * 4 / MiB}
         if not args.no_memory:
-            row["peak_mem_MiB"] = _cuda_peak_mib(fns[name]) if s["device"] == "cuda" else _cpu_peak_mib(fns[name])
+            row["peak_mem_MiB"] = _cuda_peak_mib(fns[name]) if s["device"] == "cuda" else cpu_peak_mib(fns[name])
         if s["device"] == "cuda" and not with_backward:
             _throughput(row, row["median_ms"], dtype)
         rows.append(row)

@@ -7,8 +7,9 @@ import argparse
 from collections.abc import Callable
 
 
-def add_actions(sub, command: str, help: str) -> argparse._SubParsersAction:
-    """The parser of `aum COMMAND ACTION ...`; returns its table of actions (one is required)."""
+def add_actions(sub, command: str, help: str):
+    """The parser of `aum COMMAND ACTION ...`; returns its table of actions (argparse's sub-parsers action; one
+    action is required)."""
     parser = sub.add_parser(command, help=help)
     return parser.add_subparsers(dest=f"{command}_command", metavar="ACTION", required=True)
 

@@ -13,6 +13,7 @@ from aum.audio import Frontend
 from aum.errors import ConfigError, did_you_mean
 from aum.models.base import AudioModel, AudioModelConfig
 from aum.models.layers import PatchShape
+from aum.models.model_folder import check_labels
 from aum.models.official import checkpoint_fields, load_checkpoint
 from aum.models.registry import build_model, get_config
 from aum.schema import coerce, plain
@@ -55,6 +56,9 @@ def create_model(name: str, pretrained: str | Path | None = None, checkpoint_str
         log.info("%s: loaded %s\n%s", name, pretrained, report)
         if isinstance(pretrained, (str, Path)):
             model.meta = {**_meta_for(Path(pretrained), model), **model.meta}
+            if any(key.startswith(("head.", "mlp_head.")) for key in report.reinitialised):
+                model.meta.pop("labels", None)  # a new classifier: the checkpoint's labels named the old one
+            check_labels(model, pretrained)
     return model
 
 

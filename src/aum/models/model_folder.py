@@ -65,7 +65,16 @@ def from_pretrained(directory_or_file: str | Path) -> AudioModel:
         raise CheckpointError(directory / CONFIG, f"does not describe a model ({e})") from None
     load_weights(model, weights)
     model.meta = info.get("meta") or {}
+    check_labels(model, directory / CONFIG)
     return model
+
+
+def check_labels(model: AudioModel, source: str | Path) -> None:
+    """A saved label list must name every output of the classifier: one line naming both counts if not."""
+    labels, classes = model.meta.get("labels"), model.config.num_classes
+    if labels and classes > 0 and len(labels) != classes:
+        raise CheckpointError(source, f"{len(labels)} labels in meta['labels'] for a classifier of {classes} "
+                              "classes: the label list does not belong to these weights")
 
 
 def load_hf_folder(path: Path) -> AudioModel:

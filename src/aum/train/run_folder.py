@@ -25,9 +25,8 @@ import torch
 from safetensors import SafetensorError
 
 from aum.errors import CheckpointError
-from aum.models import save_pretrained
+from aum.fileinfo import os_error_reason
 from aum.tensor_files import load_weights, read_torch_file
-from aum.tensor_files import write_failure as failure
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +86,9 @@ def write_checkpoint_dir(final: Path, fill) -> Path:
 
 
 def write_failure(final: Path, error: BaseException) -> CheckpointError:
-    """A one-line error for a failed checkpoint write; a full disk is named even when a library hid the errno."""
-    result = failure(final, error)
+    """A one-line error for a failed checkpoint write ("no space left on device", ...); a full disk is named even
+    when a library hid the errno."""
+    result = CheckpointError(final, f"could not write the checkpoint: {os_error_reason(error)}")
     try:
         free = shutil.disk_usage(final.parent).free
     except OSError:
@@ -109,10 +109,6 @@ def resolve_checkpoint(path: str | Path) -> Path:
         log.warning("%s: missing, using %s left by an interrupted save", path, old)
         return old
     raise FileNotFoundError(f"{path}: no checkpoint directory here")
-
-
-def save_model_dir(model: torch.nn.Module, directory: Path, meta: dict) -> None:
-    save_pretrained(model, directory, meta=meta)
 
 
 def load_model_weights(model: torch.nn.Module, directory: Path) -> None:

@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from aum.data import set_epoch
 from aum.errors import ConfigError, RunInterrupted, TrainingError
+from aum.models import save_pretrained
 from aum.models.card import training_record
 from aum.train import run_folder as ckpt
 from aum.train.config import Config, save_config
@@ -125,7 +126,7 @@ class Trainer:
                                            splits, self.last_metrics)}
 
         def fill(tmp: Path) -> None:
-            ckpt.save_model_dir(model, tmp, meta)
+            save_pretrained(model, tmp, meta=meta)
             save_config(self.cfg, tmp / ckpt.TRAIN_CONFIG)
             if state is not None:
                 ckpt.save_trainer_state(state, tmp)
