@@ -60,41 +60,46 @@ THRESHOLD_CHOICES, SMOOTH_CHOICES = (0.5, 0.6, 0.7, 0.8, 0.9), (1, 3, 5)  # even
 LOW_CHOICES = (None, 0.3, 0.2, 0.1)  # None: the threshold itself
 
 
+OPTIONS = (  # flag, type, default, help
+    ("--out", str, "bench_out/longaudio", "folder for the CSVs and the PNG"),
+    ("--work", str, "bench_out/longaudio_work", "data and trained models (reused)"),
+    ("--voices", int, 776, "espeak-ng voices for the keyword set (776: every accent x variant of espeak-ng 1.51; "
+                           "the run says how many another version has)"),
+    ("--per-voice", int, 3, "renders of each word per voice"),
+    ("--epochs", int, 12, "training epochs of both models (12: better than 8 on both models' clean validation "
+                          "accuracy and validation recordings)"),
+    ("--depth", int, 4, "layers of both models (reduced for the CPU)"),
+    ("--mel-bins", int, 64, "fbank bins of both models (the demo's 64)"),
+    ("--patch-stride", int, 10, "16 x 16 patches at this stride, both models (10: the Speech Commands recipes' "
+                                "overlapping patches; AuM's own default is 16)"),
+    ("--frames", int, 96, "input frames of both models, the timeline's window (96: the longest that 16-wide patches "
+                          "at stride 10 or 16 see to the last frame, of the 98 of a 1 s clip; the demo's 100 leaves "
+                          "the last 4 unseen)"),
+    ("--shift", float, 1.0, "training augmentation: move each clip's sound by up to this many seconds inside the "
+                            "window, every epoch anew (`augment.shift`; 0: off)"),
+    ("--freqm", int, 0, "SpecAugment: one frequency mask under this many bins"),
+    ("--timem", int, 0, "SpecAugment: one time mask under this many frames"),
+    ("--noise", float, 0.8, f"probability of background-noise augmentation in training (SNR "
+                            f"{NOISE_SNR[0]:g}-{NOISE_SNR[1]:g} dB)"),
+    ("--recordings", int, 8, "test recordings (test voices, unseen noise draws)"),
+    ("--val-recordings", int, 4, "recordings of validation voices over training noises: event settings are chosen "
+                                 "on them"),
+    ("--detect-seconds", float, 180.0, "length of each detection recording in seconds"),
+    ("--keywords", int, 16, "keywords per detection recording"),
+    ("--hop", float, 0.25, "timeline hop in seconds"),
+    ("--threshold", float, 0.5, "the `threshold` / `hysteresis` rows' threshold (no smoothing)"),
+    ("--low-threshold", float, 0.2, "the `hysteresis` rows' low threshold (0.2: of 0.1 / 0.2 / 0.3, the most "
+                                    "keywords found on both models' validation recordings, with fewer false alarms "
+                                    "than 0.3)"),
+    ("--lengths", str, "1,10,30,60,300", "clip lengths in seconds"),
+    ("--clips", int, 20, "clips per length (halved above 60 s)"),
+    ("--seed", int, 0, "seed of the data and the recordings"),
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="bench_out/longaudio", help="folder for the CSVs and the PNG")
-    p.add_argument("--work", default="bench_out/longaudio_work", help="data and trained models (reused)")
-    p.add_argument("--voices", type=int, default=776, help="espeak-ng voices for the keyword set (776: every "
-                   "accent x variant of espeak-ng 1.51; the run says how many another version has)")
-    p.add_argument("--per-voice", type=int, default=3, help="renders of each word per voice")
-    p.add_argument("--epochs", type=int, default=12, help="training epochs of both models (12: better than 8 on "
-                   "both models' clean validation accuracy and validation recordings)")
-    p.add_argument("--depth", type=int, default=4, help="layers of both models (reduced for the CPU)")
-    p.add_argument("--mel-bins", type=int, default=64, help="fbank bins of both models (the demo's 64)")
-    p.add_argument("--patch-stride", type=int, default=10, help="16 x 16 patches at this stride, both models "
-                   "(10: the Speech Commands recipes' overlapping patches; AuM's own default is 16)")
-    p.add_argument("--frames", type=int, default=96, help="input frames of both models, the timeline's window "
-                   "(96: the longest that 16-wide patches at stride 10 or 16 see to the last frame, of the 98 of a "
-                   "1 s clip; the demo's 100 leaves the last 4 unseen)")
-    p.add_argument("--shift", type=float, default=1.0, help="training augmentation: move each clip's sound by up "
-                   "to this many seconds inside the window, every epoch anew (`augment.shift`; 0: off)")
-    p.add_argument("--freqm", type=int, default=0, help="SpecAugment: one frequency mask under this many bins")
-    p.add_argument("--timem", type=int, default=0, help="SpecAugment: one time mask under this many frames")
-    p.add_argument("--noise", type=float, default=0.8, help="probability of background-noise augmentation in "
-                   f"training (SNR {NOISE_SNR[0]:g}-{NOISE_SNR[1]:g} dB)")
-    p.add_argument("--recordings", type=int, default=8, help="test recordings (test voices, unseen noise draws)")
-    p.add_argument("--val-recordings", type=int, default=4,
-                   help="recordings of validation voices over training noises: event settings are chosen on them")
-    p.add_argument("--detect-seconds", type=float, default=180.0)
-    p.add_argument("--keywords", type=int, default=16, help="keywords per detection recording")
-    p.add_argument("--hop", type=float, default=0.25, help="timeline hop in seconds")
-    p.add_argument("--threshold", type=float, default=0.5, help="the `threshold` / `hysteresis` rows' threshold "
-                   "(no smoothing)")
-    p.add_argument("--low-threshold", type=float, default=0.2, help="the `hysteresis` rows' low threshold (0.2: "
-                   "of 0.1 / 0.2 / 0.3, the most keywords found on both models' validation recordings, with fewer "
-                   "false alarms than 0.3)")
-    p.add_argument("--lengths", default="1,10,30,60,300", help="clip lengths in seconds")
-    p.add_argument("--clips", type=int, default=20, help="clips per length (halved above 60 s)")
-    p.add_argument("--seed", type=int, default=0)
+    for flag, kind, default, text in OPTIONS:
+        p.add_argument(flag, type=kind, default=default, help=text)
 
 
 def training_settings(args) -> dict:
