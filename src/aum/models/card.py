@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aum.audio import FRAME_SHIFT_S
+
 if TYPE_CHECKING:
     from aum.models.base import AudioModel
 
@@ -63,9 +65,10 @@ def model_card(model_name: str, config: dict, meta: dict, parameters: int) -> st
         lines += ["", f"Task: {task.get('name', '?')}, loss `{task.get('loss', '?')}`; scores are {scores}."]
     lines += ["", "## Frontend", ""]
     if frontend:
+        seconds = frontend["target_frames"] * FRAME_SHIFT_S
         lines.append(f"Kaldi fbank, {frontend['num_mel_bins']} mel bins, 25 ms windows every 10 ms, at "
                      f"{frontend['sample_rate']} Hz; {frontend['target_frames']} frames per window "
-                     f"({frontend['target_frames'] / 100:g} s); normalised as `(fbank - {frontend['mean']:.4g}) / "
+                     f"({seconds:g} s); normalised as `(fbank - {frontend['mean']:.4g}) / "
                      f"(2 * {frontend['std']:.4g})`. Longer clips are scored in windows (hop: half a window).")
     else:
         lines.append("Not saved: give `meta['frontend']` to predict from waveforms.")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from aum.audio import Frontend
+from aum.audio import FRAME_SHIFT_MS, Frontend
 from aum.data import BalancedSampler, SplitIndex, make_loader
 from aum.data.overlap import report_overlap
 from aum.errors import ConfigError
@@ -50,9 +50,9 @@ def log_unseen_frames(model: AudioModel, frontend: Frontend) -> None:
     seen = patches.frames_seen(frontend.target_frames)
     if seen < frontend.target_frames:
         size, stride = patches.patch_size[1], patches.stride[1]
-        log.info("the patches cover %d of the %d input frames: the last %d (%d ms) of every clip are never seen "
+        log.info("the patches cover %d of the %d input frames: the last %d (%g ms) of every clip are never seen "
                  "(a frontend.target_frames of %d + k x %d covers them all)", seen, frontend.target_frames,
-                 frontend.target_frames - seen, 10 * (frontend.target_frames - seen), size, stride)
+                 frontend.target_frames - seen, FRAME_SHIFT_MS * (frontend.target_frames - seen), size, stride)
 
 
 def eval_loader(cfg: Config, splits: SplitIndex, frontend: Frontend, split: str):
