@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Any, ClassVar
 
 from aum.data.examples import Example, canonical_split, is_audio, require_dir, stable_fraction
@@ -137,7 +136,3 @@ class UnlabeledData(DataConfig):
             out["sources"] = [s.to_dict() for s in self.sources]
         return out
 
-
-def read_audio_tree(split: str, root: str | Path, val_fraction: float = 0.02) -> list[Example]:
-    """Every audio file under `root` in `split` (see `AudioTreeData`)."""
-    return AudioTreeData(root=str(root), val_fraction=val_fraction).read(split)[0]

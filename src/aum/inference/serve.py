@@ -30,6 +30,7 @@ WEB_DIR = Path(__file__).parent / "web"
 READ_CHUNK = 1 << 20
 MAX_SPECTROGRAM_COLUMNS = 1200  # longer clips are max-pooled in time for display
 DEFAULT_MAX_MB = 20.0
+SERVE_MODULES = ("fastapi", "uvicorn", "python_multipart")  # the `aum[serve]` extra
 
 
 class UploadError(ValueError):
@@ -38,19 +39,16 @@ class UploadError(ValueError):
         self.status = status
 
 
-SERVE_MODULES = ("fastapi", "uvicorn", "python_multipart")  # the `aum[serve]` extra
-
-
-def spectrogram_image(fbank: np.ndarray) -> dict:
+def spectrogram_image(features: np.ndarray) -> dict:
     """(frames, bins) log-mel -> {"width", "height", "values"}: uint8 rows, low frequencies last (image order)."""
-    frames = fbank.shape[0]
+    frames = features.shape[0]
     if frames > MAX_SPECTROGRAM_COLUMNS:
         step = -(-frames // MAX_SPECTROGRAM_COLUMNS)
         pad = (-frames) % step
-        padded = np.pad(fbank, ((0, pad), (0, 0)), mode="edge")
-        fbank = padded.reshape(-1, step, fbank.shape[1]).max(axis=1)
-    lo, hi = np.percentile(fbank, [2, 99.5])
-    scaled = np.clip((fbank - lo) / max(hi - lo, 1e-6), 0, 1)
+        padded = np.pad(features, ((0, pad), (0, 0)), mode="edge")
+        features = padded.reshape(-1, step, features.shape[1]).max(axis=1)
+    lo, hi = np.percentile(features, [2, 99.5])
+    scaled = np.clip((features - lo) / max(hi - lo, 1e-6), 0, 1)
     image = (scaled.T[::-1] * 255).round().astype(np.uint8)  # (bins, columns), top row = highest band
     return {"width": int(image.shape[1]), "height": int(image.shape[0]), "values": image.ravel().tolist()}
 
