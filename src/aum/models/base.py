@@ -118,6 +118,16 @@ class AudioModel(nn.Module):
             head = linear
         setattr(self, "mlp_head" if self.head_norm else "head", head)
 
+    def layer_id(self, name: str) -> int:
+        """Depth of parameter `name` for layer-wise learning-rate decay: 0 for the embeddings (patches, positions,
+        special tokens, mask embedding), i + 1 for block i, depth + 1 for what follows the blocks (norms, heads)."""
+        parts = name.split(".")
+        if parts[0] in ("layers", "blocks") and len(parts) > 1 and parts[1].isdigit():
+            return int(parts[1]) + 1
+        if parts[0] in ("patch_embed", "pos_embed", "mask_embed", *self.special_token_names):
+            return 0
+        return self.config.depth + 1
+
     def classifier(self) -> nn.Module:
         return self.get_submodule("mlp_head" if self.head_norm else "head")
 

@@ -64,6 +64,11 @@ class TrainConfig(Section):
     log_every_steps: int = setting(20, "optimizer steps between training log lines", low=1)
     eval_every_epochs: int = setting(1, "epochs between validations (the last epoch is always validated)", low=1)
     max_steps: int = setting(0, "stop after N optimizer steps (0: no limit); for smoke tests", low=0)
+    early_stop_patience: int = setting(0, "stop when the selection metric has not improved in this many "
+                                       "validations (0: off); best/ keeps the best epoch", low=0)
+    freeze_encoder_epochs: int = setting(0, "first epochs in which only the classifier head learns (the encoder's "
+                                         "learning rate is 0): a linear-probe warm-up before full fine-tuning",
+                                         low=0)
     train_split: str = setting("train", "the split trained on")
     val_split: str | None = setting("validation", "the split that picks the best checkpoint (null: none; then "
                                     "best/ is the last epoch)")

@@ -31,6 +31,9 @@ class OptimConfig(Section):
     weight_decay: float = setting(5e-7, "weight decay of matrices and kernels (never of norms, biases, positions, "
                                   "special tokens, A_log, D)", low=0.0)
     head_lr_mult: float = setting(1.0, "learning-rate multiplier of the classifier head", low=0.0, open_low=True)
+    layer_decay: float = setting(1.0, "layer-wise learning-rate decay: block i of n learns at lr x decay^(n + 1 - "
+                                 "i), the embeddings at lr x decay^(n + 1), the head at lr; 1 = off", low=0.0,
+                                 high=1.0, open_low=True)
     grad_clip: float | None = setting(None, "max global gradient norm; null = no clipping", low=0.0, open_low=True)
     accum_steps: int = setting(1, "micro-batches per optimizer step (gradient accumulation)", low=1)
 
@@ -67,25 +70,28 @@ def decays(name: str, param: torch.nn.Parameter) -> bool:
 
 
 def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """Parameter groups: the classifier head (lr x head_lr_mult) and the rest, each split into decayed and
-    not-decayed parameters (`decays`). The head is `model.classifier()` when the model has one (aum models: `head`
-    or AST's `mlp_head`), else `head.*`."""
+    """Parameter groups: the classifier head (lr x head_lr_mult) and the rest (the encoder), each split into
+    decayed and not-decayed parameters (`decays`) and, with `layer_decay` < 1, by depth (`model.layer_id`). The head
+    is `model.classifier()` when the model has one (aum models: `head` or AST's `mlp_head`), else `head.*`. Encoder
+    groups are marked `encoder` (see `LRSchedule.freeze_encoder`)."""
     if hasattr(model, "classifier"):
         head_ids = {id(p) for p in model.classifier().parameters()}
     else:
         head_ids = {id(p) for name, p in model.named_parameters() if name.split(".")[0] == "head"}
-    buckets: dict[tuple[str, bool], list[torch.nn.Parameter]] = {}
+    layered = cfg.layer_decay < 1.0 and hasattr(model, "layer_id")
+    top = model.config.depth + 1 if layered else 0
+    buckets: dict[tuple[str, int, bool], list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            buckets.setdefault(("head" if id(p) in head_ids else "body", decays(name, p)), []).append(p)
+            part = "head" if id(p) in head_ids else "body"
+            layer = model.layer_id(name) if layered and part == "body" else top
+            buckets.setdefault((part, layer, decays(name, p)), []).append(p)
     groups = []
-    for part in ("body", "head"):
-        lr = cfg.lr * (cfg.head_lr_mult if part == "head" else 1.0)
-        for decay in (True, False):
-            if buckets.get((part, decay)):
-                groups.append({"params": buckets[(part, decay)], "lr": lr, "base_lr": lr,
-                               "weight_decay": cfg.weight_decay if decay else 0.0,
-                               "name": part if decay else f"{part}_no_decay"})
+    for part, layer, decay in sorted(buckets, key=lambda k: (k[0] == "head", k[1], not k[2])):
+        lr = cfg.lr * (cfg.head_lr_mult if part == "head" else cfg.layer_decay ** (top - layer))
+        name = (part if decay else f"{part}_no_decay") + (f"_layer{layer}" if layered and part == "body" else "")
+        groups.append({"params": buckets[(part, layer, decay)], "lr": lr, "base_lr": lr, "name": name,
+                       "weight_decay": cfg.weight_decay if decay else 0.0, "encoder": part == "body"})
     return OPTIMIZERS[cfg.name](groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
@@ -101,6 +107,7 @@ class LRSchedule:
         self.plateau_mode = plateau_mode
         self.step_count = 0
         self.plateau_scale, self.plateau_best, self.plateau_bad = 1.0, None, 0
+        self.encoder_frozen = False
         self._apply()
 
     @property
@@ -125,7 +132,13 @@ class LRSchedule:
     def _apply(self) -> None:
         f = self.factor(self.step_count)
         for group in self.optimizer.param_groups:
-            group["lr"] = group["base_lr"] * f
+            group["lr"] = 0.0 if self.encoder_frozen and group.get("encoder") else group["base_lr"] * f
+
+    def freeze_encoder(self, frozen: bool) -> None:
+        """Learning rate 0 for the encoder's groups while `frozen` (only the head learns: a linear-probe warm-up)."""
+        if frozen != self.encoder_frozen:
+            self.encoder_frozen = frozen
+            self._apply()
 
     def step(self) -> None:
         self.step_count += 1

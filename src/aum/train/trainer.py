@@ -70,6 +70,7 @@ class Trainer:
         self.epoch, self.step, self.batches_done = 0, 0, 0
         self.best_value: float | None = None
         self.best_epoch = -1
+        self.stale_evals = 0  # validations since the selection metric last improved (early stopping)
         self.bad_clips_total = 0  # skipped (unreadable) training clips, all epochs of this process
         self.good_clips = 0  # clips trained on in the current epoch (this process)
         self.stop = StopRequest()  # Ctrl-C / SIGTERM: finish the step, save last/, raise RunInterrupted
@@ -115,7 +116,7 @@ class Trainer:
                 "world_size": self.info.world_size, "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(), "rng": rngs,
                 "ema": self.ema.state_dict() if self.ema is not None else None,
-                "best_value": self.best_value, "best_epoch": self.best_epoch}
+                "best_value": self.best_value, "best_epoch": self.best_epoch, "stale_evals": self.stale_evals}
 
     def _save(self, name: str, model: torch.nn.Module, state: dict | None) -> None:
         if not self.info.is_main:
@@ -151,6 +152,7 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         self.epoch, self.step, self.batches_done = state["epoch"], state["step"], state["batches_done"]
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+        self.stale_evals = int(state.get("stale_evals", 0))
         rngs = state["rng"]
         if len(rngs) == self.info.world_size:
             ckpt.restore_rng_state(rngs[self.info.rank])
@@ -183,12 +185,15 @@ class Trainer:
         self.step += 1
 
     def _stop(self) -> bool:
-        return 0 < self.cfg.train.max_steps <= self.step
+        """`train.max_steps` reached, or no improvement in `train.early_stop_patience` validations."""
+        cfg = self.cfg.train
+        return 0 < cfg.max_steps <= self.step or 0 < cfg.early_stop_patience <= self.stale_evals
 
     def _train_epoch(self) -> dict:
         """One epoch from `self.batches_done`; returns the epoch's mean loss and throughput."""
         cfg = self.cfg.train
         set_epoch(self.train_loader, self.epoch, self.batches_done * cfg.batch_size)
+        self.schedule.freeze_encoder(self.epoch < cfg.freeze_encoder_epochs)
         self.net.train()
         self.progress.start_epoch(self.epoch, self.batches_per_epoch, self.batches_done)
         window = {"sums": {}, "n": 0, "clips": 0, "t": time.perf_counter()}  # sums of every logged value
@@ -275,8 +280,10 @@ class Trainer:
             self.schedule.on_metric(metrics.get(self.plateau_metric))
             self.logger.log_eval(self.step, {"epoch": self.epoch, **metrics})
             if self._is_better(metrics.get(self.task.select_metric)):
-                self.best_value, self.best_epoch = metrics[self.task.select_metric], self.epoch
+                self.best_value, self.best_epoch, self.stale_evals = metrics[self.task.select_metric], self.epoch, 0
                 self._save("best", self.eval_model, None)
+            else:
+                self.stale_evals += 1
         elif not self.has_val:  # nothing to select on: "best" is the latest model
             self.best_epoch = self.epoch
             self._save("best", self.eval_model, None)
@@ -335,6 +342,9 @@ class Trainer:
         seconds = time.perf_counter() - start
         if self.info.is_main:
             self._plot()
+        if 0 < self.cfg.train.early_stop_patience <= self.stale_evals:
+            log.info("stopped early after epoch %d: no better %s in %d validations", self.epoch - 1,
+                     self.task.select_metric, self.stale_evals)
         result = {"best_" + self.task.select_metric: self.best_value, "best_epoch": self.best_epoch,
                   "steps": self.step, "epochs": self.epoch, "seconds": seconds, "bad_clips": self.bad_clips_total}
         log.info("training done: %s", format_metrics(result))
