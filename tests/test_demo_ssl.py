@@ -20,29 +20,37 @@ TINY = ["pretrain_epochs=1", "finetune_epochs=1", "pretrain_batch=4", "finetune_
 @needs_espeak
 def test_demo_ssl_end_to_end_tiny(tmp_path, capsys):
     out = tmp_path / "ssl"
-    code = main(["demo", "ssl", "--out", str(out), "--words", "2", "--voices", "6", "--corpus-voices", "4",
-                 "--corpus-clips", "4", "--seeds", "2", *TINY])
+    code = main(["demo", "ssl", "--out", str(out), "--words", "3", "--voices", "6", "--corpus-voices", "4",
+                 "--corpus-clips", "4", "--seeds", "2", "--sets", "2", *TINY])
     assert code == 0
     text = capsys.readouterr().out
     assert "depth 2 of 24 (reduced for a CPU demo)" in text
-    assert re.search(r"^ssl gain: fine-tune [+-]\d+\.\d points, linear probe [+-]\d+\.\d points \(2 seeds\)$",
-                     text.strip().splitlines()[-1])
+    last = text.strip().splitlines()[-2:]
+    for line, task in zip(last, ("keywords", "speakers")):
+        assert re.search(rf"^ssl gain \({task}\): fine-tune [+-]\d+\.\d points, linear probe [+-]\d+\.\d points "
+                         r"\(ssamba, 2 sets x 2 seeds\)$", line), line
     for encoder in ("ssamba", "ssast", "aum"):
-        assert re.search(rf"^{encoder} +\d+\.\d ± \d+\.\d", text, re.MULTILINE), encoder
+        assert re.search(rf"^[12] +{encoder} +\d+\.\d ± \d+\.\d", text, re.MULTILINE), encoder
+        assert re.search(rf"^mean +{encoder} +[+-]\d+\.\d", text, re.MULTILINE), encoder
     with open(out / "ssl_results.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 3 * 2 * 2  # encoders x seeds x (pretrained, scratch)
+    assert len(rows) == 2 * 2 * 3 * 2 * 2  # sets x tasks x encoders x seeds x (pretrained, scratch)
+    words = [(out / f"set{k}" / "keywords" / "keyword_set.json").read_text() for k in (1, 2)]
+    assert words[0] != words[1] and not (out / "set1" / "keywords" / "yes").exists()  # drawn, not the default
     with open(out / "pretrain_curves.csv") as f:
         curves = list(csv.DictReader(f))
     assert {r["encoder"] for r in curves} == {"ssamba", "ssast", "aum"} and all(r["val_masked_acc"] for r in curves)
     assert (out / "pretrain_curves.png").stat().st_size > 0
-    # no test voice of the keyword set is in the generated corpus
+    # no held-out voice of either keyword set is in the generated corpus
     with open(out / "unlabeled" / "corpus.csv") as f:
         pairs = {(r["language"], r["variant"]) for r in csv.DictReader(f)}
-    assert not pairs & held_out_voices(out / "keywords")
-    # a re-run reuses the data and redoes the runs (here one encoder, one seed)
-    assert main(["demo", "ssl", "--out", str(out), "--encoders", "ssast", "--seeds", "1", *TINY]) == 0
-    assert "(1 seeds)" in capsys.readouterr().out and not (out / "finetune_ssamba_scratch_seed0").exists()
+    assert not pairs & (held_out_voices(out / "set1" / "keywords") | held_out_voices(out / "set2" / "keywords"))
+    # a re-run reuses the data and redoes the runs (here one encoder, one seed, one set, one task)
+    assert main(["demo", "ssl", "--out", str(out), "--encoders", "ssast", "--seeds", "1", "--tasks", "keywords",
+                 "--words", "3", "--voices", "6", *TINY]) == 0
+    text = capsys.readouterr().out
+    assert "(ssast, 1 sets x 1 seeds)" in text and "reusing the keyword set" in text
+    assert not (out / "set1" / "runs" / "keywords" / "finetune_ssamba_scratch_seed0").exists()
 
 
 @needs_espeak

@@ -1,5 +1,6 @@
-"""`speaker_subset`: a low-label copy (symlinks) of a Speech Commands-layout tree, for fine-tuning experiments
-(`aum data speaker-subset SRC OUT --fraction 0.1`)."""
+"""Downstream sets made from a Speech Commands-layout tree, as symlinks: `speaker_subset` (a low-label copy, for
+fine-tuning experiments: `aum data speaker-subset SRC OUT --fraction 0.1`) and `speaker_id_set` (speaker
+identification over its held-out speakers)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,34 @@ def speaker_subset(root: str | Path, out: str | Path, fraction: float, seed: int
         (out / name).write_text((root / name).read_text())
     log.info("%s: %d of %d training speakers kept", out, len(kept), len(speakers))
     return kept
+
+
+def speaker_id_set(root: str | Path, out: str | Path, val_share: float = 0.2, test_share: float = 0.3) -> list[str]:
+    """A speaker-identification set at `out` (folder-per-class layout, symlinks: `out/{train,val,test}/<speaker>/`)
+    from the held-out (validation and test) speakers of a Speech Commands-layout tree: each speaker's clips are
+    split by word, so a model is tested on words it never heard that speaker say. Of each speaker's words (sorted
+    by a stable hash), `test_share` go to test, `val_share` to validation, the rest to training. Returns the
+    speakers."""
+    root, out = require_dir(root, "Speech Commands").resolve(), Path(out)
+    held = set()
+    for name in ("validation_list.txt", "testing_list.txt"):
+        held |= {line.strip() for line in (root / name).read_text().splitlines() if line.strip()}
+    by_speaker: dict[str, list[str]] = {}
+    for clip in sorted(held):
+        by_speaker.setdefault(clip.split("/")[1].split("_nohash_")[0], []).append(clip)
+    if len(by_speaker) < 2:
+        raise DataError(f"{root}: speaker identification needs at least 2 held-out speakers")
+    out.mkdir(parents=True, exist_ok=False)
+    for speaker, clips in by_speaker.items():
+        ordered = sorted(clips, key=lambda c: stable_fraction(f"{speaker}:{c}"))
+        n_test, n_val = max(1, round(test_share * len(clips))), max(1, round(val_share * len(clips)))
+        if len(clips) < n_test + n_val + 1:
+            raise DataError(f"{root}: speaker {speaker} has {len(clips)} clips; speaker identification needs at "
+                            f"least {n_test + n_val + 1}")
+        parts = {"test": ordered[:n_test], "val": ordered[n_test:n_test + n_val], "train": ordered[n_test + n_val:]}
+        for split, chosen in parts.items():
+            (out / split / speaker).mkdir(parents=True)
+            for clip in chosen:
+                (out / split / speaker / clip.replace("/", "_")).symlink_to(root / clip)
+    log.info("%s: %d speakers", out, len(by_speaker))
+    return sorted(by_speaker)

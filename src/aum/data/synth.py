@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import logging
 import os
 import shutil
@@ -41,6 +42,15 @@ SPEECH_COMMANDS_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
     "backward", "forward", "follow", "learn", "visual",
 )
+# words that drawn keyword sets pick from besides the Speech Commands words (`draw_keyword_set`): everyday nouns and
+# colours of one to three syllables, none of them the demo's ten default keywords
+EXTRA_KEYWORDS = (
+    "apple", "banana", "basket", "butter", "button", "camera", "candle", "castle", "coffee", "dollar", "dragon",
+    "garden", "golden", "jacket", "kitchen", "lemon", "magic", "monkey", "morning", "music", "orange", "paper",
+    "pencil", "pizza", "planet", "pocket", "purple", "rabbit", "river", "rocket", "silver", "summer", "table",
+    "ticket", "tiger", "turtle", "water", "window", "winter", "yellow",
+)
+DEFAULT_KEYWORDS = 10  # the demo's set: the first ten Speech Commands words, voices of seed 0
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = SAMPLE_RATE  # exactly 1 s
 PITCH_RANGE = (15, 85)      # espeak-ng -p (0-99)
@@ -85,14 +95,16 @@ def voice_variants(binary: str) -> list[str]:
 
 
 def make_voices(num_voices: int, seed: int, languages: list[str], variants: list[str],
-                val_fraction: float = 0.1, test_fraction: float = 0.1) -> list[Voice]:
-    """`num_voices` distinct (accent, variant) speakers with base pitch/speed, split train/val/test by voice."""
+                val_fraction: float = 0.1, test_fraction: float = 0.1,
+                exclude: set[tuple[str, str]] = frozenset()) -> list[Voice]:
+    """`num_voices` distinct (accent, variant) speakers with base pitch/speed, split train/val/test by voice; none
+    of the (accent, variant) pairs in `exclude`."""
     if num_voices < 3:
         raise DataError("need at least 3 voices (one each for train, validation and test)")
-    combos = [(lang, var) for lang in languages for var in variants]
+    combos = [(lang, var) for lang in languages for var in variants if (lang, var) not in exclude]
     if num_voices > len(combos):
         raise DataError(f"at most {len(combos)} voices with this espeak-ng ({len(languages)} accents x "
-                         f"{len(variants)} variants)")
+                        f"{len(variants)} variants{f', {len(exclude)} excluded' if exclude else ''})")
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(combos), size=num_voices, replace=False)
     n_test = max(1, round(num_voices * test_fraction))
@@ -213,15 +225,15 @@ def _write_tables(out: Path, voices: list[Voice], written: list[list[str]]) -> N
 
 def synthesize_speech_commands(out: str | Path, words: list[str] | None = None, num_words: int = 10,
                                num_voices: int = 40, per_voice: int = 2, seed: int = 0, jobs: int | None = None,
-                               val_fraction: float = 0.1, test_fraction: float = 0.1,
-                               overwrite: bool = False) -> dict:
+                               val_fraction: float = 0.1, test_fraction: float = 0.1, overwrite: bool = False,
+                               exclude_voices: set[tuple[str, str]] = frozenset()) -> dict:
     """Render the keyword set into `out` (Speech Commands v2 layout); returns a summary dict."""
     binary = espeak_binary()
     words = list(words) if words else list(SPEECH_COMMANDS_WORDS[:num_words])
     if not words or any(not w.strip() or "/" in w or w.startswith("_") for w in words):
         raise DataError(f"invalid word list {words}: words must be non-empty, without '/', not starting with '_'")
     voices = make_voices(num_voices, seed, english_voices(binary), voice_variants(binary), val_fraction,
-                         test_fraction)
+                         test_fraction, exclude_voices)
     out = Path(out)
     _prepare_out(out, overwrite)
     for word in words:
@@ -242,11 +254,41 @@ def synthesize_speech_commands(out: str | Path, words: list[str] | None = None, 
             "seconds": seconds, "jobs": jobs}
 
 
-def ensure_keyword_set(root: Path, words: int, voices: int, per_voice: int) -> str:
-    """Render the spoken-keyword set into `root` unless it is there already; returns a line saying which."""
+def draw_keyword_set(draw: int, words: int, voices: int) -> tuple[list[str], set[tuple[str, str]]]:
+    """Keyword set number `draw` (1, 2, ...): `words` keywords drawn from the Speech Commands words and
+    `EXTRA_KEYWORDS`, none of the demo's default ones, and the (accent, variant) pairs its voices must avoid: those
+    of the demo's default set. Returns (words, excluded voices); its voices are `make_voices(voices, seed=draw)`."""
+    if draw < 1:
+        raise DataError(f"keyword set draws are numbered from 1, got {draw} (0 is the demo's default set)")
+    pool = [w for w in SPEECH_COMMANDS_WORDS[DEFAULT_KEYWORDS:] + EXTRA_KEYWORDS]
+    if words > len(pool):
+        raise DataError(f"at most {len(pool)} words can be drawn, got {words}")
+    rng = np.random.default_rng([draw, 7])
+    chosen = sorted(pool[i] for i in rng.choice(len(pool), size=words, replace=False))
+    binary = espeak_binary()
+    default = make_voices(voices, 0, english_voices(binary), voice_variants(binary))
+    return chosen, {(v.language, v.variant) for v in default}
+
+
+def ensure_keyword_set(root: Path, words: int, voices: int, per_voice: int, draw: int = 0) -> str:
+    """Render the spoken-keyword set into `root` unless it is there already; returns a line saying which. `draw`
+    0 is the demo's default set (the first `words` Speech Commands words, voices of seed 0); 1, 2, ... are drawn
+    sets (`draw_keyword_set`): other words, other voices."""
+    spec = {"draw": draw, "words": words, "voices": voices, "per_voice": per_voice}
     if (root / "testing_list.txt").is_file():
+        recorded = root / "keyword_set.json"
+        if recorded.is_file() and json.loads(recorded.read_text()) != spec:
+            raise DataError(f"{root}: holds keyword set {recorded.read_text().strip()}, not {spec}; use another folder")
         return f"reusing the keyword set in {root}"
-    info = synthesize_speech_commands(root, num_words=words, num_voices=voices, per_voice=per_voice, seed=0)
+    if draw:
+        chosen, exclude = draw_keyword_set(draw, words, voices)
+        info = synthesize_speech_commands(root, words=chosen, num_voices=voices, per_voice=per_voice, seed=draw,
+                                          exclude_voices=exclude)
+    else:
+        info = synthesize_speech_commands(root, num_words=words, num_voices=voices, per_voice=per_voice, seed=0)
+    (root / "keyword_set.json").write_text(json.dumps(spec) + "\n")
     v = info["voices"]
-    return (f"generated {info['clips']} clips: {len(info['words'])} words x {sum(v.values())} voices "
-            f"(train/val/test voices {v['train']}/{v['val']}/{v['test']}) in {info['seconds']:.0f} s")
+    which = f"set {draw}: " if draw else ""
+    return (f"generated {which}{info['clips']} clips: {len(info['words'])} words x {sum(v.values())} voices "
+            f"(train/val/test voices {v['train']}/{v['val']}/{v['test']}) in {info['seconds']:.0f} s"
+            + (f"; words {', '.join(info['words'])}" if draw else ""))

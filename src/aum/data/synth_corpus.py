@@ -114,3 +114,9 @@ def held_out_voices(keyword_root: str | Path) -> set[tuple[str, str]]:
         return set()
     with open(table, newline="") as f:
         return {(row["language"], row["variant"]) for row in csv.DictReader(f) if row["split"] != "train"}
+
+
+def corpus_held_voices(corpus_root: str | Path) -> set[tuple[str, str]]:
+    """(accent, variant) pairs of the voices of a generated corpus (its corpus.csv)."""
+    with open(Path(corpus_root) / "corpus.csv", newline="") as f:
+        return {(row["language"], row["variant"]) for row in csv.DictReader(f)}

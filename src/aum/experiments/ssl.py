@@ -55,6 +55,10 @@ class SSLRecipe:
     finetune_epochs: int = 20
     finetune_lr: float = 1e-3
     finetune_batch: int = 16
+    finetune_layer_decay: float = 1.0  # optim.layer_decay of the fine-tuning runs
+    finetune_head_lr_mult: float = 1.0  # optim.head_lr_mult
+    finetune_freeze_epochs: int = 0  # train.freeze_encoder_epochs: a linear-probe warm-up
+    finetune_patience: int = 0  # train.early_stop_patience
     probe_l2: float = 1e-2
     seeds: tuple[int, ...] = (0, 1, 2)
     mean: float | None = None  # normalisation; None = measured on the unlabeled corpus
@@ -86,22 +90,27 @@ def pretrain_recipe(recipe: SSLRecipe, encoder: str, unlabeled: Path, cache: Pat
     }
 
 
+TASK_FORMATS = {"keywords": "speechcommands", "speakers": "folder"}  # downstream task -> the layout of its data
+
+
 def finetune_recipe(recipe: SSLRecipe, encoder: str, labeled: Path, cache: Path, seed: int,
-                    pretrained: Path | None) -> dict:
+                    pretrained: Path | None, task: str = "keywords") -> dict:
     model = {**encoder_model(recipe, encoder), "patch_stride": 16, "pool": "mean", "pretrain_heads": False}
     if pretrained is not None:
         model["pretrained"] = str(pretrained)
     return {
         "model": model,
-        "data": {"format": "speechcommands", "root": str(labeled), "cache_dir": str(cache)},
+        "data": {"format": TASK_FORMATS[task], "root": str(labeled), "cache_dir": str(cache)},
         "task": {"name": "classification", "loss": "ce"},
         "augment": {},
         "frontend": recipe.frontend(),
-        "optim": {"name": "adamw", "lr": recipe.finetune_lr, "betas": [0.9, 0.999], "weight_decay": 0.01},
+        "optim": {"name": "adamw", "lr": recipe.finetune_lr, "betas": [0.9, 0.999], "weight_decay": 0.01,
+                  "layer_decay": recipe.finetune_layer_decay, "head_lr_mult": recipe.finetune_head_lr_mult},
         "schedule": {"name": "cosine", "warmup_steps": 20, "min_lr_ratio": 0.0},
         "train": {"epochs": recipe.finetune_epochs, "batch_size": recipe.finetune_batch, "eval_batch_size": 64,
                   "num_workers": 0, "seed": seed, "device": "cpu", "val_split": "validation", "test_split": "test",
-                  "log_every_steps": 50},
+                  "log_every_steps": 50, "freeze_encoder_epochs": recipe.finetune_freeze_epochs,
+                  "early_stop_patience": recipe.finetune_patience},
     }
 
 
@@ -148,53 +157,73 @@ def parameter_norm(directory: Path) -> float:
     return float(sum(t.double().pow(2).sum() for k, t in tensors.items() if not k.startswith(skip)) ** 0.5)
 
 
-def run_encoder(encoder: str, recipe: SSLRecipe, unlabeled: Path, labeled: Path, out: Path,
-                progress=None) -> list[dict]:
-    """Pretrain `encoder` once, then per seed: fine-tune (pretrained, scratch) and probe (pretrained, random).
-    Returns one row per (seed, init) with the test accuracies and wall times."""
+def pretrain_encoder(encoder: str, recipe: SSLRecipe, unlabeled: Path, out: Path, progress=None) -> float:
+    """Pretrain `encoder` on the unlabeled corpus into `out/pretrain_<encoder>`; returns the seconds it took."""
     started = time.perf_counter()
-    pt_dir = out / f"pretrain_{encoder}"
-    pt_cfg = make_config(pretrain_recipe(recipe, encoder, unlabeled, out / "feature_cache"), recipe.extra)
-    summary = run_training(pt_cfg, pt_dir, progress=progress)
-    pretrain_seconds = time.perf_counter() - started
-    log.info("%s pretrained in %.0f s: %s", encoder, pretrain_seconds, summary)
-    rows = []
+    cfg = make_config(pretrain_recipe(recipe, encoder, unlabeled, out / "feature_cache"), recipe.extra)
+    summary = run_training(cfg, out / f"pretrain_{encoder}", progress=progress)
+    seconds = time.perf_counter() - started
+    log.info("%s pretrained in %.0f s: %s", encoder, seconds, summary)
+    return seconds
+
+
+def evaluate_encoder(encoder: str, recipe: SSLRecipe, out: Path, labeled: Path, runs: Path, task: str = "keywords",
+                     progress=None) -> list[dict]:
+    """Per seed, on one labeled set (`labeled`, in the layout of `task`): fine-tune from the pretrained encoder in
+    `out/pretrain_<encoder>` and from scratch, and probe the pretrained and a random-init encoder. One row per
+    (seed, init) with the test accuracies and wall times; runs go under `runs`."""
+    pretrained_dir, rows = out / f"pretrain_{encoder}" / "best", []
     for seed in recipe.seeds:
-        for init, pretrained in (("pretrained", pt_dir / "best"), ("scratch", None)):
-            raw = finetune_recipe(recipe, encoder, labeled, out / "feature_cache", seed, pretrained)
+        for init, pretrained in (("pretrained", pretrained_dir), ("scratch", None)):
+            raw = finetune_recipe(recipe, encoder, labeled, out / "feature_cache", seed, pretrained, task)
             cfg = make_config(raw, recipe.extra)
             if not rows:
                 splits = {s: split_tensors(cfg, s) for s in ("train", "test")}
             t0 = time.perf_counter()
             probe = linear_probe(cfg, pretrained, seed, recipe, splits)
             t1 = time.perf_counter()
-            result = run_training(cfg, out / f"finetune_{encoder}_{init}_seed{seed}", progress=progress)
+            result = run_training(cfg, runs / f"finetune_{encoder}_{init}_seed{seed}", progress=progress)
             rows.append({"encoder": encoder, "seed": seed, "init": init, "finetune_acc": result["test"]["accuracy"],
-                         "probe_acc": probe, "finetune_s": time.perf_counter() - t1, "probe_s": t1 - t0,
-                         "pretrain_s": pretrain_seconds})
+                         "probe_acc": probe, "finetune_s": time.perf_counter() - t1, "probe_s": t1 - t0})
             log.info("%s", rows[-1])
     return rows
 
 
+def gains(rows: list[dict]) -> dict:
+    """{"finetune": {init: (mean, half range)}, "probe": {...}, "gain": {"finetune", "probe"}} in points, over the
+    rows of one encoder (and one set and task)."""
+    entry: dict = {}
+    for metric in ("finetune", "probe"):
+        entry[metric] = {}
+        for init in ("pretrained", "scratch"):
+            values = [100 * r[f"{metric}_acc"] for r in rows if r["init"] == init]
+            entry[metric][init] = (sum(values) / len(values), (max(values) - min(values)) / 2)
+    entry["gain"] = {m: entry[m]["pretrained"][0] - entry[m]["scratch"][0] for m in ("finetune", "probe")}
+    return entry
+
+
 def summarise(rows: list[dict]) -> dict:
-    """{encoder: {"finetune": {init: (mean, spread)}, "probe": {...}, "gain": {"finetune", "probe"}}} in points;
-    spread = half the range over seeds."""
-    table = {}
-    for encoder in dict.fromkeys(r["encoder"] for r in rows):
-        entry = {}
-        for metric in ("finetune", "probe"):
-            entry[metric] = {}
-            for init in ("pretrained", "scratch"):
-                values = [100 * r[f"{metric}_acc"] for r in rows if r["encoder"] == encoder and r["init"] == init]
-                entry[metric][init] = (sum(values) / len(values), (max(values) - min(values)) / 2)
-        entry["gain"] = {m: entry[m]["pretrained"][0] - entry[m]["scratch"][0] for m in ("finetune", "probe")}
-        table[encoder] = entry
+    """{task: {encoder: {set: gains, ..., "mean": {"gain": {...}, "sets": n}}}}: the gains of each (task,
+    encoder, set) over the seeds, and their mean over the sets."""
+    table: dict = {}
+    for task in dict.fromkeys(r.get("task", "keywords") for r in rows):
+        table[task] = {}
+        mine = [r for r in rows if r.get("task", "keywords") == task]
+        for encoder in dict.fromkeys(r["encoder"] for r in mine):
+            per_set = {s: gains([r for r in mine if r["encoder"] == encoder and r.get("set", 0) == s])
+                       for s in dict.fromkeys(r.get("set", 0) for r in mine if r["encoder"] == encoder)}
+            mean = {m: sum(e["gain"][m] for e in per_set.values()) / len(per_set) for m in ("finetune", "probe")}
+            worst = {m: min(e["gain"][m] for e in per_set.values()) for m in ("finetune", "probe")}
+            table[task][encoder] = {**per_set, "mean": {"gain": mean, "worst": worst, "sets": len(per_set)}}
     return table
 
 
-def write_results(rows: list[dict], out: Path) -> None:
+def write_results(rows: list[dict], out: Path) -> dict:
+    """`ssl_results.csv` (one row per run) and `ssl_summary.json` (`summarise`); returns the summary."""
     with open(out / "ssl_results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    (out / "ssl_summary.json").write_text(json.dumps(summarise(rows), indent=2))
+    summary = summarise(rows)
+    (out / "ssl_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -11,27 +11,47 @@ from aum.plotting import pyplot
 PRETRAIN_COLUMNS = ("loss", "nce", "mse", "masked_acc")
 
 
+TASK_TITLES = {"keywords": "keyword spotting: test accuracy on unseen voices",
+               "speakers": "speaker identification: test accuracy on unseen words of held-out voices"}
+
+
 def format_table(summary: dict, seeds: int) -> str:
-    """One line per encoder: fine-tune and probe accuracy (mean ± half range over seeds) and the gains."""
-    lines = [f"test accuracy on unseen voices, % (mean ± half range, {seeds} seeds)",
-             f"{'encoder':<8} {'fine-tune pretrained':>21} {'fine-tune scratch':>18} {'gain':>6}   "
-             f"{'probe pretrained':>17} {'probe random':>13} {'gain':>6}"]
-    for encoder, entry in summary.items():
-        ft, pr = entry["finetune"], entry["probe"]
-        lines.append(f"{encoder:<8} {_cell(ft['pretrained']):>21} {_cell(ft['scratch']):>18} "
-                     f"{entry['gain']['finetune']:>+6.1f}   {_cell(pr['pretrained']):>17} "
-                     f"{_cell(pr['scratch']):>13} {entry['gain']['probe']:>+6.1f}")
-    return "\n".join(lines)
+    """Per task, one line per (set, encoder): fine-tune and probe accuracy (mean ± half range over seeds) and the
+    gains; then each encoder's mean gains over the sets (and the smallest)."""
+    blocks = []
+    for task, encoders in summary.items():
+        lines = [f"{TASK_TITLES.get(task, task)}, % (mean ± half range, {seeds} seeds)",
+                 f"{'set':<4} {'encoder':<8} {'fine-tune pretrained':>21} {'fine-tune scratch':>18} {'gain':>6}   "
+                 f"{'probe pretrained':>17} {'probe random':>13} {'gain':>6}"]
+        for encoder, by_set in encoders.items():
+            for name, entry in by_set.items():
+                if name == "mean":
+                    continue
+                ft, pr = entry["finetune"], entry["probe"]
+                lines.append(f"{name!s:<4} {encoder:<8} {_cell(ft['pretrained']):>21} {_cell(ft['scratch']):>18} "
+                             f"{entry['gain']['finetune']:>+6.1f}   {_cell(pr['pretrained']):>17} "
+                             f"{_cell(pr['scratch']):>13} {entry['gain']['probe']:>+6.1f}")
+        for encoder, by_set in encoders.items():
+            mean = by_set["mean"]
+            lines.append(f"{'mean':<4} {encoder:<8} {'':>21} {'':>18} {mean['gain']['finetune']:>+6.1f}   {'':>17} "
+                         f"{'':>13} {mean['gain']['probe']:>+6.1f}   (smallest set gain: fine-tune "
+                         f"{mean['worst']['finetune']:+.1f}, probe {mean['worst']['probe']:+.1f})")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def _cell(value: tuple[float, float]) -> str:
     return f"{value[0]:.1f} ± {value[1]:.1f}"
 
 
-def gain_line(summary: dict, encoder: str, seeds: int) -> str:
-    gain = summary[encoder]["gain"]
-    return (f"ssl gain: fine-tune {gain['finetune']:+.1f} points, linear probe {gain['probe']:+.1f} points "
-            f"({seeds} seeds)")
+def gain_lines(summary: dict, encoder: str, seeds: int) -> list[str]:
+    """The closing lines: `encoder`'s mean gains per task."""
+    lines = []
+    for task, encoders in summary.items():
+        mean = encoders[encoder]["mean"]
+        lines.append(f"ssl gain ({task}): fine-tune {mean['gain']['finetune']:+.1f} points, linear probe "
+                     f"{mean['gain']['probe']:+.1f} points ({encoder}, {mean['sets']} sets x {seeds} seeds)")
+    return lines
 
 
 def pretrain_epochs(run_dir: Path) -> list[dict]:
