@@ -45,7 +45,7 @@ test: setup lint
 demo: setup
 	$(VENV)/bin/aum demo --out $(DEMO_OUT)
 
-# does SSAMBA pretraining help? pretrained vs scratch, 3 encoders x 3 seeds, CPU (see BENCHMARKS.md)
+# does SSAMBA pretraining help? pretrained vs scratch, SSAMBA and SSAST, a drawn keyword set x 3 seeds, CPU (BENCHMARKS.md)
 .PHONY: demo-ssl
 demo-ssl: setup
 	$(VENV)/bin/aum demo ssl --out $(DEMO_OUT)_ssl

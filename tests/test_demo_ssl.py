@@ -21,7 +21,7 @@ TINY = ["pretrain_epochs=1", "finetune_epochs=1", "pretrain_batch=4", "finetune_
 def test_demo_ssl_end_to_end_tiny(tmp_path, capsys):
     out = tmp_path / "ssl"
     code = main(["demo", "ssl", "--out", str(out), "--words", "3", "--voices", "6", "--corpus-voices", "4",
-                 "--corpus-clips", "4", "--seeds", "2", "--sets", "2", *TINY])
+                 "--corpus-clips", "4", "--seeds", "2", "--sets", "2", "--encoders", "ssamba,ssast,aum", *TINY])
     assert code == 0
     text = capsys.readouterr().out
     assert "depth 2 of 24 (reduced for a CPU demo)" in text
@@ -103,3 +103,14 @@ def test_ssamba_layers_unpaired_in_both_stages(tmp_path):
         stages = (pretrain_recipe(recipe, encoder, tmp_path, tmp_path),
                   finetune_recipe(recipe, encoder, tmp_path, tmp_path, 0, None))
         assert all(stage["model"].get("paired_layers") is expected for stage in stages), encoder
+
+
+def test_fine_tuning_options_apply_to_the_pretrained_encoder_only(tmp_path):
+    from aum.experiments.ssl import finetune_recipe
+
+    recipe = SSLRecipe(finetune_freeze_epochs=5, finetune_layer_decay=0.5, finetune_patience=3)
+    pretrained = finetune_recipe(recipe, "ssamba", tmp_path, tmp_path, 0, tmp_path / "pretrain" / "best", "speakers")
+    scratch = finetune_recipe(recipe, "ssamba", tmp_path, tmp_path, 0, None, "speakers")
+    assert (pretrained["train"]["freeze_encoder_epochs"], pretrained["optim"]["layer_decay"]) == (5, 0.5)
+    assert (scratch["train"]["freeze_encoder_epochs"], scratch["optim"]["layer_decay"]) == (0, 1.0)
+    assert pretrained["train"]["epochs"] == scratch["train"]["epochs"] and scratch["data"]["format"] == "folder"

@@ -29,7 +29,7 @@ from aum.train.recipes import DEMO
 DEMO_WORDS, DEMO_VOICES, DEMO_PER_VOICE = 10, 200, 1  # speaker variety is what generalises to unseen voices
 TARGET_ACCURACY, TARGET_SECONDS = 0.80, 600
 DEMOS = {"keywords": "spoken keywords: train AuM-tiny on CPU, test on unseen voices, classify a file (default)",
-         "ssl": "does SSAMBA pretraining help? pretrained vs scratch on few labels, 3 encoders x 3 seeds"}
+         "ssl": "does SSAMBA pretraining help? pretrained vs scratch on drawn keyword sets, SSAMBA vs SSAST"}
 DEFAULT_DEMO = "keywords"
 SSL_DESCRIPTION = """Does SSAMBA's masked patch pretraining help? (`make demo-ssl`)
 
@@ -58,7 +58,8 @@ def register(sub) -> None:
                      help="audio folder to pretrain on instead of the generated corpus")
     ssl.add_argument("--data", type=Path, default=None, metavar="DIR",
                      help="Speech Commands-layout folder for the downstream task instead of the generated keywords")
-    ssl.add_argument("--encoders", default="ssamba,ssast,aum", help="comma list of ssamba, ssast, aum (default all)")
+    ssl.add_argument("--encoders", default="ssamba,ssast", help="comma list of ssamba, ssast, aum (the AuM encoder "
+                     "with its CLS in the middle; default ssamba,ssast: the papers' comparison)")
     ssl.add_argument("--tasks", default="keywords,speakers", help="downstream tasks: keywords (the set's words), "
                      "speakers (identify its held-out voices); default both")
     ssl.add_argument("--sets", type=int, default=1, help="keyword sets to draw and report, each with its own words "

@@ -55,10 +55,13 @@ class SSLRecipe:
     finetune_epochs: int = 20
     finetune_lr: float = 1e-3
     finetune_batch: int = 16
-    finetune_layer_decay: float = 1.0  # optim.layer_decay of the fine-tuning runs
-    finetune_head_lr_mult: float = 1.0  # optim.head_lr_mult
-    finetune_freeze_epochs: int = 0  # train.freeze_encoder_epochs: a linear-probe warm-up
-    finetune_patience: int = 0  # train.early_stop_patience
+    # How a pretrained encoder is fine-tuned (from scratch these do not apply: a random encoder has nothing to keep,
+    # and freezing or slowing it only handicaps the baseline): optim.layer_decay, optim.head_lr_mult,
+    # train.freeze_encoder_epochs (a linear-probe warm-up), train.early_stop_patience.
+    finetune_layer_decay: float = 1.0
+    finetune_head_lr_mult: float = 1.0
+    finetune_freeze_epochs: int = 0
+    finetune_patience: int = 0
     probe_l2: float = 1e-2
     seeds: tuple[int, ...] = (0, 1, 2)
     mean: float | None = None  # normalisation; None = measured on the unlabeled corpus
@@ -95,7 +98,10 @@ TASK_FORMATS = {"keywords": "speechcommands", "speakers": "folder"}  # downstrea
 
 def finetune_recipe(recipe: SSLRecipe, encoder: str, labeled: Path, cache: Path, seed: int,
                     pretrained: Path | None, task: str = "keywords") -> dict:
+    """The fine-tuning run of one seed: from `pretrained` (the recipe's fine-tuning options apply) or from scratch
+    (the same budget, the plain recipe)."""
     model = {**encoder_model(recipe, encoder), "patch_stride": 16, "pool": "mean", "pretrain_heads": False}
+    keep = SSLRecipe() if pretrained is None else recipe  # what the fine-tuning options are taken from
     if pretrained is not None:
         model["pretrained"] = str(pretrained)
     return {
@@ -105,12 +111,12 @@ def finetune_recipe(recipe: SSLRecipe, encoder: str, labeled: Path, cache: Path,
         "augment": {},
         "frontend": recipe.frontend(),
         "optim": {"name": "adamw", "lr": recipe.finetune_lr, "betas": [0.9, 0.999], "weight_decay": 0.01,
-                  "layer_decay": recipe.finetune_layer_decay, "head_lr_mult": recipe.finetune_head_lr_mult},
+                  "layer_decay": keep.finetune_layer_decay, "head_lr_mult": keep.finetune_head_lr_mult},
         "schedule": {"name": "cosine", "warmup_steps": 20, "min_lr_ratio": 0.0},
         "train": {"epochs": recipe.finetune_epochs, "batch_size": recipe.finetune_batch, "eval_batch_size": 64,
                   "num_workers": 0, "seed": seed, "device": "cpu", "val_split": "validation", "test_split": "test",
-                  "log_every_steps": 50, "freeze_encoder_epochs": recipe.finetune_freeze_epochs,
-                  "early_stop_patience": recipe.finetune_patience},
+                  "log_every_steps": 50, "freeze_encoder_epochs": keep.finetune_freeze_epochs,
+                  "early_stop_patience": keep.finetune_patience},
     }
 
 

@@ -54,7 +54,7 @@ class SSLDemo:
     words: int
     voices: int
     per_voice: int
-    encoders: list[str] = field(default_factory=lambda: list(ENCODERS))
+    encoders: list[str] = field(default_factory=lambda: ["ssamba", "ssast"])
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
     seeds: int = 3
     sets: int = 1
