@@ -12,10 +12,13 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--max-mb", type=float, default=20.0, help="upload size limit in MB (default 20)")
+    p.add_argument("--max-pending", type=int, default=8, help="uploads analysed or waiting at once; one more is "
+                   "answered 503 (default 8)")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    serve(args.checkpoint, args.host, args.port, max_mb=args.max_mb, top_k=args.top_k, device=args.device)
+    serve(args.checkpoint, args.host, args.port, max_mb=args.max_mb, top_k=args.top_k, device=args.device,
+          max_pending=args.max_pending)
     return 0

@@ -3,23 +3,30 @@
     GET  /          the page (upload a file or record from the microphone; top-k labels, spectrogram, timeline)
     GET  /static/*  its script and style, served from this package (no CDN: works offline)
     GET  /info      model name, labels, frontend, upload limit
-    POST /predict   multipart field `file` (+ optional `top_k`) -> {"top", "duration_s", "spectrogram", "timeline"}
+    POST /predict   multipart field `file` (+ optional `top_k`)
+                    -> {"file", "top", "duration_s", "spectrogram", "timeline"}
 
 Bad uploads answer HTTP 4xx with {"detail": "<file>: <reason>"} and the server stays up: 400 no or empty file,
-413 over the size limit (checked on Content-Length and again while reading), 422 not decodable audio.
+413 over the size limit (checked on Content-Length and again while reading), 422 not decodable audio or a clip
+shorter than one 25 ms frame. Decoding and the model run in one worker thread, never on the event loop, so the page,
+/info and health checks answer while a long upload is analysed; at most `max_pending` uploads wait or run at once,
+and one more is answered 503 with a message (try again later) instead of queueing without bound.
 An upload is written only into a fresh temporary folder, removed when the request ends. (No `from __future__
 import annotations` here: FastAPI reads the route signatures, whose types are imported inside `create_app`.)
 """
 
+import asyncio
+import contextlib
 import logging
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import torch
 
-from aum.audio import FRAME_SHIFT_S, AudioError, fbank, load_audio, window_starts
+from aum.audio import FRAME_LENGTH_S, FRAME_SHIFT_S, AudioError, fbank, load_audio, window_starts
 from aum.devices import resolve_device
 from aum.errors import ConfigError, require_extra
 from aum.models import AudioModel, from_pretrained, top_labels
@@ -30,6 +37,7 @@ WEB_DIR = Path(__file__).parent / "web"
 READ_CHUNK = 1 << 20
 MAX_SPECTROGRAM_COLUMNS = 1200  # longer clips are max-pooled in time for display
 DEFAULT_MAX_MB = 20.0
+DEFAULT_MAX_PENDING = 8  # uploads decoding, running or waiting for the model; one more is answered 503
 SERVE_MODULES = ("fastapi", "uvicorn", "python_multipart")  # the `aum[serve]` extra
 
 
@@ -86,9 +94,19 @@ async def read_limited(upload, max_bytes: int) -> bytes:
 
 
 def decode_upload(name: str, data: bytes, sample_rate: int) -> np.ndarray:
-    """Write the bytes into a fresh temporary folder, decode them there (resampled, mono); the folder is removed."""
+    """Write the bytes into a fresh temporary folder, decode them there (resampled, mono); the folder is removed.
+    A clip shorter than one fbank frame has nothing to analyse: refused (422) with its length."""
     if not data:
         raise UploadError(400, f"{name}: the file is empty")
+    wave = decode_file(name, data, sample_rate)
+    if len(wave) < round(FRAME_LENGTH_S * sample_rate):
+        raise UploadError(422, f"{name}: {len(wave)} samples ({len(wave) / sample_rate * 1000:.1f} ms) is shorter "
+                          f"than one {FRAME_LENGTH_S * 1000:g} ms frame")
+    return wave
+
+
+def decode_file(name: str, data: bytes, sample_rate: int) -> np.ndarray:
+    """The bytes decoded through a fresh temporary folder (removed after), or 422 with load_audio's reason."""
     suffix = Path(name).suffix.lower()
     suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
     with tempfile.TemporaryDirectory(prefix="aum-serve-") as tmp:
@@ -101,7 +119,14 @@ def decode_upload(name: str, data: bytes, sample_rate: int) -> np.ndarray:
             raise UploadError(422, f"{name}: {reason}") from None  # load_audio's reason, e.g. "not a readable ..."
 
 
-def create_app(model: AudioModel, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5):
+def analyse_upload(model: AudioModel, name: str, data: bytes, top_k: int) -> dict:
+    """Decode one upload and analyse it (the worker thread's job)."""
+    sample_rate = model.frontend().sample_rate
+    return {"file": name, **analyse(model, decode_upload(name, data, sample_rate), sample_rate, top_k)}
+
+
+def create_app(model: AudioModel, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5,
+               max_pending: int = DEFAULT_MAX_PENDING):
     """The FastAPI app around one loaded model (see the module doc for the routes)."""
     require_extra("aum serve", "serve", SERVE_MODULES)
     # FastAPI is an optional extra (`aum[serve]`): imported once it is known to be there
@@ -112,7 +137,15 @@ def create_app(model: AudioModel, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5
     model.eval()
     frontend, labels = model.frontend(), model.label_names()
     max_bytes = int(max_mb * 2**20)
-    app = FastAPI(title="aum", docs_url=None, redoc_url=None)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aum-serve-model")  # one model call at a time
+    pending = 0  # uploads admitted and not yet answered; only the event loop's thread changes it
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        worker.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="aum", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.middleware("http")
@@ -142,23 +175,32 @@ def create_app(model: AudioModel, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5
                       top_k_form: Annotated[int | None, Form(alias="top_k")] = None):
         if file is None:
             raise UploadError(400, "no file: send the audio as the multipart field 'file'")
+        nonlocal pending
         name = Path(file.filename or "upload").name
-        data = await read_limited(file, max_bytes)
-        wave = decode_upload(name, data, frontend.sample_rate)
-        k = max(1, min(top_k_form or top_k, len(labels)))
-        return {"file": name, **analyse(model, wave, frontend.sample_rate, k)}
+        if pending >= max_pending:
+            raise UploadError(503, f"{name}: the server is busy ({pending} uploads being analysed or waiting, the "
+                              f"limit); try again in a moment")
+        pending += 1
+        try:
+            data = await read_limited(file, max_bytes)
+            k = max(1, min(top_k_form or top_k, len(labels)))
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(worker, analyse_upload, model, name, data, k)
+        finally:
+            pending -= 1
 
     return app
 
 
 def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, max_mb: float = DEFAULT_MAX_MB,
-          top_k: int = 5, device: str = "cpu") -> None:
+          top_k: int = 5, device: str = "cpu", max_pending: int = DEFAULT_MAX_PENDING) -> None:
     """Load the checkpoint and run the app with uvicorn until interrupted."""
     require_extra("aum serve", "serve", SERVE_MODULES)
     import uvicorn  # optional extra, checked above
 
-    if top_k < 1 or max_mb <= 0:
-        raise ConfigError(f"--top-k {top_k} / --max-mb {max_mb:g}: both must be positive")
-    app = create_app(from_pretrained(checkpoint).to(resolve_device(device)), max_mb=max_mb, top_k=top_k)
+    if top_k < 1 or max_mb <= 0 or max_pending < 1:
+        raise ConfigError(f"--top-k {top_k} / --max-mb {max_mb:g} / --max-pending {max_pending}: all must be positive")
+    app = create_app(from_pretrained(checkpoint).to(resolve_device(device)), max_mb=max_mb, top_k=top_k,
+                     max_pending=max_pending)
     log.info("serving %s on http://%s:%d", checkpoint, host, port)
     uvicorn.run(app, host=host, port=port, log_level="info")
