@@ -101,8 +101,10 @@ IO_ARGS = {"u0", "dt0", "B0", "C0", "u1", "dt1", "B1", "C1", "z_ptr", "out_ptr",
 INT_ARGS = {"n_batch", "n_dim", "L", "n_chunks"}
 
 
-def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16) -> list[dict]:
-    """Compile the forward and backward kernels (bidirectional, Fo-Bi sharing) for `sm_<arch>` without a device;
+def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16,
+                   stateful: bool = False) -> list[dict]:
+    """Compile the forward and backward kernels (bidirectional, Fo-Bi sharing; `stateful`: one direction with an
+    initial state in, the last state out and its gradient in) for `sm_<arch>` without a device;
     returns {kernel, config, registers, stack_bytes} per config (None where cuobjdump is missing)."""
     import triton  # optional: CUDA machines and the CPU interpreter only
     from triton.backends.compiler import GPUTarget
@@ -113,8 +115,9 @@ def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16
     rows = []
     for block_d, chunk, warps, *groups in configs:
         flags = dict(N=state, BLOCK_N=state, BLOCK_D=block_d, CHUNK=chunk, HAS_Z=True, SOFTPLUS=True, REVERSE=False,
-                     BIDIR=True, STORE_STATES=True, GROUPS=groups[0] if groups else 8, SHARE_U=True, SHARE_DT=True,
-                     SHARE_B=True, SHARE_C=True, ATOMIC=False)
+                     BIDIR=not stateful, STORE_STATES=True, GROUPS=groups[0] if groups else 8, SHARE_U=True,
+                     SHARE_DT=True, SHARE_B=True, SHARE_C=True, ATOMIC=False, HAS_INIT=stateful, STORE_LAST=stateful,
+                     HAS_DLAST=stateful)
         for name, kernel in (("fwd", kernels.scan_fwd_kernel), ("bwd", kernels.scan_bwd_kernel)):
             signature = {a: "constexpr" if a in flags else "i32" if a in INT_ARGS else "fp32" if a == "scale"
                          else f"*{tl_dtype}" if a in IO_ARGS else "*fp32" for a in kernel.arg_names}
