@@ -260,7 +260,7 @@ def test_kernel_bench_smoke(interpreted, capsys, tmp_path):
     assert "best bi_fwdbwd at L=9" in out and interpreted.KERNEL_CONFIG.chunk == 8
     rows = list(csv.DictReader((tmp_path / "kernel.csv").open()))
     assert [(r["case"], r["config"]) for r in rows] == [(c, k) for k in ("4:8:4", "2:8:1:1")
-                                                        for c in ("fwd1", "bi_fwd", "bi_fwdbwd")]
+                                                        for c in ("fwd1", "fwd1_2x", "bi_fwd", "bi_fwdbwd")]
     assert all(float(r["ms"]) > 0 and r["length"] == "9" and r["dtype"] == "float32" for r in rows)
 
 
