@@ -181,6 +181,16 @@ def test_initial_state_plain_without_optional_inputs(interpreted, return_last_st
                        dict(x, initial_state=h0), torch.float32)
 
 
+def test_initial_state_half_precision(interpreted):
+    x = make_inputs(2, 5, 3, 17, dtype=torch.bfloat16, seed=31)
+    h0 = torch.randn(2, 5, 3).requires_grad_()
+    y, last = interpreted.selective_scan_triton(**x, delta_softplus=True, reverse=True, initial_state=h0,
+                                                return_last_state=True)
+    assert y.dtype == torch.bfloat16 and last.dtype == torch.float32
+    ref, ref_last = ref_with_state(x, h0, reverse=True)
+    assert_close_grads(flat(y.float(), last), flat(ref.float(), ref_last), dict(x, initial_state=h0), torch.bfloat16)
+
+
 def test_one_direction_plain_no_optional_inputs_odd_state(interpreted):
     x = make_inputs(2, 3, 3, 9)  # N=3: the state axis is padded to 4 in the kernel
     for k in ("D", "z", "delta_bias"):
