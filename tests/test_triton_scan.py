@@ -312,13 +312,13 @@ def test_cuda_bigger_shapes(dtype):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1",
                     reason="needs a CUDA device (compiled kernels)")
-@pytest.mark.parametrize("reverse", [False, True])
-def test_cuda_state_carried_over_two_calls(reverse):
+def test_cuda_state_carried_over_two_calls():
     from aum.ops import triton_scan
 
-    x = make_inputs(2, 64, 16, 4096, device="cuda", seed=8)  # 2048 + 2048 vs one call of 4096
-    y, last = scan_in_two_pieces(triton_scan.selective_scan_triton, x, 2048, reverse, delta_softplus=True)
-    ref, ref_last = selective_scan_ref(**x, delta_softplus=True, reverse=reverse, return_last_state=True)
+    # 2048 + 2048 vs one reference call of 4096 (one direction: the interpreter cases cover reverse too)
+    x = make_inputs(2, 64, 16, 4096, device="cuda", seed=8)
+    y, last = scan_in_two_pieces(triton_scan.selective_scan_triton, x, 2048, False, delta_softplus=True)
+    ref, ref_last = selective_scan_ref(**x, delta_softplus=True, return_last_state=True)
     assert_close_grads(flat(y, last), flat(ref, ref_last), x, torch.float32, grad_scale=5.0)
 
 
