@@ -4,8 +4,8 @@ On the CPU the kernels run through Triton's interpreter, which must be switched 
 `triton` is first imported in the process: `triton.language`'s own helpers are decorated at that import. So in a
 plain `pytest` run the interpreter cases skip here and `test_interpreter_cases_in_subprocess` runs this file again
 in a child process with TRITON_INTERPRET=1 (nothing leaks into other test files); run them directly with
-`TRITON_INTERPRET=1 pytest tests/test_triton_scan.py`. On a CUDA machine `test_cuda_bigger_shapes` runs the
-compiled kernels in-process.
+`TRITON_INTERPRET=1 pytest tests/test_triton_scan.py`. On a CUDA machine the `test_cuda_*` cases run the compiled
+kernels in-process.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from aum.ops.scan_ref import selective_scan_ref
+from aum.ops.scan_ref import prepare_inputs, selective_scan_ref
 
 pytest.importorskip("triton")
 
@@ -90,6 +91,42 @@ def ref_bidirectional(x, xb, merge):
     return (out if merge == "sum" else out / 2).to(x["u"].dtype)
 
 
+def ref_with_state(x, h0, reverse=False, delta_softplus=True):
+    """The reference scan from an initial state h0, by linearity in it: h_t = h_t(from zeros) + exp(A * the sum of
+    delta' over the scan steps up to t) h0. Returns (y, last state)."""
+    y0, last0 = selective_scan_ref(**dict(x, z=None), delta_softplus=delta_softplus, reverse=reverse,
+                                   return_last_state=True)
+    _, delta, A, _, C = prepare_inputs(x["u"], x["delta"], x["A"], x["B"], x["C"], x.get("delta_bias"),
+                                       delta_softplus)
+    elapsed = delta.flip(-1).cumsum(-1).flip(-1) if reverse else delta.cumsum(-1)  # (B, D, L)
+    decay = torch.exp(elapsed[..., None] * A[:, None, :])  # (B, D, L, N)
+    y = y0.float() + torch.einsum("bdln,bdn,bnl->bdl", decay, h0.float(), C)
+    if x.get("z") is not None:
+        y = y * F.silu(x["z"].float())
+    return y.to(x["u"].dtype), last0 + decay[:, :, 0 if reverse else -1] * h0
+
+
+def split_time(x, length):
+    """(first, second) pieces of the inputs along time: [:length] and [length:]."""
+    return ({k: v[..., part] if v.dim() == 3 else v for k, v in x.items()}
+            for part in (slice(0, length), slice(length, None)))
+
+
+def scan_in_two_pieces(scan, x, length, reverse, **kwargs):
+    """Scan the pieces [:length], [length:] one after the other (reverse: the later first), the state carried from
+    one call to the next; -> (y of the whole sequence, last state)."""
+    first, second = split_time(x, length)
+    if reverse:
+        first, second = second, first
+    y1, h = scan(**first, reverse=reverse, return_last_state=True, **kwargs)
+    y2, last = scan(**second, reverse=reverse, initial_state=h, return_last_state=True, **kwargs)
+    return torch.cat([y2, y1] if reverse else [y1, y2], dim=-1), last
+
+
+def flat(y, last):
+    return torch.cat([y.flatten(), last.flatten()])
+
+
 # chunk 8, 2 chunks per backward group (see `interpreted`): 17 steps are 3 chunks in 2 groups, the last of each
 # partial, as in a long sequence
 @pytest.mark.parametrize("length", [1, 7, 17])
@@ -100,6 +137,58 @@ def test_one_direction_matches_reference(interpreted, length, reverse):
     ref = selective_scan_ref(**x, delta_softplus=True, reverse=reverse)
     assert out.shape == ref.shape and out.dtype == torch.float32
     assert_close_grads(out, ref, x, torch.float32)
+
+
+# B=2, D=5 (a partly masked channel tile), N=3 (padded to 4); pieces of 1, 13 (2 chunks), 37 (5 chunks: both
+# backward groups, the last chunk partial)
+@pytest.mark.parametrize("length", [1, 13, 37])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_state_carried_over_two_calls_equals_one_call(interpreted, length, reverse):
+    x = make_inputs(2, 5, 3, 2 * length, seed=10 + length)
+    y, last = scan_in_two_pieces(interpreted.selective_scan_triton, x, length, reverse, delta_softplus=True)
+    ref, ref_last = selective_scan_ref(**x, delta_softplus=True, reverse=reverse, return_last_state=True)
+    assert last.shape == (2, 5, 3) and last.dtype == torch.float32
+    one_y, one_last = interpreted.selective_scan_triton(**x, delta_softplus=True, reverse=reverse,
+                                                        return_last_state=True)
+    torch.testing.assert_close(flat(y, last), flat(one_y, one_last), rtol=1e-5, atol=1e-5)
+    # gradients through both pieces and the carried state (d last_state in, d initial_state out)
+    assert_close_grads(flat(y, last), flat(ref, ref_last), x, torch.float32)
+
+
+@pytest.mark.parametrize("length", [1, 13, 37])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_initial_state_matches_reference(interpreted, length, reverse):
+    x = make_inputs(2, 5, 3, length, seed=20 + length)
+    h0 = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(length)).requires_grad_()
+    y, last = interpreted.selective_scan_triton(**x, delta_softplus=True, reverse=reverse, initial_state=h0,
+                                                return_last_state=True)
+    ref, ref_last = ref_with_state(x, h0, reverse)
+    assert_close_grads(flat(y, last), flat(ref, ref_last), dict(x, initial_state=h0), torch.float32)
+
+
+@pytest.mark.parametrize("return_last_state", [False, True])
+def test_initial_state_plain_without_optional_inputs(interpreted, return_last_state):
+    x = make_inputs(2, 5, 3, 13, seed=30)
+    for k in ("D", "z", "delta_bias"):
+        x.pop(k)
+    x["delta"] = torch.rand(2, 5, 13).requires_grad_()  # a positive step without softplus
+    h0 = torch.randn(2, 5, 3).requires_grad_()
+    out = interpreted.selective_scan_triton(**x, initial_state=h0, return_last_state=return_last_state)
+    ref = ref_with_state(x, h0, delta_softplus=False)
+    if not return_last_state:  # only y: the backward without a last-state gradient
+        ref = ref[0]
+    assert_close_grads(flat(*out) if return_last_state else out, flat(*ref) if return_last_state else ref,
+                       dict(x, initial_state=h0), torch.float32)
+
+
+def test_initial_state_half_precision(interpreted):
+    x = make_inputs(2, 5, 3, 17, dtype=torch.bfloat16, seed=31)
+    h0 = torch.randn(2, 5, 3).requires_grad_()
+    y, last = interpreted.selective_scan_triton(**x, delta_softplus=True, reverse=True, initial_state=h0,
+                                                return_last_state=True)
+    assert y.dtype == torch.bfloat16 and last.dtype == torch.float32
+    ref, ref_last = ref_with_state(x, h0, reverse=True)
+    assert_close_grads(flat(y.float(), last), flat(ref.float(), ref_last), dict(x, initial_state=h0), torch.bfloat16)
 
 
 def test_one_direction_plain_no_optional_inputs_odd_state(interpreted):
@@ -163,6 +252,8 @@ def test_errors_are_explicit(interpreted):
         interpreted.bidirectional_scan_triton(**x, A_b=x["A"], merge="max")
     with pytest.raises(ValueError, match="B"):
         interpreted.selective_scan_triton(x["u"], x["delta"], x["A"], x["B"][:, :2], x["C"])
+    with pytest.raises(ValueError, match="initial_state"):
+        interpreted.selective_scan_triton(**x, initial_state=torch.zeros(1, 4, 2))
     ok, reason = interpreted.triton_available()
     assert ok and reason
 
@@ -179,7 +270,7 @@ def test_kernel_bench_smoke(interpreted, capsys, tmp_path):
     assert "best bi_fwdbwd at L=9" in out and interpreted.KERNEL_CONFIG.chunk == 8
     rows = list(csv.DictReader((tmp_path / "kernel.csv").open()))
     assert [(r["case"], r["config"]) for r in rows] == [(c, k) for k in ("4:8:4", "2:8:1:1")
-                                                        for c in ("fwd1", "bi_fwd", "bi_fwdbwd")]
+                                                        for c in ("fwd1", "fwd1_2x", "bi_fwd", "bi_fwdbwd")]
     assert all(float(r["ms"]) > 0 and r["length"] == "9" and r["dtype"] == "float32" for r in rows)
 
 
@@ -191,6 +282,8 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     from aum.bench import triton as triton_bench
 
     rows = triton_bench.compile_report([(4, 32, 4, 8)], arch=90, dtype="bf16")
+    assert [r["kernel"] for r in rows] == ["fwd", "bwd"]
+    rows = triton_bench.compile_report([(4, 32, 4, 8)], arch=90, dtype="bf16", stateful=True)  # one direction
     assert [r["kernel"] for r in rows] == ["fwd", "bwd"]
 
 
@@ -215,6 +308,18 @@ def test_cuda_bigger_shapes(dtype):
     A_b = (-torch.rand(64, 16, device="cuda") - 0.2).requires_grad_()
     out = triton_scan.bidirectional_scan_triton(**x, A_b=A_b)
     assert_close_grads(out, ref_bidirectional(x, dict(x, A=A_b), "sum"), dict(x, A_b=A_b), dtype, grad_scale=5.0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1",
+                    reason="needs a CUDA device (compiled kernels)")
+def test_cuda_state_carried_over_two_calls():
+    from aum.ops import triton_scan
+
+    # 2048 + 2048 vs one reference call of 4096 (one direction: the interpreter cases cover reverse too)
+    x = make_inputs(2, 64, 16, 4096, device="cuda", seed=8)
+    y, last = scan_in_two_pieces(triton_scan.selective_scan_triton, x, 2048, False, delta_softplus=True)
+    ref, ref_last = selective_scan_ref(**x, delta_softplus=True, return_last_state=True)
+    assert_close_grads(flat(y, last), flat(ref, ref_last), x, torch.float32, grad_scale=5.0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1",

@@ -4,11 +4,12 @@
     python -m aum.bench.triton --lengths 1024,4096,16384,65536 --configs 4:32:4:8
 
 For every kernel configuration (block_d:chunk:num_warps[:bwd_groups], see `ScanKernelConfig`) it times, with
-CUDA events (median after warm-up): `fwd1` one direction forward, `bi_fwd` the fused bidirectional forward (Fo-Bi
-v1: shared u/delta/B/C, merge sum), `bi_fwdbwd` the same forward + backward. It prints ms, the share of the
-device-to-device copy bandwidth (mamba_ssm reaches about 19 %) and exponentials per second
-(N per token, channel and direction in the forward; the backward recomputes them and the adjoint's a_{s+1}: 3N per
-direction for forward + backward).
+CUDA events (median after warm-up): `fwd1` one direction forward, `fwd1_2x` the same in two calls of L/2 with the
+state carried from one to the other (initial_state / return_last_state: the cost of scanning in pieces), `bi_fwd`
+the fused bidirectional forward (Fo-Bi v1: shared u/delta/B/C, merge sum), `bi_fwdbwd` the same forward +
+backward. It prints ms, the share of the device-to-device copy bandwidth (mamba_ssm reaches about 19 %) and
+exponentials per second (N per token, channel and direction in the forward; the backward recomputes them and the
+adjoint's a_{s+1}: 3N per direction for forward + backward).
 Targets at L=4096 bf16: bi_fwd <= 1.2 ms, bi_fwdbwd <= 10 ms.
 On the CPU (TRITON_INTERPRET=1) it runs through the interpreter: only useful as a smoke test at tiny sizes.
 
@@ -62,6 +63,13 @@ def _copy_gbps(device: torch.device, nbytes: int, measure) -> float:
     return 2 * nbytes / measure(lambda: dst.copy_(src)) / 1e6  # read + write, GB/s
 
 
+def _in_two_calls(first: dict, second: dict, h0: torch.Tensor) -> torch.Tensor:
+    """One direction over [first, second] (inputs cut along time beforehand), the state carried between the calls;
+    both take and return a state (one compiled variant per config, as for a middle piece of a stream)."""
+    _, h = triton_scan.selective_scan_triton(**first, delta_softplus=True, initial_state=h0, return_last_state=True)
+    return triton_scan.selective_scan_triton(**second, delta_softplus=True, initial_state=h, return_last_state=True)
+
+
 def bench(batch, dim, state, length, dtype, configs, device, warmup, repeats) -> list[dict]:
     measure = _timer(device, warmup, repeats)
     x, A_b = _inputs(batch, dim, state, length, dtype, device, grad=False)
@@ -72,8 +80,12 @@ def bench(batch, dim, state, length, dtype, configs, device, warmup, repeats) ->
     io_bytes = batch * length * (4 * dim * esize + 2 * state * esize)
     copy_gbps = _copy_gbps(device, max(io_bytes, 1 << 20), measure) if device.type == "cuda" else float("nan")
     exps = batch * dim * length * state
+    halves = [{k: v[..., part].contiguous() if v.dim() == 3 else v for k, v in x.items()}  # (B, *, L) cut at L/2
+              for part in (slice(0, length // 2), slice(length // 2, None))]
+    h0 = torch.zeros(batch, dim, state, device=device)
     cases = {
         "fwd1": (lambda: triton_scan.selective_scan_triton(**x, delta_softplus=True), exps, io_bytes),
+        "fwd1_2x": (lambda: _in_two_calls(*halves, h0), exps, io_bytes),
         "bi_fwd": (lambda: triton_scan.bidirectional_scan_triton(**x, A_b=A_b), 2 * exps, 2 * io_bytes),
         "bi_fwdbwd": (lambda: torch.autograd.grad(triton_scan.bidirectional_scan_triton(**xg, A_b=A_bg),
                                                   leaves, dout), 6 * exps, 6 * io_bytes),
@@ -101,8 +113,10 @@ IO_ARGS = {"u0", "dt0", "B0", "C0", "u1", "dt1", "B1", "C1", "z_ptr", "out_ptr",
 INT_ARGS = {"n_batch", "n_dim", "L", "n_chunks"}
 
 
-def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16) -> list[dict]:
-    """Compile the forward and backward kernels (bidirectional, Fo-Bi sharing) for `sm_<arch>` without a device;
+def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16,
+                   stateful: bool = False) -> list[dict]:
+    """Compile the forward and backward kernels (bidirectional, Fo-Bi sharing; `stateful`: one direction with an
+    initial state in, the last state out and its gradient in) for `sm_<arch>` without a device;
     returns {kernel, config, registers, stack_bytes} per config (None where cuobjdump is missing)."""
     import triton  # optional: CUDA machines and the CPU interpreter only
     from triton.backends.compiler import GPUTarget
@@ -113,8 +127,9 @@ def compile_report(configs, arch: int = 90, dtype: str = "bf16", state: int = 16
     rows = []
     for block_d, chunk, warps, *groups in configs:
         flags = dict(N=state, BLOCK_N=state, BLOCK_D=block_d, CHUNK=chunk, HAS_Z=True, SOFTPLUS=True, REVERSE=False,
-                     BIDIR=True, STORE_STATES=True, GROUPS=groups[0] if groups else 8, SHARE_U=True, SHARE_DT=True,
-                     SHARE_B=True, SHARE_C=True, ATOMIC=False)
+                     BIDIR=not stateful, STORE_STATES=True, GROUPS=groups[0] if groups else 8, SHARE_U=True,
+                     SHARE_DT=True, SHARE_B=True, SHARE_C=True, ATOMIC=False, HAS_INIT=stateful, STORE_LAST=stateful,
+                     HAS_DLAST=stateful)
         for name, kernel in (("fwd", kernels.scan_fwd_kernel), ("bwd", kernels.scan_bwd_kernel)):
             signature = {a: "constexpr" if a in flags else "i32" if a in INT_ARGS else "fp32" if a == "scale"
                          else f"*{tl_dtype}" if a in IO_ARGS else "*fp32" for a in kernel.arg_names}

@@ -2,10 +2,19 @@
 
 Public API (called by `aum.ops.dispatch`):
     triton_available() -> (ok, reason)
-    selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False)
+    selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False,
+                          initial_state=None, return_last_state=False) -> y, or (y, last_state)
     bidirectional_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, ...,
                               delta_softplus=True, merge="sum")
 Both are autograd-capable (`torch.autograd.Function` whose backward is a Triton kernel) and return u's dtype.
+
+State (one direction only, for scanning a long sequence in pieces): `initial_state` (B, D, N) is the state h before
+the first scan step (before t = 0, or for reverse=True before t = L-1; None: zeros); `last_state` (B, D, N) fp32 is
+the state after the last scan step (after t = L-1, or t = 0 for reverse). So scanning x1 then x2 from x1's last
+state equals scanning [x1, x2] (reverse: x2 first, then x1 from x2's last state). Gradients flow to initial_state
+and from last_state (its gradient seeds the adjoint at the last step), so pieces chain under autograd. Without a
+state the kernels compile exactly as before (constexpr HAS_INIT / STORE_LAST / HAS_DLAST switch the extra loads
+and stores off); the bidirectional scan always starts from zeros.
 
 Design (kernels in `triton_scan_kernels.py`)
 - One program per (batch, block of BLOCK_D channels); the bidirectional scan runs both directions in the same
@@ -15,8 +24,9 @@ Design (kernels in `triton_scan_kernels.py`)
 - Inside a chunk the recurrence is an associative scan (`tl.associative_scan`) of (exp(dt A), dt B u) pairs over
   a (BLOCK_D, CHUNK, N) register tile; softplus(dt + bias), the discretisation, C·h, the D skip and the gate are
   fused. Math is fp32 whatever the I/O dtype (bf16/fp16/fp32).
-- Backward: per chunk (last to first), recompute the states from the checkpoint, then run the adjoint
-  g_s = dy_s C_s + exp(dt_{s+1} A) g_{s+1} as a reverse associative scan. a_s h_{s-1} is read back as h_s - dt B u
+- Backward: per chunk (last to first), recompute the states from the checkpoint (the first is the initial state),
+  then run the adjoint g_s = dy_s C_s + exp(dt_{s+1} A) g_{s+1} (+ d last_state at the last step) as a reverse
+  associative scan; d initial_state = exp(dt_0 A) g_0. a_s h_{s-1} is read back as h_s - dt B u
   (no shifted state needed). dA, dD, dbias are summed per program in fp32 and stored as per-batch partials; dB, dC
   as per-program partials (a backward program walks `bwd_groups` channel tiles one after the other and adds into
   its partial); both are summed with torch afterwards, in a fixed order: by default the kernels are DETERMINISTIC
@@ -62,6 +72,7 @@ class ScanSpec(TypedDict):
     reverse: bool
     softplus: bool
     scale: float  # 1 for one direction or "sum", 0.5 for "mean"
+    last_state: bool  # also return the state after the last step (one direction only)
 
 
 def triton_available() -> tuple[bool, str]:
@@ -95,11 +106,13 @@ def _kernel_inputs(direction: list[OptionalTensor], dim: int, like: torch.Tensor
 
 
 class _ScanFn(torch.autograd.Function):
-    """Inputs: (spec, z, *dir0, *dir1); dir = (u, delta, A, B, C, D, bias); dir1 entries None reuse dir0's
-    (all None when spec.bidir is False)."""
+    """Inputs: (spec, z, h0, *dir0, *dir1); dir = (u, delta, A, B, C, D, bias); dir1 entries None reuse dir0's
+    (all None when spec.bidir is False); h0 the initial state or None. Output: y, and the last state when
+    spec.last_state."""
 
     @staticmethod
-    def forward(ctx: Any, spec: ScanSpec, z: OptionalTensor, *tensors: OptionalTensor) -> torch.Tensor:
+    def forward(ctx: Any, spec: ScanSpec, z: OptionalTensor, h0: OptionalTensor,
+                *tensors: OptionalTensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         from aum.ops.triton_scan_kernels import scan_fwd_kernel  # needs triton: only on CUDA machines
 
         dir0 = list(tensors[:7])
@@ -117,21 +130,24 @@ class _ScanFn(torch.autograd.Function):
         store_states = any(ctx.needs_input_grad)
         ck_shape = (batch, dim, n_chunks, n_state) if store_states else (1, 1, 1, 1)  # none without autograd
         ck = torch.empty(2 if spec["bidir"] else 1, *ck_shape, dtype=torch.float32, device=u.device)
+        h0_c = h0.float().contiguous() if h0 is not None else ck  # ck: a placeholder, not read without HAS_INIT
+        last = torch.empty(batch, dim, n_state, dtype=torch.float32, device=u.device) if spec["last_state"] else ck
         grid = (batch, _cdiv(dim, cfg.block_d))
-        scan_fwd_kernel[grid](*resolved[0], ck[0], *resolved[1], ck[-1], z_c, out, dim, length, n_chunks,
-                              spec["scale"], N=n_state, BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d,
+        scan_fwd_kernel[grid](*resolved[0], ck[0], *resolved[1], ck[-1], z_c, out, h0_c, last, dim, length,
+                              n_chunks, spec["scale"], N=n_state, BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d,
                               CHUNK=cfg.chunk, HAS_Z=z is not None, SOFTPLUS=spec["softplus"],
                               REVERSE=spec["reverse"], BIDIR=spec["bidir"], STORE_STATES=store_states,
-                              num_warps=cfg.num_warps)
+                              HAS_INIT=h0 is not None, STORE_LAST=spec["last_state"], num_warps=cfg.num_warps)
         ctx.spec, ctx.shared, ctx.cfg = spec, shared, cfg
         ctx.had = [x is not None for x in tensors]  # which inputs get a gradient back
         ctx.dtypes = [x.dtype if x is not None else None for x in tensors]
         ctx.z_dtype = z.dtype if z is not None else None
+        ctx.h0_dtype = h0.dtype if h0 is not None else None
         ctx.save_for_backward(z_c if z is not None else None, ck, *resolved[0], *resolved[1])
-        return out
+        return (out, last) if spec["last_state"] else out
 
     @staticmethod
-    def backward(ctx: Any, dout: torch.Tensor) -> tuple[OptionalTensor, ...]:
+    def backward(ctx: Any, dout: torch.Tensor, dlast: OptionalTensor = None) -> tuple[OptionalTensor, ...]:
         from aum.ops.triton_scan_kernels import scan_bwd_kernel  # needs triton: only on CUDA machines
 
         z, ck, *flat = ctx.saved_tensors
@@ -158,13 +174,16 @@ class _ScanFn(torch.autograd.Function):
         g0 = buffers()
         g1 = buffers(share_with=g0) if bidir else g0
         dz = torch.empty(batch, dim, length, **f32) if z is not None else dout
+        has_init = ctx.h0_dtype is not None
+        dh0 = torch.empty(batch, dim, n_state, **f32) if has_init else ck  # ck: a placeholder, not written
+        dlast_c = dlast.float().contiguous() if dlast is not None else ck  # not read without HAS_DLAST
         scan_bwd_kernel[(batch, n_groups)](*dirs[0], ck[0], *g0, *dirs[1], ck[-1], *g1, z if z is not None else u,
-                              dout.contiguous(), dz, batch, dim, length, n_chunks, spec["scale"], N=n_state,
-                              BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d, CHUNK=cfg.chunk,
+                              dout.contiguous(), dz, dlast_c, dh0, batch, dim, length, n_chunks, spec["scale"],
+                              N=n_state, BLOCK_N=_next_pow2(n_state), BLOCK_D=cfg.block_d, CHUNK=cfg.chunk,
                               GROUPS=cfg.bwd_groups, HAS_Z=z is not None, SOFTPLUS=spec["softplus"],
                               REVERSE=spec["reverse"], BIDIR=bidir, SHARE_U=ctx.shared[0], SHARE_DT=ctx.shared[1],
                               SHARE_B=ctx.shared[3], SHARE_C=ctx.shared[4], ATOMIC=not cfg.deterministic,
-                              num_warps=cfg.num_warps)
+                              HAS_INIT=has_init, HAS_DLAST=dlast is not None, num_warps=cfg.num_warps)
 
         def reduce(g: list[torch.Tensor], other: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
             """-> grads of (u, delta, A, B, C, D, bias); shared D/bias add `other`'s."""
@@ -178,7 +197,7 @@ class _ScanFn(torch.autograd.Function):
         grads = reduce(g0, g1 if bidir else None) + (reduce(g1) if bidir else [None] * 7)
         grads = [g.to(dt) if has and g is not None else None for g, has, dt in zip(grads, ctx.had, ctx.dtypes)]
         dz_out = dz.to(ctx.z_dtype) if z is not None else None
-        return (None, dz_out, *grads)
+        return (None, dz_out, dh0.to(ctx.h0_dtype) if has_init else None, *grads)
 
 
 def _check(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> None:
@@ -196,11 +215,19 @@ def _check(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tenso
 
 def selective_scan_triton(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
                           D: OptionalTensor = None, z: OptionalTensor = None, delta_bias: OptionalTensor = None,
-                          delta_softplus: bool = False, reverse: bool = False) -> torch.Tensor:
-    """u, delta, z (B, D, L); A (D, N); B, C (B, N, L); D, delta_bias (D,). Returns (B, D, L) in u's dtype."""
+                          delta_softplus: bool = False, reverse: bool = False, initial_state: OptionalTensor = None,
+                          return_last_state: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """u, delta, z (B, D, L); A (D, N); B, C (B, N, L); D, delta_bias (D,); initial_state (B, D, N), the state
+    before the first scan step (None: zeros). Returns y (B, D, L) in u's dtype, or (y, last_state (B, D, N) fp32)
+    with return_last_state (the state after the last scan step: after t = 0 for reverse)."""
     _check(u, delta, A, B, C)
-    spec = ScanSpec(bidir=False, reverse=bool(reverse), softplus=bool(delta_softplus), scale=1.0)
-    return _apply(spec, z, (u, delta, A, B, C, D, delta_bias), (None,) * 7)
+    expected = (u.shape[0], u.shape[1], A.shape[1])
+    if initial_state is not None and initial_state.shape != expected:
+        raise ConfigError(f"selective scan: initial_state {tuple(initial_state.shape)} must be (batch, D, N)="
+                          f"{expected}")
+    spec = ScanSpec(bidir=False, reverse=bool(reverse), softplus=bool(delta_softplus), scale=1.0,
+                    last_state=bool(return_last_state))
+    return _ScanFn.apply(spec, z, initial_state, u, delta, A, B, C, D, delta_bias, *(None,) * 7)
 
 
 def bidirectional_scan_triton(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
@@ -216,10 +243,7 @@ def bidirectional_scan_triton(u: torch.Tensor, delta: torch.Tensor, A: torch.Ten
     _check(u, delta, A, B, C)
     _check(u if u_b is None else u_b, delta if delta_b is None else delta_b, A_b, B if B_b is None else B_b,
            C if C_b is None else C_b)
-    spec = ScanSpec(bidir=True, reverse=False, softplus=bool(delta_softplus), scale=1.0 if merge == "sum" else 0.5)
-    return _apply(spec, z, (u, delta, A, B, C, D, delta_bias), (u_b, delta_b, A_b, B_b, C_b, D_b, delta_bias_b))
-
-
-def _apply(spec: ScanSpec, z: OptionalTensor, dir0: tuple[OptionalTensor, ...],
-           dir1: tuple[OptionalTensor, ...]) -> torch.Tensor:
-    return _ScanFn.apply(spec, z, *dir0, *dir1)
+    spec = ScanSpec(bidir=True, reverse=False, softplus=bool(delta_softplus), scale=1.0 if merge == "sum" else 0.5,
+                    last_state=False)
+    return _ScanFn.apply(spec, z, None, u, delta, A, B, C, D, delta_bias, u_b, delta_b, A_b, B_b, C_b, D_b,
+                         delta_bias_b)

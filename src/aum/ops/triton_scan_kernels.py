@@ -1,7 +1,9 @@
 """Triton kernels of the selective scan (see `aum.ops.triton_scan` for the design note and the public API).
 
 Layout contract (the caller makes tensors contiguous): u, delta, z, out (B, D, L); B, C (B, N, L); A (D, N) fp32;
-D skip, delta bias (D,) fp32 (zeros when absent). One program per (batch, block of BLOCK_D channels). A program
+D skip, delta bias (D,) fp32 (zeros when absent); initial / last state and their gradients (B, D, N) fp32 (only
+read or written under HAS_INIT / STORE_LAST / HAS_DLAST: without them the compiled code is the zero-state scan).
+One program per (batch, block of BLOCK_D channels). A program
 walks the sequence in chunks of CHUNK steps; inside a chunk the recurrence h_s = a_s h_{s-1} + b_s is an
 associative scan of (a, b) pairs along the time axis of a (BLOCK_D, CHUNK, BLOCK_N) tile kept in registers, and
 the chunk's last state is carried to the next chunk. Everything is written in "scan time" s: the memory index is
@@ -79,13 +81,19 @@ def _chunk_states(dt, u, A2, Bt, h_in):
 
 
 @triton.jit
-def _fwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, z_ptr, out_ptr, ck_ptr,
+def _state_offsets(pid_b, offs_d, offs_n, n_dim, N: tl.constexpr):
+    return (pid_b.to(tl.int64) * n_dim + offs_d[:, None]) * N + offs_n[None, :]  # (BD, BN) into (B, D, N)
+
+
+@triton.jit
+def _fwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, z_ptr, out_ptr, ck_ptr, h0_ptr, hlast_ptr,
               pid_b, offs_d, mask_d, n_dim, L, n_chunks, scale,
               N: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, HAS_Z: tl.constexpr,
               SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr, MERGE_PREV: tl.constexpr, FINAL: tl.constexpr,
-              STORE_STATES: tl.constexpr):
+              STORE_STATES: tl.constexpr, HAS_INIT: tl.constexpr, STORE_LAST: tl.constexpr):
     """One direction over the whole sequence. Not FINAL: store raw y in out (for the other direction to merge).
-    MERGE_PREV: add what out holds. FINAL: scale, gate with silu(z), store."""
+    MERGE_PREV: add what out holds. FINAL: scale, gate with silu(z), store.
+    HAS_INIT: start from the state in h0 (else zeros); STORE_LAST: store the state after the last scan step."""
     offs_n = tl.arange(0, BLOCK_N)
     mask_n = offs_n < N
     mask_dn = mask_d[:, None] & mask_n[None, :]
@@ -96,7 +104,10 @@ def _fwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, z_ptr, out_pt
     row = (pid_b.to(tl.int64) * n_dim + offs_d) * L  # (BD,) start of each channel in (B, D, L)
     bc_row = (pid_b.to(tl.int64) * N + offs_n) * L  # (BN,) start of each state row in (B, N, L)
     ck_off = ((pid_b.to(tl.int64) * n_dim + offs_d[:, None]) * n_chunks) * N + offs_n[None, :]  # (BD, BN)
-    h = tl.zeros_like(A2)  # (BD, BN) state before the chunk
+    if HAS_INIT:
+        h = tl.load(h0_ptr + _state_offsets(pid_b, offs_d, offs_n, n_dim, N), mask=mask_dn, other=0.0)
+    else:
+        h = tl.zeros_like(A2)  # (BD, BN) state before the chunk
     for c in range(0, n_chunks):
         if STORE_STATES:
             tl.store(ck_ptr + ck_off + c * N, h, mask=mask_dn)  # state entering chunk c (for the backward)
@@ -115,44 +126,54 @@ def _fwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, z_ptr, out_pt
                 y = y * zz * tl.sigmoid(zz)
         tl.store(out_ptr + offs_ud, y.to(out_ptr.dtype.element_ty), mask=mask_ud)
         h = _pick(hs, offs_s == CHUNK - 1)  # padded steps are identities: this is the state at the last valid step
+    if STORE_LAST:
+        tl.store(hlast_ptr + _state_offsets(pid_b, offs_d, offs_n, n_dim, N), h, mask=mask_dn)
 
 
 @triton.jit
 def scan_fwd_kernel(u0, dt0, A0, B0, C0, D0, bias0, ck0,  # direction 0: forward time (or the only direction)
                     u1, dt1, A1, B1, C1, D1, bias1, ck1,  # direction 1: reverse time (bidirectional only)
-                    z_ptr, out_ptr, n_dim, L, n_chunks, scale,
+                    z_ptr, out_ptr, h0_ptr, hlast_ptr, n_dim, L, n_chunks, scale,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, CHUNK: tl.constexpr,
                     HAS_Z: tl.constexpr, SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr, BIDIR: tl.constexpr,
-                    STORE_STATES: tl.constexpr):
+                    STORE_STATES: tl.constexpr, HAS_INIT: tl.constexpr, STORE_LAST: tl.constexpr):
+    """HAS_INIT / STORE_LAST (one direction only): initial state in h0, final state out to hlast."""
     pid_b = tl.program_id(0)
     offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     mask_d = offs_d < n_dim
     if BIDIR:
         # both directions in one program: the reverse one stores its raw y, the forward one adds it and gates
-        _fwd_pass(u1, dt1, A1, B1, C1, D1, bias1, z_ptr, out_ptr, ck1, pid_b, offs_d, mask_d, n_dim, L, n_chunks,
-                  scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, True, False, False, STORE_STATES)
+        _fwd_pass(u1, dt1, A1, B1, C1, D1, bias1, z_ptr, out_ptr, ck1, h0_ptr, hlast_ptr, pid_b, offs_d, mask_d,
+                  n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, True, False, False, STORE_STATES,
+                  False, False)
         tl.debug_barrier()
-        _fwd_pass(u0, dt0, A0, B0, C0, D0, bias0, z_ptr, out_ptr, ck0, pid_b, offs_d, mask_d, n_dim, L, n_chunks,
-                  scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, False, True, True, STORE_STATES)
+        _fwd_pass(u0, dt0, A0, B0, C0, D0, bias0, z_ptr, out_ptr, ck0, h0_ptr, hlast_ptr, pid_b, offs_d, mask_d,
+                  n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, False, True, True, STORE_STATES,
+                  False, False)
     else:
-        _fwd_pass(u0, dt0, A0, B0, C0, D0, bias0, z_ptr, out_ptr, ck0, pid_b, offs_d, mask_d, n_dim, L, n_chunks,
-                  scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, REVERSE, False, True, STORE_STATES)
+        _fwd_pass(u0, dt0, A0, B0, C0, D0, bias0, z_ptr, out_ptr, ck0, h0_ptr, hlast_ptr, pid_b, offs_d, mask_d,
+                  n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, REVERSE, False, True, STORE_STATES,
+                  HAS_INIT, STORE_LAST)
 
 
 @triton.jit
 def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr, dout_ptr,
-              du_ptr, ddt_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dz_ptr,
+              du_ptr, ddt_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dz_ptr, dlast_ptr, dh0_ptr,
               pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale,
               N: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, HAS_Z: tl.constexpr,
               SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr, ACC_U: tl.constexpr, ACC_DT: tl.constexpr,
-              acc_b, acc_c, Z_PREV: tl.constexpr, Z_FINAL: tl.constexpr, ATOMIC: tl.constexpr):
+              acc_b, acc_c, Z_PREV: tl.constexpr, Z_FINAL: tl.constexpr, ATOMIC: tl.constexpr,
+              HAS_INIT: tl.constexpr, HAS_DLAST: tl.constexpr):
     """Gradients of one direction, chunks in reverse scan order: recompute the chunk's states from its checkpoint,
     then the adjoint g_s = dL/dh_s = dy_s C_s + a_{s+1} g_{s+1} as a reverse associative scan.
     ACC_U/ACC_DT, acc_b/acc_c (runtime flags): add into what is there (the other direction's gradient of a shared
     tensor, or an earlier channel tile's dB/dC partial). ATOMIC: dB/dC go to one (B, N, L) buffer by atomic adds
     instead (not deterministic).
     dz: without Z_FINAL store this direction's y in dz (fp32) for the other pass; Z_PREV adds it; Z_FINAL computes
-    dz from the merged y."""
+    dz from the merged y.
+    HAS_DLAST: the adjoint starts from dlast (the last state's gradient) instead of zeros; past the end a_{s+1} is 1
+    (a padded step), so it reaches the last step unchanged. HAS_INIT: store dh0 = a_0 g_0, the adjoint of the
+    initial state (the states themselves already start from it: the first checkpoint is the initial state)."""
     offs_n = tl.arange(0, BLOCK_N)
     mask_n = offs_n < N
     mask_dn = mask_d[:, None] & mask_n[None, :]
@@ -165,7 +186,11 @@ def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr
     bc_row = (pid_b.to(tl.int64) * N + offs_n) * L  # (BN,)
     part_row = ((pid_part.to(tl.int64) * n_batch + pid_b) * N + offs_n) * L  # (BN,) this group's dB/dC partials
     ck_off = ((pid_b.to(tl.int64) * n_dim + offs_d[:, None]) * n_chunks) * N + offs_n[None, :]  # (BD, BN)
-    g_next = tl.zeros_like(A)  # adjoint at the first step of the following chunk
+    state_off = _state_offsets(pid_b, offs_d, offs_n, n_dim, N)
+    if HAS_DLAST:
+        g_next = tl.load(dlast_ptr + state_off, mask=mask_dn, other=0.0)  # adjoint at the first step of the next chunk
+    else:
+        g_next = tl.zeros_like(A)  # adjoint at the first step of the following chunk
     dA_acc = tl.zeros_like(A)
     dD_acc = tl.zeros_like(Dv)
     dbias_acc = tl.zeros_like(Dv)
@@ -229,20 +254,27 @@ def _bwd_pass(u_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, ck_ptr, z_ptr
     tl.store(dA_ptr + per_channel[:, None] * N + offs_n[None, :], dA_acc, mask=mask_dn)
     tl.store(dD_ptr + per_channel, dD_acc, mask=mask_d)
     tl.store(dbias_ptr + per_channel, dbias_acc, mask=mask_d)
+    if HAS_INIT:  # g_next is now the adjoint at the first scan step, g_0: the initial state's is a_0 g_0
+        mask_first = mask_d[:, None] & (offs_s < L)[None, :]
+        _, dt_first = _load_delta(dt_ptr, row[:, None] + _time_index(offs_s, L, REVERSE)[None, :], mask_first, bias,
+                                  SOFTPLUS)  # (BD, CHUNK): the first chunk's steps
+        dt_start = tl.sum(tl.where((offs_s == 0)[None, :], dt_first, 0.0), axis=1)  # (BD,)
+        tl.store(dh0_ptr + state_off, tl.exp2(dt_start[:, None] * A2) * g_next, mask=mask_dn)
 
 
 @triton.jit
 def scan_bwd_kernel(u0, dt0, A0, B0, C0, D0, bias0, ck0, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
                     u1, dt1, A1, B1, C1, D1, bias1, ck1, du1, ddt1, dB1, dC1, dA1, dD1, dbias1,
-                    z_ptr, dout_ptr, dz_ptr, n_batch, n_dim, L, n_chunks, scale,
+                    z_ptr, dout_ptr, dz_ptr, dlast_ptr, dh0_ptr, n_batch, n_dim, L, n_chunks, scale,
                     N: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, CHUNK: tl.constexpr,
                     GROUPS: tl.constexpr, HAS_Z: tl.constexpr, SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr,
                     BIDIR: tl.constexpr, SHARE_U: tl.constexpr, SHARE_DT: tl.constexpr, SHARE_B: tl.constexpr,
-                    SHARE_C: tl.constexpr, ATOMIC: tl.constexpr):
+                    SHARE_C: tl.constexpr, ATOMIC: tl.constexpr, HAS_INIT: tl.constexpr, HAS_DLAST: tl.constexpr):
     """Gradient buffers are fp32: du, ddt (B, D, L); dB, dC partials (channel groups, B, N, L) or, ATOMIC, one
     (1, B, N, L) zero-initialised buffer; dA (B, D, N); dD, dbias (B, D); dz (B, D, L). A program covers GROUPS
     blocks of BLOCK_D channels one after the other (small register tiles, few dB/dC partials).
-    SHARE_*: direction 1 reuses direction 0's tensor, both write the same buffer."""
+    SHARE_*: direction 1 reuses direction 0's tensor, both write the same buffer. HAS_INIT / HAS_DLAST (one
+    direction only): dh0 (B, D, N) out, the gradient of the initial state; dlast (B, D, N) in, of the last state."""
     pid_b = tl.program_id(0)
     pid_g = tl.program_id(1)
     if ATOMIC:
@@ -258,14 +290,16 @@ def scan_bwd_kernel(u0, dt0, A0, B0, C0, D0, bias0, ck0, du0, ddt0, dB0, dC0, dA
             pass
         elif BIDIR:
             _bwd_pass(u1, dt1, A1, B1, C1, D1, bias1, ck1, z_ptr, dout_ptr, du1, ddt1, dB1, dC1, dA1, dD1, dbias1,
-                      dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                      HAS_Z, SOFTPLUS, True, False, False, sb > 0, sb > 0, False, False, ATOMIC)
+                      dz_ptr, dlast_ptr, dh0_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks,
+                      scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, True, False, False, sb > 0, sb > 0, False, False,
+                      ATOMIC, False, False)
             tl.debug_barrier()
             _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
-                      dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                      HAS_Z, SOFTPLUS, False, SHARE_U, SHARE_DT, (sb > 0) | SHARE_B, (sb > 0) | SHARE_C, True, True,
-                      ATOMIC)
+                      dz_ptr, dlast_ptr, dh0_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks,
+                      scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, False, SHARE_U, SHARE_DT, (sb > 0) | SHARE_B,
+                      (sb > 0) | SHARE_C, True, True, ATOMIC, False, False)
         else:
             _bwd_pass(u0, dt0, A0, B0, C0, D0, bias0, ck0, z_ptr, dout_ptr, du0, ddt0, dB0, dC0, dA0, dD0, dbias0,
-                      dz_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks, scale, N, BLOCK_N, CHUNK,
-                      HAS_Z, SOFTPLUS, REVERSE, False, False, sb > 0, sb > 0, False, True, ATOMIC)
+                      dz_ptr, dlast_ptr, dh0_ptr, pid_b, pid_part, offs_d, mask_d, n_batch, n_dim, L, n_chunks,
+                      scale, N, BLOCK_N, CHUNK, HAS_Z, SOFTPLUS, REVERSE, False, False, sb > 0, sb > 0, False, True,
+                      ATOMIC, HAS_INIT, HAS_DLAST)
