@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from aum.errors import ConfigError
 from aum.models.mamba import causal_conv
 from aum.ops import causal_conv_ref
+from test_scan_state import assert_same_with_state, with_grads
 
 SPLITS = [(1,), (2,), (1, 1, 1, 6), (2, 7), (3, 1, 2), (5, 4), (9,), (1, 36), (13, 24)]  # K = 4: K-1 = 3
 
@@ -31,16 +32,6 @@ def chunked_conv(conv, inputs, splits):
         out, state = conv(piece, inputs["weight"], inputs["bias"], conv_state=state, return_conv_state=True)
         outs.append(out)
     return torch.cat(outs, dim=-1), state
-
-
-def with_grads(run, inputs, seed=1):
-    """(out, state) of run(inputs) and the gradients of <out, c> + <state, c'> w.r.t. every input."""
-    fresh = {k: v.detach().clone().requires_grad_() for k, v in inputs.items()}
-    out, state = run(fresh)
-    gen = torch.Generator().manual_seed(seed)
-    loss = (out * torch.randn(out.shape, generator=gen)).sum() + (state * torch.randn(state.shape, generator=gen)).sum()
-    loss.backward()
-    return out.detach(), state.detach(), {k: v.grad for k, v in fresh.items()}
 
 
 def test_reference_without_state_is_the_mixers_causal_conv():
@@ -68,10 +59,7 @@ def test_reference_chunks_with_carried_state_equal_one_pass(splits):
     inputs = conv_inputs(sum(splits), seed=len(splits))
     whole = with_grads(lambda p: causal_conv_ref(**p, return_conv_state=True), inputs)
     parts = with_grads(lambda p: chunked_conv(causal_conv_ref, p, splits), inputs)
-    for expected, actual in zip(whole[:2], parts[:2]):
-        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
-    for name, grad in whole[2].items():
-        torch.testing.assert_close(parts[2][name], grad, rtol=1e-5, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+    assert_same_with_state(whole, parts, tol=dict(rtol=1e-5, atol=1e-5))
 
 
 def test_reference_gradcheck_float64():

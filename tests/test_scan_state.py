@@ -8,6 +8,7 @@ Sizes stay odd and small; the cpu and numba backends run with 5-step chunks so t
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 import types
 
@@ -34,7 +35,7 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(scan_cpu, "CHUNK_TARGET_ELEMENTS", 1)
     monkeypatch.setattr(scan_cpu, "MIN_CHUNK", 5)
     if HAS_NUMBA:
-        monkeypatch.setattr(sys.modules["aum.ops.scan_numba"], "CHECKPOINT_CHUNK", 5)
+        monkeypatch.setattr(importlib.import_module("aum.ops.scan_numba"), "CHECKPOINT_CHUNK", 5)
 
 
 def state_inputs(length, option="all", seed=0, dtype=torch.float32):
