@@ -11,6 +11,8 @@ Backends:
 "auto" picks "triton" for CUDA inputs when it is available, else "mamba_ssm", else "cpu" (with a warning);
 "numba" for CPU inputs, else "cpu" (with a warning naming the reason, once). An explicitly requested backend
 that is unavailable raises with the reason.
+`selective_scan`'s state arguments (`initial_state`, `return_last_state`; see `selective_scan_ref`) reach every
+backend; mamba_ssm's kernel returns its last state but takes no initial state: asking it for one is an error.
 """
 
 from __future__ import annotations
@@ -108,13 +110,17 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return choice
 
 
-def _mamba_ssm_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
-    """mamba_ssm's kernel has no `reverse`: run it on the inputs flipped along L and flip the result back."""
+def _mamba_ssm_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False,
+                    return_last_state=False):
+    """mamba_ssm's kernel has no `reverse`: run it on the inputs flipped along L and flip the result back (its last
+    state is then the one after t = 0, as `reverse` defines it)."""
     scan_fn = importlib.import_module(_MAMBA_SSM_MODULE).selective_scan_fn
+    if reverse:
+        u, delta, B, C, z = (None if x is None else x.flip(-1) for x in (u, delta, B, C, z))
+    out = scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if not reverse:
-        return scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-    u, delta, B, C, z = (None if x is None else x.flip(-1) for x in (u, delta, B, C, z))
-    return scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus).flip(-1)
+        return out
+    return (out[0].flip(-1), out[1]) if return_last_state else out.flip(-1)
 
 
 def _scan_function(name: str):
@@ -136,25 +142,38 @@ def _bidirectional_function(name: str):
     return {"ref": bidirectional_scan_ref, "cpu": bidirectional_scan_cpu}[name]
 
 
-def _check_shapes(u, delta, A, B, C) -> None:
+def _check_shapes(u, delta, A, B, C, initial_state=None) -> None:
     batch, channels, length = u.shape
     state = A.shape[-1]
     expected = {"delta": (delta, (batch, channels, length)), "A": (A, (channels, state)),
-                "B": (B, (batch, state, length)), "C": (C, (batch, state, length))}
+                "B": (B, (batch, state, length)), "C": (C, (batch, state, length)),
+                "initial_state": (initial_state, (batch, channels, state))}
     for name, (tensor, shape) in expected.items():
-        if tuple(tensor.shape) != shape:
+        if tensor is not None and tuple(tensor.shape) != shape:
             raise ConfigError(f"selective_scan: {name} has shape {tuple(tensor.shape)}, expected {shape} "
                              f"(u is (B, D, L) = {tuple(u.shape)}, A is (D, N))")
 
 
+def _state_arguments(name: str, initial_state, return_last_state: bool) -> dict:
+    """The state keywords for backend `name`, only those in use (a call without state stays the plain call)."""
+    if initial_state is not None and name == "mamba_ssm":
+        raise ConfigError("selective_scan: mamba_ssm's kernel takes no initial state; backends that do: "
+                          + ", ".join(n for n in BACKENDS if n != "mamba_ssm"))
+    arguments = {"initial_state": initial_state} if initial_state is not None else {}
+    return {**arguments, "return_last_state": True} if return_last_state else arguments
+
+
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False,
-                   backend: str = "auto"):
+                   initial_state=None, return_last_state=False, backend: str = "auto"):
     """Mamba-1 selective scan (REFERENCE §8). u, delta, z: (B, D, L); A: (D, N); B, C: (B, N, L); D, delta_bias: (D,).
 
-    Returns (B, D, L) in u's dtype (computed in fp32). `reverse=True` scans t = L-1 ... 0 (= flip, scan, flip)."""
-    _check_shapes(u, delta, A, B, C)
-    scan = _scan_function(resolve_backend(backend, u.device))
-    return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+    Returns (B, D, L) in u's dtype (computed in fp32). `reverse=True` scans t = L-1 ... 0 (= flip, scan, flip).
+    `initial_state` (B, D, N): the state before the first scanned step (None: zeros); `return_last_state=True`
+    returns (y, the state after the last scanned step) - see `selective_scan_ref`."""
+    _check_shapes(u, delta, A, B, C, initial_state)
+    name = resolve_backend(backend, u.device)
+    state = _state_arguments(name, initial_state, return_last_state)
+    return _scan_function(name)(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse, **state)
 
 
 def bidirectional_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,

@@ -13,6 +13,9 @@ How it is fast without materialising (B, D, L, N):
 - Forward keeps only the state entering each chunk. Backward walks the chunks from the end, recomputes the chunk's
   states from its saved entry state, and runs the adjoint recurrence g_t = C_t dy_t + a_{t+1} g_{t+1} (the same
   in-place step, in reverse) to get every gradient.
+- State across calls: an initial state h0 is the first chunk's entry state, and the core also returns the last
+  state; in the backward, the last state's gradient starts the adjoint (g_{L-1} += dh_last) and the initial state's
+  gradient is the adjoint carried to before step 0, dh0 = a_0 g_0.
 - exp(x) is evaluated as exp2(x·log2 e) (about 3x faster on CPU; differs from exp by fp32 rounding of x).
 Everything outside the core (bias, softplus, Δ·u, D skip, z gate, direction flips) is ordinary autograd on
 (B, D, L)-sized tensors, which is cheap next to the N-fold state work.
@@ -81,7 +84,7 @@ class _ChunkedScan(torch.autograd.Function):
     (1, N) x (N, D) product per step."""
 
     @staticmethod
-    def forward(ctx, delta, du, A, Bm, Cm, chunk: int, keep_states: bool):
+    def forward(ctx, delta, du, A, Bm, Cm, h0, chunk: int, keep_states: bool):
         length = delta.shape[0]
         A2 = A * LOG2E  # (G, N, D)
         a_buf = _StepBuffer(A, chunk)  # (T, G, N, D)
@@ -89,7 +92,7 @@ class _ChunkedScan(torch.autograd.Function):
         y = torch.empty_like(delta)
         starts = range(0, length, chunk)
         entry_states = delta.new_empty(len(starts), *A.shape) if keep_states else None  # (chunks, G, N, D)
-        h_prev = None
+        h_prev = h0  # (G, N, D) or None (zeros)
         for index, t0 in enumerate(starts):
             sl = slice(t0, t0 + chunk)
             if entry_states is not None:
@@ -103,19 +106,23 @@ class _ChunkedScan(torch.autograd.Function):
         if keep_states:
             ctx.save_for_backward(delta, du, A, Bm, Cm, entry_states)
         ctx.chunk = chunk
-        return y
+        ctx.set_materialize_grads(False)  # an unused last state brings no gradient: none is made up
+        return y, h_prev.clone()
 
     @staticmethod
-    def backward(ctx, dy):
+    def backward(ctx, dy, d_last):
         delta, du, A, Bm, Cm, entry_states = ctx.saved_tensors
-        dy = dy.contiguous()  # (L, G, D): arrives as a transposed view; strided chunks would be slow
+        # (L, G, D): arrives as a transposed view; strided chunks would be slow
+        dy = torch.zeros_like(delta) if dy is None else dy.contiguous()
         grads = _ChunkGrads(delta, A, Bm.shape, ctx.chunk)
-        carry = (None, None)  # decay a and adjoint g of the first step of the following chunk
+        # decay a and adjoint g of the first step of the following chunk; after the last step, g = dh_last
+        carry: tuple = (None, None) if d_last is None else (torch.ones_like(d_last), d_last)
         starts = range(0, delta.shape[0], ctx.chunk)
         for index in reversed(range(len(starts))):
             sl = slice(starts[index], starts[index] + ctx.chunk)
             carry = grads.chunk(sl, du, Bm, Cm, dy, entry_states[index], carry)
-        return grads.d_delta, grads.d_du, grads.d_A, grads.d_B, grads.d_C, None, None
+        d_h0 = carry[0] * carry[1] if ctx.needs_input_grad[5] else None  # a_0 g_0: the adjoint before step 0
+        return grads.d_delta, grads.d_du, grads.d_A, grads.d_B, grads.d_C, d_h0, None, None
 
 
 class _ChunkGrads:
@@ -152,13 +159,15 @@ class _ChunkGrads:
         return next_carry
 
 
-def chunked_scan(delta, du, A, Bm, Cm, chunk: int | None = None):
-    """Core scan of G stacked rows, time-major (see `_ChunkedScan`). Returns y = <C, h>: (L, G, D)."""
+def chunked_scan(delta, du, A, Bm, Cm, chunk: int | None = None, h0=None):
+    """Core scan of G stacked rows, time-major (see `_ChunkedScan`), from h0 (G, N, D) or zeros.
+
+    Returns y = <C, h> (L, G, D) and the last state (G, N, D)."""
     if chunk is None:
         chunk = chunk_length(delta.shape[0], A.numel())
     # needs_input_grad stays True under no_grad for inputs that require grad (parameters): decide here
-    keep_states = torch.is_grad_enabled() and any(t.requires_grad for t in (delta, du, A, Bm, Cm))
-    return _ChunkedScan.apply(delta, du, A, Bm, Cm, chunk, keep_states)
+    keep_states = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (delta, du, A, Bm, Cm, h0))
+    return _ChunkedScan.apply(delta, du, A, Bm, Cm, h0, chunk, keep_states)
 
 
 def _compute_dtype(u: torch.Tensor) -> torch.dtype:
@@ -211,14 +220,15 @@ def _natural_layout(y: torch.Tensor) -> torch.Tensor:
     return y.permute(1, 2, 0, 3).contiguous().transpose(-1, -2).contiguous()
 
 
-def _scan_directions(stacked: list, As: list, dtype) -> torch.Tensor:
-    """Run the stacked directions in one chunked scan; returns <C, h> as (K, Bt, D, L), each in its scan order."""
+def _scan_directions(stacked: list, As: list, dtype, h0=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the stacked directions in one chunked scan, from h0 (K·Bt, N, D) or zeros; returns <C, h> as
+    (K, Bt, D, L), each in its scan order, and the last states (K·Bt, N, D)."""
     length, k, batch, _ = stacked[0].shape
     delta, du, Bm, Cm = (x.view(length, k * batch, -1) for x in stacked)  # (L, G, ·) with G = K·Bt
     stacked.clear()  # the caller holds no other reference: the time-major copies die with the scan's own use
     A = torch.stack([A.to(dtype).t() for A in As]).repeat_interleave(batch, dim=0)  # (G, N, D)
-    y = chunked_scan(delta, du, A, Bm, Cm)  # (L, G, D)
-    return _natural_layout(y.view(length, k, batch, -1))  # (K, Bt, D, L)
+    y, last = chunked_scan(delta, du, A, Bm, Cm, h0=h0)  # (L, G, D), (G, N, D)
+    return _natural_layout(y.view(length, k, batch, -1)), last  # (K, Bt, D, L)
 
 
 def _add_skip(y, u, D):
@@ -229,14 +239,18 @@ def _gate(y, z):
     return y if z is None else y * F.silu(z.to(y.dtype))  # (Bt, D, L)
 
 
-def selective_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
+def selective_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False,
+                       initial_state=None, return_last_state=False):
     """Fast twin of `selective_scan_ref` (same arguments, same result within fp32 rounding), with O(L) memory."""
     dtype = _compute_dtype(u)
     stacked = _time_major([_direction_inputs(u, delta, B, C, delta_bias, delta_softplus, reverse, dtype)])
-    y = _scan_directions(stacked, [A], dtype)[0]  # (Bt, D, L) in scan order
+    h0 = None if initial_state is None else initial_state.to(dtype).transpose(1, 2).contiguous()  # (Bt, N, D)
+    y, last = _scan_directions(stacked, [A], dtype, h0)
+    y = y[0]  # (Bt, D, L) in scan order
     if reverse:
         y = y.flip(-1)
-    return _gate(_add_skip(y, u, D), z).to(u.dtype)
+    y = _gate(_add_skip(y, u, D), z).to(u.dtype)
+    return (y, last.transpose(1, 2).contiguous()) if return_last_state else y
 
 
 def bidirectional_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,
@@ -254,7 +268,7 @@ def bidirectional_scan_cpu(u, delta, A, B, C, D=None, z=None, delta_bias=None, *
         stacked = _time_major([forward_inputs, backward_inputs])
         del backward_inputs
     del forward_inputs
-    y = _scan_directions(stacked, [A, A_b], dtype)  # (2, Bt, D, L)
+    y, _ = _scan_directions(stacked, [A, A_b], dtype)  # (2, Bt, D, L)
     y_forward = _add_skip(y[0], u, D)
     y_backward = _add_skip(y[1].flip(-1), backward["u"], backward["D"])
     return _gate(merge_directions(y_forward, y_backward, merge), z).to(u.dtype)

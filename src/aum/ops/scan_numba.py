@@ -5,7 +5,8 @@ Outside the kernels, in torch: the (Bt, N, L) -> (Bt, L, N) copies of B and C, a
 Δ + bias and softplus (autograd differentiates them; one pass, shared by both directions of a Fo-Bi call). Without
 a gradient the forward kernel applies bias and softplus per row itself. The kernels do everything N-fold, plus the
 D skips, the merge and the silu(z) gate. Nothing (Bt, D, L, N) is allocated:
-training keeps one state per chunk of `CHECKPOINT_CHUNK` steps.
+training keeps one state per chunk of `CHECKPOINT_CHUNK` steps. The single-direction call also takes an
+`initial_state` and returns the last state on request (`selective_scan_ref`'s arguments), gradients included.
 
 The kernels are compiled on first use (a few seconds per dtype) and cached on disk by numba (`cache=True`; set
 NUMBA_CACHE_DIR where the package folder is read-only). Threads: numba's own pool (see `aum.ops.threads`).
@@ -51,11 +52,12 @@ def _blocks(channels: int) -> int:
 
 class _NumbaScan(torch.autograd.Function):
     """Inputs per direction k: u_k, Δ'_k (Bt, D, L), A_k (D, N), B_k, C_k (Bt, L, N), D_k (D,); then z or None.
-    `shared` names the direction-1 inputs that are the direction-0 tensors (their gradients are accumulated once)."""
+    `shared` names the direction-1 inputs that are the direction-0 tensors (their gradients are accumulated once).
+    h0: initial states (ndir, Bt, D, N) or None (zeros); want_last: also return the last states (ndir, Bt, D, N)."""
 
     @staticmethod
     def forward(ctx, ndir, rev0, scale, shared, save, u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z,
-                fused=None):
+                fused=None, h0=None, want_last=False):
         dtype = u0.dtype
         batch, channels, length = u0.shape
         state = A0.shape[1]
@@ -71,20 +73,29 @@ class _NumbaScan(torch.autograd.Function):
         if fused is None:  # Δ' given: no bias, no softplus in the kernel
             no_bias = np.zeros(channels, dtype=arrays[0].dtype)
             fused = (no_bias, no_bias, False)
+        dummy4 = np.zeros((1,) * 4, dtype=arrays[0].dtype)
+        last = u0.new_empty(ndir, batch, channels, state) if want_last else None
         _kernels().scan_forward(*arrays, z_np, out.numpy(), dummy3 if ypre is None else ypre.numpy(),
                                 np.zeros((1,) * 5, arrays[0].dtype) if ckpt is None else ckpt.numpy(),
-                                ndir, rev0, z is not None, save, one * scale, CHECKPOINT_CHUNK, one, *fused)
-        if save:
+                                ndir, rev0, z is not None, save, one * scale, CHECKPOINT_CHUNK, one, *fused,
+                                dummy4 if h0 is None else _np(h0), dummy4 if last is None else last.numpy(),
+                                h0 is not None, want_last)
+        if save:  # h0, when given, is the first checkpoint of each row
             ctx.save_for_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckpt)
         ctx.config = (ndir, rev0, scale, shared, save, dtype)
-        return out
+        ctx.has_h0 = h0 is not None
+        if last is None:
+            return out
+        ctx.set_materialize_grads(False)  # an unused last state brings no gradient: none is made up
+        return out, last
 
     @staticmethod
-    def backward(ctx, dout):
+    def backward(ctx, dout, dlast=None):
         ndir, rev0, scale, shared, save, dtype = ctx.config
         if not save:
             raise RuntimeError("numba selective scan: backward through a call made without gradients")
         tensors = ctx.saved_tensors
+        dout = torch.zeros_like(tensors[0]) if dout is None else dout
         u0, A0, z, ypre, ckpt = tensors[0], tensors[2], tensors[12], tensors[13], tensors[14]
         batch, channels, length = u0.shape
         state = A0.shape[1]
@@ -95,20 +106,23 @@ class _NumbaScan(torch.autograd.Function):
             if ndir == 2 and name in shared:
                 grads1[(0, 1, 3, 4, 5)[i]] = grads0[(0, 1, 3, 4, 5)[i]]
         dz = torch.zeros_like(u0) if z is not None else None
+        dh0 = u0.new_empty(ndir, batch, channels, state) if ctx.has_h0 else None
         arrays = [_np(t) for t in tensors[:12]]
         dummy3 = np.zeros((1, 1, 1), dtype=arrays[0].dtype)
+        dummy4 = np.zeros((1,) * 4, dtype=arrays[0].dtype)
         one = np.ones((), dtype=arrays[0].dtype)[()]
         _kernels().scan_backward(*arrays, dummy3 if z is None else _np(z), dummy3 if ypre is None else _np(ypre),
                                  _np(ckpt), _np(dout), ndir, rev0, z is not None, one * scale, CHECKPOINT_CHUNK,
                                  blocks, one, *[g.numpy() for g in grads0], *[g.numpy() for g in grads1],
-                                 dummy3 if dz is None else dz.numpy())
+                                 dummy3 if dz is None else dz.numpy(), dummy4 if dlast is None else _np(dlast),
+                                 dummy4 if dh0 is None else dh0.numpy(), dlast is not None, dh0 is not None)
         out0 = _reduce(grads0)
         out1: list[torch.Tensor | None] = [None] * 6 if ndir == 1 else list(_reduce(grads1))
         if ndir == 2:
             for i, name in enumerate(_SHARED_NAMES):
                 if name in shared:
                     out1[(0, 1, 3, 4, 5)[i]] = None
-        return (None, None, None, None, None, *out0, *out1, dz, None)
+        return (None, None, None, None, None, *out0, *out1, dz, None, dh0, None)
 
 
 def _direction_grads(like, batch, channels, length, state, blocks) -> list[torch.Tensor]:
@@ -166,15 +180,19 @@ def _save_states(tensors) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
-def selective_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False):
+def selective_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, reverse=False,
+                         initial_state=None, return_last_state=False):
     """Compiled twin of `selective_scan_ref` (same arguments, same result within fp32 rounding), O(L) memory."""
     dtype = _compute_dtype(u)
-    save = _save_states([u, delta, A, B, C, D, z, delta_bias])
+    save = _save_states([u, delta, A, B, C, D, z, delta_bias, initial_state])
     first = _direction(u, delta, A, B, C, D, delta_bias, delta_softplus, dtype, {}, fuse=not save)
     fused = _fused(first, list(first), save, delta_softplus)
     zc = None if z is None else z.to(dtype).contiguous()
-    y = _NumbaScan.apply(1, bool(reverse), 1.0, (), save, *first, *first, zc, fused)
-    return y.to(u.dtype)
+    h0 = None if initial_state is None else initial_state.to(dtype).contiguous()[None]  # (1, Bt, D, N)
+    out = _NumbaScan.apply(1, bool(reverse), 1.0, (), save, *first, *first, zc, fused, h0, bool(return_last_state))
+    if not return_last_state:
+        return out.to(u.dtype)
+    return out[0].to(u.dtype), out[1][0]
 
 
 def bidirectional_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, *, A_b, u_b=None, delta_b=None,

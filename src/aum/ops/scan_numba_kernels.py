@@ -7,6 +7,11 @@ Layouts (all C-contiguous, one float dtype): u, Δ', z, out (Bt, D, L); A (D, N)
 that the N values of one step are adjacent; D (D,). Direction 0 runs forward (or reversed when `rev0`), direction
 1, when `ndir == 2`, always reversed, by index arithmetic (t = L-1-s): no flipped copies.
 
+State across calls: with `has_h0` a direction starts from h0[k, b, d] (ndir, Bt, D, N) instead of zeros, and with
+`want_last` the forward writes the state after its last step to hlast (same layout); the backward then starts the
+adjoint from dlast (`has_dlast`) and writes dL/dh0 = a_0 g_0 to dh0 (`has_h0`). Each costs one N-vector per row
+and direction, outside the step loops; without them the kernels do what they did before.
+
 Memory stays O(L) per row: the forward keeps, when asked (`save`), only the state entering each chunk of `chunk`
 steps (ckpt: (ndir, Bt, D, chunks, N)); the backward walks the chunks from the end, recomputes a chunk's states
 from its checkpoint into a (chunk + 1, N) row buffer and runs the adjoint recurrence g_s = C_s dy_s + a_{s+1} g_{s+1}.
@@ -145,9 +150,11 @@ def _two_rows(size, like):
 
 @njit(parallel=True, **_JIT)
 def scan_forward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, out, ypre, ckpt,
-                 ndir, rev0, has_z, save, scale, chunk, one, bias0, bias1, apply_softplus):
+                 ndir, rev0, has_z, save, scale, chunk, one, bias0, bias1, apply_softplus, h0, hlast, has_h0,
+                 want_last):
     """out = gate(scale * Σ_k (scan_k + D_k u_k)); with `save`, also ypre (before the gate) and the checkpoints.
-    dt_k is Δ before its bias: the kernel applies bias_k and, if apply_softplus, softplus per row."""
+    dt_k is Δ before its bias: the kernel applies bias_k and, if apply_softplus, softplus per row. States from h0
+    (with has_h0, else zeros); the last ones to hlast (with want_last)."""
     nb, nd, length, ns, chunks, zero = _sizes(u0, A0, chunk, one)
     for row in prange(nb * nd):
         b, d = row // nd, row % nd
@@ -158,7 +165,10 @@ def scan_forward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, out, ypre,
             first, step = (length - 1, -1) if (rev0 if k == 0 else True) else (0, 1)
             _row_log2(A, d, a2)
             _delta_row(dt[b, d], bias0 if k == 0 else bias1, d, apply_softplus, dtr)
-            h[:] = zero
+            if has_h0:
+                h[:] = h0[k, b, d]
+            else:
+                h[:] = zero
             for c in range(chunks):  # chunk loop: the checkpoint store stays out of the step loop
                 if save:
                     ckpt[k, b, d, c, :] = h
@@ -172,6 +182,8 @@ def scan_forward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, out, ypre,
                         h[n] = hn
                         acc += hn * Cm[b, t, n]
                     y[t] = acc if k == 0 else y[t] + acc
+            if want_last:
+                hlast[k, b, d, :] = h
         _write_output(y, z[b, d] if has_z else y, out[b, d], ypre[b, d] if has_z and save else y, has_z, save,
                       scale, one)
 
@@ -193,8 +205,9 @@ def _write_output(y, z, out, ypre, has_z, save, scale, one):
 @njit(parallel=True, **_JIT)
 def scan_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckpt, dout,
                   ndir, rev0, has_z, scale, chunk, blocks, one,
-                  du0, ddt0, dA0, dB0, dC0, dD0, du1, ddt1, dA1, dB1, dC1, dD1, dz):
-    """Gradients of `scan_forward` (saved with `save`) for the output gradient dout; see the module notes."""
+                  du0, ddt0, dA0, dB0, dC0, dD0, du1, ddt1, dA1, dB1, dC1, dD1, dz, dlast, dh0, has_dlast, has_h0):
+    """Gradients of `scan_forward` (saved with `save`) for the output gradient dout and, with has_dlast, the last
+    states' gradient dlast; with has_h0 also dL/dh0 into dh0. See the module notes."""
     nb, nd, length, ns, chunks, zero = _sizes(u0, A0, chunk, one)
     per_block = (nd + blocks - 1) // blocks
     for item in prange(nb * blocks):
@@ -222,8 +235,12 @@ def scan_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckp
                     du, ddt, dA, dB, dC, dD = du1, ddt1, dA1, dB1, dC1, dD1
                 first, step = (length - 1, -1) if (rev0 if k == 0 else True) else (0, 1)
                 _row_log2(A, d, a2)
-                g[:] = zero
-                a_next[:] = zero
+                if has_dlast:  # after the last step the adjoint is dlast (a_next = 1 carries it in)
+                    g[:] = dlast[k, b, d]
+                    a_next[:] = one
+                else:
+                    g[:] = zero
+                    a_next[:] = zero
                 dA_row[:] = zero
                 for c in range(chunks - 1, -1, -1):
                     s0 = c * chunk
@@ -259,3 +276,6 @@ def scan_backward(u0, dt0, A0, B0, C0, D0, u1, dt1, A1, B1, C1, D1, z, ypre, ckp
                         dD[b, d] += dyv * uv
                 for n in range(ns):
                     dA[b, d, n] += dA_row[n]
+                if has_h0:  # the adjoint carried to before the first step: a_0 g_0
+                    for n in range(ns):
+                        dh0[k, b, d, n] = a_next[n] * g[n]

@@ -8,7 +8,9 @@ a = exp(delta * A) and b = delta * u * B, is solved by a Hillis-Steele prefix sc
     b_t <- b_t + a_t * b_{t-k},   a_t <- a_t * a_{t-k}.
 ceil(log2 L) rounds of whole-sequence elementwise ops, so the traced graph is small and its size grows with
 log L; the work is L log L instead of L. Only products of decays <= 1 and sums appear: nothing overflows.
-Same semantics and dtypes as `selective_scan_ref`; plain autograd gives the backward.
+An initial state h0 is folded into the first input, b_0 <- b_0 + a_0 h0 (then h_{-1} = 0 again); the last state is
+h at the last position. Same semantics, dtypes and state arguments as `selective_scan_ref`; plain autograd gives
+the backward.
 """
 
 from __future__ import annotations
@@ -36,15 +38,22 @@ def _prefix_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def selective_scan_parallel(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                            reverse=False):
-    """Mamba-1 selective scan; u, delta, z (B, D, L); A (D, N); B, C (B, N, L) -> (B, D, L) in u's dtype."""
-    if reverse:  # = flip, scan, flip (the flips trace as one op each)
+                            reverse=False, initial_state=None, return_last_state=False):
+    """Mamba-1 selective scan; u, delta, z (B, D, L); A (D, N); B, C (B, N, L) -> (B, D, L) in u's dtype
+    (and the last state (B, D, N) with `return_last_state`; `initial_state` as in `selective_scan_ref`)."""
+    if reverse:  # = flip, scan, flip (the flips trace as one op each); the states are those of the flipped scan
         u, delta, B, C, z = _flip_time(u, delta, B, C, z)
-        return selective_scan_parallel(u, delta, A, B, C, D, z, delta_bias, delta_softplus).flip(-1)
+        out = selective_scan_parallel(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                                      initial_state=initial_state, return_last_state=return_last_state)
+        return (out[0].flip(-1), out[1]) if return_last_state else out.flip(-1)
     dtype_in = u.dtype
     u, delta, A, B, C = prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     a = torch.exp(delta[..., None] * A[None, :, None, :])  # (B, D, L, N)
     b = (delta * u)[..., None] * B.transpose(1, 2)[:, None]  # (B, D, L, N)
+    if initial_state is not None:  # b_0 + a_0 h0
+        h0 = initial_state.to(b.dtype)[:, :, None]  # (B, D, 1, N)
+        b = torch.cat([torch.addcmul(b[:, :, :1], a[:, :, :1], h0), b[:, :, 1:]], dim=2)
     h = _prefix_scan(a, b)
     y = (h * C.transpose(1, 2)[:, None]).sum(dim=-1)  # (B, D, L): <h_t, C_t>
-    return finish_output(y, u, D, z, dtype_in)
+    y = finish_output(y, u, D, z, dtype_in)
+    return (y, h[:, :, -1]) if return_last_state else y

@@ -6,7 +6,11 @@ Semantics follow mamba_ssm's `selective_scan_ref` (docs/REFERENCE.md §8), compu
     y_t    = <C_t, h_t> + D * u_t
     out    = y * silu(z)                             (if z is given)
 `reverse=True` runs t = L-1 ... 0, i.e. equals flip -> scan -> flip along L. fp64 inputs are computed in fp64
-(for gradcheck). `bidirectional_scan_ref` is the twin of every fused bidirectional scan: two reference calls.
+(for gradcheck). State across calls (streaming): `initial_state` (B, D, N) is h before the first scanned step
+(None: zeros) and `return_last_state=True` also returns h after the last one, so that scanning [x1, x2] equals
+scanning x1, then x2 from x1's last state (values and gradients). Scan order counts: with `reverse=True` the initial
+state enters at t = L-1 and the last state is the one after t = 0.
+`bidirectional_scan_ref` is the twin of every fused bidirectional scan: two reference calls.
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ ScanFunction = Callable[..., torch.Tensor]  # a selective scan with `selective_s
 @overload
 def selective_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
                        D: OptionalTensor = ..., z: OptionalTensor = ..., delta_bias: OptionalTensor = ...,
-                       delta_softplus: bool = ..., reverse: bool = ...,
+                       delta_softplus: bool = ..., reverse: bool = ..., initial_state: OptionalTensor = ...,
                        return_last_state: Literal[False] = ...) -> torch.Tensor: ...
 
 
 @overload
 def selective_scan_ref(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
                        D: OptionalTensor = ..., z: OptionalTensor = ..., delta_bias: OptionalTensor = ...,
-                       delta_softplus: bool = ..., reverse: bool = ..., *,
+                       delta_softplus: bool = ..., reverse: bool = ..., initial_state: OptionalTensor = ..., *,
                        return_last_state: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
@@ -48,14 +52,16 @@ def selective_scan_ref(
     delta_bias: torch.Tensor | None = None,  # (D,)
     delta_softplus: bool = False,
     reverse: bool = False,
+    initial_state: torch.Tensor | None = None,  # (B, D, N): h before the first scanned step (t = L-1 if reverse)
     return_last_state: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """y (B, D, L) in u's dtype; with `return_last_state`, (y, h after the last scanned step): h (B, D, N) in the
+    compute dtype (fp32; fp64 for fp64 inputs)."""
     dtype_in = u.dtype
     u, delta, A, B, C = prepare_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
-    batch, dim, length = u.shape
-    h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N)
+    h = start_state(initial_state, u, A)  # (B, D, N)
     ys = []  # (B, D) per step, in scan order
-    steps = range(length - 1, -1, -1) if reverse else range(length)
+    steps = range(u.shape[-1] - 1, -1, -1) if reverse else range(u.shape[-1])
     for t in steps:
         dA = torch.exp(delta[:, :, t, None] * A)  # (B, D, N)
         dBu = delta[:, :, t, None] * B[:, None, :, t] * u[:, :, t, None]  # (B, D, N)
@@ -76,6 +82,13 @@ def prepare_inputs(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     if delta_softplus:
         delta = F.softplus(delta)
     return u, delta, A, B, C
+
+
+def start_state(initial_state: OptionalTensor, u: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """The state before the first scanned step, (B, D, N) in u's (compute) dtype: zeros when none is given."""
+    if initial_state is None:
+        return u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
+    return initial_state.to(u.dtype)
 
 
 def finish_output(y: torch.Tensor, u: torch.Tensor, D: OptionalTensor, z: OptionalTensor,
