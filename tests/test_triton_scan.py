@@ -17,9 +17,8 @@ import sys
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from aum.ops.scan_ref import prepare_inputs, selective_scan_ref
+from aum.ops.scan_ref import selective_scan_ref
 
 pytest.importorskip("triton")
 
@@ -92,18 +91,9 @@ def ref_bidirectional(x, xb, merge):
 
 
 def ref_with_state(x, h0, reverse=False, delta_softplus=True):
-    """The reference scan from an initial state h0, by linearity in it: h_t = h_t(from zeros) + exp(A * the sum of
-    delta' over the scan steps up to t) h0. Returns (y, last state)."""
-    y0, last0 = selective_scan_ref(**dict(x, z=None), delta_softplus=delta_softplus, reverse=reverse,
-                                   return_last_state=True)
-    _, delta, A, _, C = prepare_inputs(x["u"], x["delta"], x["A"], x["B"], x["C"], x.get("delta_bias"),
-                                       delta_softplus)
-    elapsed = delta.flip(-1).cumsum(-1).flip(-1) if reverse else delta.cumsum(-1)  # (B, D, L)
-    decay = torch.exp(elapsed[..., None] * A[:, None, :])  # (B, D, L, N)
-    y = y0.float() + torch.einsum("bdln,bdn,bnl->bdl", decay, h0.float(), C)
-    if x.get("z") is not None:
-        y = y * F.silu(x["z"].float())
-    return y.to(x["u"].dtype), last0 + decay[:, :, 0 if reverse else -1] * h0
+    """The reference scan from an initial state h0 -> (y, last state)."""
+    return selective_scan_ref(**x, delta_softplus=delta_softplus, reverse=reverse, initial_state=h0,
+                              return_last_state=True)
 
 
 def split_time(x, length):
