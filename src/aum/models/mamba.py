@@ -3,11 +3,13 @@
 Parameter names follow mamba_ssm / Vim (`in_proj`, `conv1d`, `x_proj`, `dt_proj`, `A_log`, `D`, `out_proj`, and the
 backward `A_b_log`, `conv1d_b`, `x_proj_b`, `dt_proj_b`, `D_b`) so official checkpoints load key for key.
 The backward direction never flips tensors: it runs the scan with `reverse=True` on inputs kept in original order.
+A forward-only mixer ("none") can also run chunk by chunk, carrying its conv and scan state (`forward_with_state`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +17,7 @@ from torch import nn
 
 import aum.ops as ops
 from aum.errors import ConfigError
+from aum.ops.conv_ref import with_conv_state
 
 MIXER_TYPES = ("v1", "v2", "none")
 
@@ -75,6 +78,14 @@ def _s4d_real(d_inner: int, d_state: int) -> nn.Parameter:
     return nn.Parameter(torch.log(a))
 
 
+@dataclass
+class MixerState:
+    """What a forward-only mixer carries from one chunk to the next."""
+
+    conv: torch.Tensor  # (B, E, K-1): the last K-1 inputs of the causal conv
+    ssm: torch.Tensor  # (B, E, N) fp32: the scan state after the chunk
+
+
 class MambaMixer(nn.Module):
     """Selective-SSM mixer (B, L, D) -> (B, L, D) with an optional backward direction."""
 
@@ -121,10 +132,38 @@ class MambaMixer(nn.Module):
             return ops.causal_conv_silu(x, conv.weight, conv.bias, anticausal=anticausal)
         return F.silu(anticausal_conv(x, conv) if anticausal else causal_conv(x, conv))
 
+    def _compiled(self, hidden: torch.Tensor) -> bool:
+        return hidden.device.type == "cpu" and ops.resolve_backend(self.scan_backend, hidden.device) == "numba"
+
+    def forward_with_state(self, hidden: torch.Tensor,
+                           state: MixerState | None = None) -> tuple[torch.Tensor, MixerState]:
+        """A forward-only mixer (mixer_type "none") over one chunk (B, L, D) from `state` (None: the sequence's
+        start) -> (out (B, L, D), the state after the chunk). Chunks fed one after the other, each from the state
+        the previous one returned, give the output of one `forward` over the whole sequence, gradients included."""
+        if self.mixer_type != "none":
+            raise ConfigError(f"forward_with_state: a {self.mixer_type!r} mixer also reads the sequence backwards, "
+                              "so no state carries it from chunk to chunk; use mixer_type 'none' (forward only)")
+        x, z = _weight_matmul(self.in_proj.weight, hidden.transpose(1, 2)).chunk(2, dim=1)  # (B, E, L) each
+        conv_state = None if state is None else state.conv
+        if self._compiled(hidden) and not (torch.is_grad_enabled() and (x.requires_grad or
+                                                                        self.conv1d.weight.requires_grad)):
+            u, conv_state = ops.causal_conv_silu(x, self.conv1d.weight, self.conv1d.bias, conv_state=conv_state,
+                                                 return_conv_state=True)
+        else:
+            padded = with_conv_state(x, conv_state, self.conv1d.kernel_size[0])  # (B, E, K-1 + L)
+            u = F.silu(_depthwise_conv(padded, self.conv1d.weight, self.conv1d.bias))
+            conv_state = padded[..., x.shape[-1]:]
+        delta, b, c = self._ssm_inputs(u, self.x_proj, self.dt_proj)
+        y, ssm = ops.selective_scan(u, delta, -torch.exp(self.A_log.float()), b, c, self.D.float(), z,
+                                    self.dt_proj.bias.float(), delta_softplus=True,
+                                    initial_state=None if state is None else state.ssm, return_last_state=True,
+                                    backend=self.scan_backend)
+        return self.out_proj(y.transpose(1, 2)), MixerState(conv_state, ssm)
+
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         xz = _weight_matmul(self.in_proj.weight, hidden.transpose(1, 2))  # (B, 2E, L): x, z need no transposed copy
         x, z = xz.chunk(2, dim=1)  # (B, E, L) each
-        compiled = hidden.device.type == "cpu" and ops.resolve_backend(self.scan_backend, hidden.device) == "numba"
+        compiled = self._compiled(hidden)
         u = self._conv_silu(x, self.conv1d, False, compiled)  # (B, E, L)
         delta, b, c = self._ssm_inputs(u, self.x_proj, self.dt_proj)
         A = -torch.exp(self.A_log.float())  # (E, N)
