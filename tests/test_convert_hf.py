@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from aum.cli import main
+from aum.errors import ConfigError
 from aum.models import create_model, from_pretrained, save_pretrained
 
 transformers = pytest.importorskip("transformers")
@@ -57,6 +58,14 @@ def test_hf_folder_loads_with_labels_and_features(tmp_path):
     made = create_model("ast_base", pretrained=folder).eval()  # architecture taken from the folder
     assert made.config.embed_dim == 48 and made.meta["labels"] == ["dog", "cat", "rain"]
     compare("HF -> ours (create_model ast_base)", made, hf)
+
+
+def test_hf_folder_without_features_names_the_missing_file(tmp_path):
+    _, folder = hf_folder(tmp_path)
+    (folder / "preprocessor_config.json").unlink()
+    model = from_pretrained(folder)
+    with pytest.raises(ConfigError, match=r"hf: no frontend recorded .* preprocessor_config.json"):
+        model.frontend()
 
 
 def test_our_ast_exports_to_hf(tmp_path, capsys):

@@ -176,4 +176,4 @@ def test_cli_timeline_json_csv_plot_for_a_folder(model, tmp_path, capsys):
     assert main([*base[:-2], "--threshold", "2"]) == 1  # bad option: one-line error
     assert main([*base, "--low-threshold", "0.4"]) == 1  # above --threshold
     assert main(["predict", str(folder), "--checkpoint", str(ckpt), "--csv"]) == 1
-    assert "--csv only apply with --timeline" in capsys.readouterr().err
+    assert "--csv only applies with --timeline" in capsys.readouterr().err

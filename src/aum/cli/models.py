@@ -15,7 +15,8 @@ from aum.models.official import checkpoint_fields
 
 
 def register(sub) -> None:
-    actions = add_actions(sub, "models", help="list the model zoo, show a model's config, convert official checkpoints")
+    actions = add_actions(sub, "models", help="list the model zoo, show a model's config, convert official or "
+                          "HuggingFace checkpoints, export to HuggingFace")
 
     ls = add_action(actions, "list", run_list, help="registered model names with their parameter counts")
     ls.add_argument("pattern", nargs="?", default="*", help="glob, e.g. 'aum_*' (default: all)")

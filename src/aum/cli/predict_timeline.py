@@ -42,7 +42,7 @@ def check_without_timeline(args) -> None:
     """Timeline options given without --timeline would be ignored: say so instead."""
     given = [f"--{k.replace('_', '-')}" for k, default in TIMELINE_ONLY.items() if getattr(args, k) != default]
     if given and not args.timeline:
-        raise ConfigError(f"{', '.join(given)} only apply with --timeline")
+        raise ConfigError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with --timeline")
 
 
 def run(args) -> int:

@@ -226,6 +226,10 @@ class AudioModel(nn.Module):
     # ---- a trained model's inputs and outputs (from `meta`, saved with the weights) ----------------------------
     def frontend(self) -> Frontend:
         """The exact features the model was trained on (`meta["frontend"]`)."""
+        if "frontend" not in self.meta and "converted_from" in self.meta:
+            raise ConfigError(f"{self.meta['converted_from']}: no frontend recorded with these weights (a HuggingFace "
+                              "folder keeps it in preprocessor_config.json: sampling_rate, num_mel_bins, max_length, "
+                              "mean, std); add that file, or save the model with meta={'frontend': ...}")
         if "frontend" not in self.meta:
             raise ConfigError("this model has no meta['frontend']; it was not saved by `aum train` (save it with "
                               "save_pretrained(model, dir, meta={'frontend': Frontend(...).to_dict(), "
