@@ -53,7 +53,7 @@ def create_model(name: str, pretrained: str | Path | None = None, checkpoint_str
     model = build_model(name, get_config(name, **overrides))
     if pretrained is not None:
         report = load_checkpoint(model, pretrained, strict=True, checkpoint_stride=checkpoint_stride)
-        log.info("%s: loaded %s\n%s", name, pretrained, report)
+        log.debug("%s: loaded %s\n%s", name, pretrained, report)  # the first line is logged by load_checkpoint
         if isinstance(pretrained, (str, Path)):
             model.meta = {**_meta_for(Path(pretrained), model), **model.meta}
             if any(key.startswith(("head.", "mlp_head.")) for key in report.reinitialised):
