@@ -26,7 +26,7 @@ from typing import Annotated
 import numpy as np
 import torch
 
-from aum.audio import FRAME_LENGTH_S, FRAME_SHIFT_S, AudioError, fbank, load_audio, window_starts
+from aum.audio import FRAME_LENGTH_MS, FRAME_SHIFT_S, AudioError, Frontend, fbank, load_audio, window_starts
 from aum.devices import resolve_device
 from aum.errors import ConfigError, require_extra
 from aum.models import AudioModel, from_pretrained, top_labels
@@ -93,15 +93,15 @@ async def read_limited(upload, max_bytes: int) -> bytes:
     return bytes(data)
 
 
-def decode_upload(name: str, data: bytes, sample_rate: int) -> np.ndarray:
+def decode_upload(name: str, data: bytes, frontend: Frontend) -> np.ndarray:
     """Write the bytes into a fresh temporary folder, decode them there (resampled, mono); the folder is removed.
     A clip shorter than one fbank frame has nothing to analyse: refused (422) with its length."""
     if not data:
         raise UploadError(400, f"{name}: the file is empty")
-    wave = decode_file(name, data, sample_rate)
-    if len(wave) < round(FRAME_LENGTH_S * sample_rate):
-        raise UploadError(422, f"{name}: {len(wave)} samples ({len(wave) / sample_rate * 1000:.1f} ms) is shorter "
-                          f"than one {FRAME_LENGTH_S * 1000:g} ms frame")
+    wave = decode_file(name, data, frontend.sample_rate)
+    if len(wave) < frontend.samples_of(1):
+        raise UploadError(422, f"{name}: {len(wave)} samples ({len(wave) / frontend.sample_rate * 1000:.1f} ms) is "
+                          f"shorter than one {FRAME_LENGTH_MS:g} ms frame")
     return wave
 
 
@@ -119,10 +119,10 @@ def decode_file(name: str, data: bytes, sample_rate: int) -> np.ndarray:
             raise UploadError(422, f"{name}: {reason}") from None  # load_audio's reason, e.g. "not a readable ..."
 
 
-def analyse_upload(model: AudioModel, name: str, data: bytes, top_k: int) -> dict:
+def analyse_upload(model: AudioModel, frontend: Frontend, name: str, data: bytes, top_k: int) -> dict:
     """Decode one upload and analyse it (the worker thread's job)."""
-    sample_rate = model.frontend().sample_rate
-    return {"file": name, **analyse(model, decode_upload(name, data, sample_rate), sample_rate, top_k)}
+    wave = decode_upload(name, data, frontend)
+    return {"file": name, **analyse(model, wave, frontend.sample_rate, top_k)}
 
 
 def create_app(model: AudioModel, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5,
@@ -185,7 +185,7 @@ def create_app(model: AudioModel, max_mb: float = DEFAULT_MAX_MB, top_k: int = 5
             data = await read_limited(file, max_bytes)
             k = max(1, min(top_k_form or top_k, len(labels)))
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(worker, analyse_upload, model, name, data, k)
+            return await loop.run_in_executor(worker, analyse_upload, model, frontend, name, data, k)
         finally:
             pending -= 1
 
