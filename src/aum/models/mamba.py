@@ -126,9 +126,14 @@ class MambaMixer(nn.Module):
         dt, b, c = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=1)
         return _weight_matmul(dt_proj.weight, dt), b, c  # (B, E, L), (B, N, L), (B, N, L)
 
+    @staticmethod
+    def _compiled_conv(x: torch.Tensor, conv: nn.Conv1d, compiled: bool) -> bool:
+        """The compiled conv (no autograd) serves when the scan is compiled and no gradient is needed."""
+        return compiled and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+
     def _conv_silu(self, x: torch.Tensor, conv: nn.Conv1d, anticausal: bool, compiled: bool) -> torch.Tensor:
         """silu((anti)causal depthwise conv of x); the compiled kernel when no gradient is needed."""
-        if compiled and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
+        if self._compiled_conv(x, conv, compiled):
             return ops.causal_conv_silu(x, conv.weight, conv.bias, anticausal=anticausal)
         return F.silu(anticausal_conv(x, conv) if anticausal else causal_conv(x, conv))
 
@@ -145,8 +150,7 @@ class MambaMixer(nn.Module):
                               "so no state carries it from chunk to chunk; use mixer_type 'none' (forward only)")
         x, z = _weight_matmul(self.in_proj.weight, hidden.transpose(1, 2)).chunk(2, dim=1)  # (B, E, L) each
         conv_state = None if state is None else state.conv
-        if self._compiled(hidden) and not (torch.is_grad_enabled() and (x.requires_grad or
-                                                                        self.conv1d.weight.requires_grad)):
+        if self._compiled_conv(x, self.conv1d, self._compiled(hidden)):
             u, conv_state = ops.causal_conv_silu(x, self.conv1d.weight, self.conv1d.bias, conv_state=conv_state,
                                                  return_conv_state=True)
         else:
