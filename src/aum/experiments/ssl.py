@@ -212,12 +212,12 @@ def summarise(rows: list[dict]) -> dict:
     """{task: {encoder: {set: gains, ..., "mean": {"gain": {...}, "sets": n}}}}: the gains of each (task,
     encoder, set) over the seeds, and their mean over the sets."""
     table: dict = {}
-    for task in dict.fromkeys(r.get("task", "keywords") for r in rows):
+    for task in dict.fromkeys(r["task"] for r in rows):
         table[task] = {}
-        mine = [r for r in rows if r.get("task", "keywords") == task]
+        mine = [r for r in rows if r["task"] == task]
         for encoder in dict.fromkeys(r["encoder"] for r in mine):
-            per_set = {s: gains([r for r in mine if r["encoder"] == encoder and r.get("set", 0) == s])
-                       for s in dict.fromkeys(r.get("set", 0) for r in mine if r["encoder"] == encoder)}
+            per_set = {s: gains([r for r in mine if r["encoder"] == encoder and r["set"] == s])
+                       for s in dict.fromkeys(r["set"] for r in mine if r["encoder"] == encoder)}
             mean = {m: sum(e["gain"][m] for e in per_set.values()) / len(per_set) for m in ("finetune", "probe")}
             worst = {m: min(e["gain"][m] for e in per_set.values()) for m in ("finetune", "probe")}
             table[task][encoder] = {**per_set, "mean": {"gain": mean, "worst": worst, "sets": len(per_set)}}

@@ -143,6 +143,12 @@ def run_demo(demo: SSLDemo) -> None:
           f"mean {recipe.mean:.2f} / std {recipe.std:.2f}")
     for previous in [*demo.out.glob("pretrain_*"), *demo.out.glob("set*/runs")]:  # a re-run redoes the runs
         shutil.rmtree(previous, ignore_errors=True)
+    labeled = {}  # (set, task) -> its labeled data, shared by every encoder
+    for draw, keywords in sets.items():
+        for task in demo.tasks:
+            labeled[draw, task] = demo.out / f"set{draw}" / f"labeled_{task}"
+            what = labeled_set(task, keywords, labeled[draw, task], demo.label_fraction)
+            print(f"set {draw}, {task}: {what}", flush=True)
     rows, runs = [], {}
     for encoder in demo.encoders:
         full = get_config(ENCODERS[encoder]).depth
@@ -152,14 +158,9 @@ def run_demo(demo: SSLDemo) -> None:
               f"{recipe.finetune_epochs} epochs x {len(recipe.seeds)} seeds x (pretrained, scratch)", flush=True)
         pretrain_s = pretrain_encoder(encoder, recipe, unlabeled, demo.out)
         runs[encoder] = demo.out / f"pretrain_{encoder}"
-        for draw, keywords in sets.items():
-            for task in demo.tasks:
-                labeled = demo.out / f"set{draw}" / f"labeled_{task}"
-                what = labeled_set(task, keywords, labeled, demo.label_fraction)
-                print(f"{encoder}, set {draw}, {task}: {what}", flush=True)
-                found = evaluate_encoder(encoder, recipe, demo.out, labeled, demo.out / f"set{draw}" / "runs" / task,
-                                         task)
-                rows += [{"set": draw, "task": task, **row, "pretrain_s": pretrain_s} for row in found]
+        for (draw, task), folder in labeled.items():
+            found = evaluate_encoder(encoder, recipe, demo.out, folder, demo.out / f"set{draw}" / "runs" / task, task)
+            rows += [{"set": draw, "task": task, **row, "pretrain_s": pretrain_s} for row in found]
         print(f"{encoder} done at {time.perf_counter() - started:.0f} s", flush=True)
     summary = write_results(rows, demo.out)
     csv_path, png_path = write_pretrain_curves(runs, demo.out)
