@@ -11,6 +11,20 @@ from aum.data.examples import is_audio, require_dir, stable_fraction
 from aum.errors import DataError
 
 log = logging.getLogger(__name__)
+SPLIT_LISTS = ("validation_list.txt", "testing_list.txt")
+
+
+def held_out_clips(root: Path) -> set[str]:
+    """The clips (`word/file`) named by the tree's validation and test lists."""
+    held: set[str] = set()
+    for name in SPLIT_LISTS:
+        held |= {line.strip() for line in (root / name).read_text().splitlines() if line.strip()}
+    return held
+
+
+def speaker_of(clip: str) -> str:
+    """The speaker of a Speech Commands clip `word/<speaker>_nohash_<k>.wav`."""
+    return clip.split("/")[1].split("_nohash_")[0]
 
 
 def speaker_subset(root: str | Path, out: str | Path, fraction: float, seed: int = 0) -> list[str]:
@@ -21,12 +35,10 @@ def speaker_subset(root: str | Path, out: str | Path, fraction: float, seed: int
     root, out = require_dir(root, "Speech Commands").resolve(), Path(out)
     if not 0 < fraction <= 1:
         raise DataError(f"fraction must be in (0, 1], got {fraction}")
-    held = set()
-    for name in ("validation_list.txt", "testing_list.txt"):
-        held |= {line.strip() for line in (root / name).read_text().splitlines() if line.strip()}
+    held = held_out_clips(root)
     clips = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*") if p.is_file() and is_audio(p)
                    and not p.parent.name.startswith(("_", ".")))
-    speakers = sorted({c.split("/")[1].split("_nohash_")[0] for c in clips if c not in held})
+    speakers = sorted({speaker_of(c) for c in clips if c not in held})
     if not speakers:
         raise DataError(f"{root}: no training speakers found")
     count = max(1, round(fraction * len(speakers)))
@@ -34,10 +46,10 @@ def speaker_subset(root: str | Path, out: str | Path, fraction: float, seed: int
     keep = set(kept)
     out.mkdir(parents=True, exist_ok=False)
     for clip in clips:
-        if clip in held or clip.split("/")[1].split("_nohash_")[0] in keep:
+        if clip in held or speaker_of(clip) in keep:
             (out / clip).parent.mkdir(exist_ok=True)
             (out / clip).symlink_to(root / clip)
-    for name in ("validation_list.txt", "testing_list.txt"):
+    for name in SPLIT_LISTS:
         (out / name).write_text((root / name).read_text())
     log.info("%s: %d of %d training speakers kept", out, len(kept), len(speakers))
     return kept
@@ -50,12 +62,9 @@ def speaker_id_set(root: str | Path, out: str | Path, val_share: float = 0.2, te
     by a stable hash), `test_share` go to test, `val_share` to validation, the rest to training. Returns the
     speakers."""
     root, out = require_dir(root, "Speech Commands").resolve(), Path(out)
-    held = set()
-    for name in ("validation_list.txt", "testing_list.txt"):
-        held |= {line.strip() for line in (root / name).read_text().splitlines() if line.strip()}
     by_speaker: dict[str, list[str]] = {}
-    for clip in sorted(held):
-        by_speaker.setdefault(clip.split("/")[1].split("_nohash_")[0], []).append(clip)
+    for clip in sorted(held_out_clips(root)):
+        by_speaker.setdefault(speaker_of(clip), []).append(clip)
     if len(by_speaker) < 2:
         raise DataError(f"{root}: speaker identification needs at least 2 held-out speakers")
     out.mkdir(parents=True, exist_ok=False)

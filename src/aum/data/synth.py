@@ -260,7 +260,7 @@ def draw_keyword_set(draw: int, words: int, voices: int) -> tuple[list[str], set
     of the demo's default set. Returns (words, excluded voices); its voices are `make_voices(voices, seed=draw)`."""
     if draw < 1:
         raise DataError(f"keyword set draws are numbered from 1, got {draw} (0 is the demo's default set)")
-    pool = [w for w in SPEECH_COMMANDS_WORDS[DEFAULT_KEYWORDS:] + EXTRA_KEYWORDS]
+    pool = list(SPEECH_COMMANDS_WORDS[DEFAULT_KEYWORDS:] + EXTRA_KEYWORDS)
     if words > len(pool):
         raise DataError(f"at most {len(pool)} words can be drawn, got {words}")
     rng = np.random.default_rng([draw, 7])

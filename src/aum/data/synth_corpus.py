@@ -106,17 +106,16 @@ def synthesize_unlabeled(out: str | Path, num_voices: int = 300, clips_per_voice
             "seconds": time.perf_counter() - started}
 
 
+def voice_pairs(table: Path, held_out_only: bool = False) -> set[tuple[str, str]]:
+    """(accent, variant) pairs of the voices in a generated table (a keyword set's voices.csv, a corpus'
+    corpus.csv); with `held_out_only`, those whose split is not train."""
+    with open(table, newline="") as f:
+        return {(row["language"], row["variant"]) for row in csv.DictReader(f)
+                if not held_out_only or row["split"] != "train"}
+
+
 def held_out_voices(keyword_root: str | Path) -> set[tuple[str, str]]:
     """(accent, variant) pairs of the validation/test voices of a generated keyword set (its voices.csv);
     empty when the folder has no voices.csv (a user's own data)."""
     table = Path(keyword_root) / "voices.csv"
-    if not table.is_file():
-        return set()
-    with open(table, newline="") as f:
-        return {(row["language"], row["variant"]) for row in csv.DictReader(f) if row["split"] != "train"}
-
-
-def corpus_held_voices(corpus_root: str | Path) -> set[tuple[str, str]]:
-    """(accent, variant) pairs of the voices of a generated corpus (its corpus.csv)."""
-    with open(Path(corpus_root) / "corpus.csv", newline="") as f:
-        return {(row["language"], row["variant"]) for row in csv.DictReader(f)}
+    return voice_pairs(table, held_out_only=True) if table.is_file() else set()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from aum.data.subset import speaker_id_set, speaker_subset
 from aum.data.synth import ensure_keyword_set
-from aum.data.synth_corpus import corpus_held_voices, held_out_voices, synthesize_unlabeled
+from aum.data.synth_corpus import held_out_voices, synthesize_unlabeled, voice_pairs
 from aum.errors import ConfigError
 from aum.experiments.ssl import (
     ENCODER_OVERRIDES,
@@ -110,7 +110,7 @@ def corpus(demo: SSLDemo, sets: dict[int, Path]) -> Path:
         return demo.unlabeled
     folder, held = demo.out / "unlabeled", set().union(*(held_out_voices(root) for root in sets.values()))
     if (folder / "corpus.csv").is_file():
-        if not corpus_held_voices(folder) & held:
+        if not voice_pairs(folder / "corpus.csv") & held:
             return folder
         print(f"{folder}: holds held-out voices of these keyword sets; rendering it again")
         shutil.rmtree(folder)
