@@ -184,10 +184,13 @@ class Trainer:
         self._update_ema()
         self.step += 1
 
+    def _stale(self) -> bool:
+        """No improvement in `train.early_stop_patience` validations (early stopping)."""
+        return 0 < self.cfg.train.early_stop_patience <= self.stale_evals
+
     def _stop(self) -> bool:
-        """`train.max_steps` reached, or no improvement in `train.early_stop_patience` validations."""
-        cfg = self.cfg.train
-        return 0 < cfg.max_steps <= self.step or 0 < cfg.early_stop_patience <= self.stale_evals
+        """`train.max_steps` reached, or early stopping."""
+        return 0 < self.cfg.train.max_steps <= self.step or self._stale()
 
     def _train_epoch(self) -> dict:
         """One epoch from `self.batches_done`; returns the epoch's mean loss and throughput."""
@@ -342,7 +345,7 @@ class Trainer:
         seconds = time.perf_counter() - start
         if self.info.is_main:
             self._plot()
-        if 0 < self.cfg.train.early_stop_patience <= self.stale_evals:
+        if self._stale():
             log.info("stopped early after epoch %d: no better %s in %d validations", self.epoch - 1,
                      self.task.select_metric, self.stale_evals)
         result = {"best_" + self.task.select_metric: self.best_value, "best_epoch": self.best_epoch,
